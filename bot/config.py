@@ -1,0 +1,206 @@
+"""The one place configuration is read: every variable of the contract, from the environment and `.env`."""
+
+from __future__ import annotations
+
+import re
+from datetime import time, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+def parse_duration(value: Any) -> timedelta:
+    """Read durations the way people write them: `45s`, `30m`, `2h`, `1.5s`, a bare number of seconds."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float):
+        return timedelta(seconds=float(value))
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"'{value}' is not a duration; write it like 45s, 30m or 2h")
+    number, unit = match.groups()
+    return timedelta(seconds=float(number) * _UNIT_SECONDS[unit])
+
+
+def parse_quiet_hours(value: Any) -> tuple[time, time] | None:
+    """`21:00-09:00` -> (21:00, 09:00); empty -> None (no quiet hours)."""
+    if value is None or (isinstance(value, tuple) and len(value) == 2):
+        return value  # type: ignore[return-value]
+    text = str(value).strip()
+    if not text:
+        return None
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})", text)
+    if not match:
+        raise ValueError(f"'{text}' is not a time range; write it like 21:00-09:00, or leave it empty")
+    h1, m1, h2, m2 = (int(x) for x in match.groups())
+    try:
+        return time(h1, m1), time(h2, m2)
+    except ValueError as exc:
+        raise ValueError(f"'{text}': {exc}") from exc
+
+
+def parse_origins(value: Any) -> tuple[str, ...]:
+    if isinstance(value, list | tuple):
+        return tuple(str(v).strip().rstrip("/") for v in value if str(v).strip())
+    return tuple(part.strip().rstrip("/") for part in str(value or "").split(",") if part.strip())
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+QuietHours = Annotated[tuple[time, time] | None, BeforeValidator(parse_quiet_hours), NoDecode]
+Origins = Annotated[tuple[str, ...], BeforeValidator(parse_origins), NoDecode]
+
+
+class Settings(BaseSettings):
+    """Every setting of the service. Names are the contract's environment variables (case-insensitive)."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    # Telegram
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    admin_chat_id: int | None = None
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_debounce: Duration = timedelta(seconds=1.2)
+    handoff_timeout: Duration = timedelta(hours=2)
+
+    # LLM (no key: the offline engine)
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+    llm_connect_timeout: Duration = timedelta(seconds=5)
+    llm_first_token_timeout: Duration = timedelta(seconds=10)
+    llm_total_timeout: Duration = timedelta(seconds=20)
+    llm_max_retries: int = Field(default=2, ge=0, le=10)
+    llm_token_budget: int = Field(default=4000, ge=500)
+
+    # Google Sheets (no sheet id: the local CSV sink)
+    google_application_credentials: Path | None = None
+    google_sheet_id: str | None = None
+    google_sheets_api_url: str = "https://sheets.googleapis.com"
+    sheets_writes_per_minute: int = Field(default=60, ge=1)
+
+    # WhatsApp Cloud API
+    whatsapp_token: SecretStr | None = None
+    whatsapp_phone_number_id: str | None = None
+    whatsapp_app_secret: SecretStr | None = None
+    whatsapp_verify_token: SecretStr | None = None
+    whatsapp_api_url: str = "https://graph.facebook.com/v21.0"
+
+    # Files and place
+    knowledge_dir: Path = Path("knowledge")
+    prompts_dir: Path = Path("prompts")
+    data_dir: Path = Path("data")
+    clinic_timezone: str = "Europe/Samara"
+
+    # HTTP server (webhooks, widget, health)
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+
+    # Timers of "nothing is lost"
+    followup_delay: Duration = timedelta(minutes=30)
+    unconfirmed_delay: Duration = timedelta(hours=2)
+    quiet_hours: QuietHours = (time(21, 0), time(9, 0))
+
+    # Site widget
+    web_allowed_origins: Origins = ()
+    web_demo: bool = False
+
+    # Owner's weekly report: weekday 0 = Monday, clinic time
+    report_weekday: int = Field(default=0, ge=0, le=6)
+    report_time: str = "09:00"
+
+    log_level: str = "INFO"
+
+    @field_validator(
+        "telegram_api_url", "google_sheets_api_url", "whatsapp_api_url", "openai_base_url", mode="after"
+    )
+    @classmethod
+    def _strip_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else value
+
+    @field_validator("clinic_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone '{value}'; use a name like Europe/Samara") from exc
+        return value
+
+    @field_validator(
+        "telegram_bot_token",
+        "openai_api_key",
+        "whatsapp_token",
+        "whatsapp_app_secret",
+        "whatsapp_verify_token",
+        "telegram_webhook_secret",
+        mode="before",
+    )
+    @classmethod
+    def _empty_secret_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator(
+        "admin_chat_id",
+        "google_sheet_id",
+        "google_application_credentials",
+        "openai_base_url",
+        "telegram_webhook_url",
+        "whatsapp_phone_number_id",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.clinic_timezone)
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return self.telegram_bot_token is not None
+
+    @property
+    def llm_enabled(self) -> bool:
+        return self.openai_api_key is not None
+
+    @property
+    def sheets_enabled(self) -> bool:
+        return bool(self.google_sheet_id)
+
+    @property
+    def whatsapp_enabled(self) -> bool:
+        return self.whatsapp_token is not None and bool(self.whatsapp_phone_number_id)
+
+    @property
+    def state_db(self) -> Path:
+        return self.data_dir / "state.sqlite3"
+
+    @property
+    def leads_csv(self) -> Path:
+        return self.data_dir / "leads.csv"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings or raise ConfigError with one clear line per bad variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = ".".join(str(p) for p in err["loc"]).upper() or "settings"
+            message = str(err["msg"]).removeprefix("Value error, ")
+            lines.append(f"{name}: {message} (got {err.get('input')!r})")
+        raise ConfigError("bad configuration: " + "; ".join(lines)) from None

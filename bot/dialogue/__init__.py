@@ -1,0 +1,1 @@
+"""The conversation logic: pure, no I/O. Channels feed `Incoming`, get `Outgoing` and `Effect`s back."""

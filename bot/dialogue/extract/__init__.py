@@ -1,0 +1,1 @@
+"""Deterministic extractors of the booking's facts; every engine validates through them."""

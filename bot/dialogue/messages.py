@@ -1,0 +1,89 @@
+"""What goes into the dialogue core and what comes out of it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sheets.schema import Lead
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """A choice offered to the patient; `data` comes back in `Incoming.button` when pressed."""
+
+    label: str
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One message from a patient: text, a pressed button's data, or a shared contact's phone."""
+
+    text: str = ""
+    button: str | None = None
+    contact_phone: str | None = None
+    unsupported: str | None = None  # "voice", "photo", "sticker"... something we cannot read
+    profile_name: str | None = None  # the channel's display name: a hint, never taken without asking
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    text: str
+    buttons: tuple[Button, ...] = ()
+    request_contact: bool = False  # offer the channel's "share my phone" button when it has one
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """Who the conversation is with: the channel, the user id there, and how an administrator reaches them."""
+
+    channel: str
+    user_id: str
+    contact: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.channel}:{self.user_id}"
+
+
+# Effects: what the core asks the service to do after the state is saved.
+@dataclass(frozen=True, slots=True)
+class StoreLead:
+    """Record the lead (new, or a completed/updated one with the same ID) and tell administrators."""
+
+    lead: Lead
+    update: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffRequested:
+    """The patient asked for a person: administrators get the recent messages."""
+
+    reason: str
+    recent: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RelayToAdmins:
+    """A patient's message while an administrator is handling the conversation."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ForgetPersonalData:
+    """The patient declined consent or withdrew it: nothing personal is kept."""
+
+
+Effect = StoreLead | HandoffRequested | RelayToAdmins | ForgetPersonalData
+
+
+@dataclass(slots=True)
+class Step:
+    """The core's answer to one incoming message."""
+
+    replies: list[Outgoing] = field(default_factory=list)
+    effects: list[Effect] = field(default_factory=list)
+
+    def say(self, text: str, buttons: tuple[Button, ...] = (), request_contact: bool = False) -> None:
+        self.replies.append(Outgoing(text, buttons, request_contact))

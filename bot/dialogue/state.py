@@ -1,0 +1,115 @@
+"""The state of one conversation: what is known of the current request and where the dialogue stands."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from enum import StrEnum
+from typing import Any
+
+
+class Stage(StrEnum):
+    IDLE = "idle"  # greeting, questions; no request in progress
+    BOOKING = "booking"  # collecting the request's fields
+    CONFIRM = "confirm"  # the summary is shown, waiting for "да" or a correction
+    HANDOFF = "handoff"  # an administrator has the conversation; the bot is silent
+
+
+class Slot(StrEnum):
+    SERVICE = "service"
+    DOCTOR_CHOICE = "doctor_choice"
+    CONSENT = "consent"
+    NAME = "name"
+    PHONE = "phone"
+    WINDOW = "window"
+    VISIT = "visit"
+    CONFIRM = "confirm"
+    CORRECTION = "correction"
+
+
+@dataclass(slots=True)
+class Booking:
+    """The request being collected; values are already validated."""
+
+    doctor: str = ""  # full name from the doctors list
+    specialty: str = ""  # specialty or service when no doctor was chosen
+    comment: str = ""
+    name: str = ""
+    phone: str = ""  # E.164
+    window: str = ""
+    visit: str = ""
+
+    def service_label(self, display: str = "") -> str:
+        return display or self.specialty
+
+    def has_personal_data(self) -> bool:
+        return bool(self.name or self.phone)
+
+
+@dataclass(slots=True)
+class Consent:
+    given_at: str = ""  # ISO time, UTC
+    version: str = ""
+    declined_at: str = ""
+
+
+@dataclass(slots=True)
+class ConversationState:
+    stage: str = Stage.IDLE
+    awaiting: str = ""
+    booking: Booking = field(default_factory=Booking)
+    choices: list[str] = field(default_factory=list)  # doctors offered when a surname is ambiguous
+    consent: Consent = field(default_factory=Consent)
+    greeted: bool = False
+    history: list[list[str]] = field(default_factory=list)  # [who, text], the recent turns
+    lead_id: str = ""  # the ID of this request's row if it was already recorded unconfirmed
+    leads: list[str] = field(default_factory=list)  # IDs of the confirmed requests of this conversation
+    phone_attempts: int = 0
+    misunderstood: int = 0
+    # timers of "nothing is lost" (ISO times, UTC)
+    last_patient_at: str = ""
+    followup_sent: bool = False
+    unconfirmed_recorded: bool = False
+    closed: bool = False  # said goodbye or declined: no reminders
+    handoff_since: str = ""
+    tokens_used: int = 0
+    profile_name: str = ""
+
+    HISTORY_LIMIT = 20
+
+    def remember(self, who: str, text: str) -> None:
+        if text:
+            self.history.append([who, text[:500]])
+            del self.history[: -self.HISTORY_LIMIT]
+
+    def reset_booking(self) -> None:
+        self.stage = Stage.IDLE
+        self.awaiting = ""
+        self.booking = Booking(name=self.booking.name, phone=self.booking.phone)
+        self.choices = []
+        self.lead_id = ""
+        self.phone_attempts = 0
+        self.followup_sent = False
+        self.unconfirmed_recorded = False
+
+    def forget_personal_data(self) -> None:
+        self.booking = Booking()
+        self.history = []
+        self.lead_id = ""
+        self.profile_name = ""
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | None) -> ConversationState:
+        if not text:
+            return cls()
+        data: dict[str, Any] = json.loads(text)
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["booking"] = Booking(**{k: v for k, v in data.get("booking", {}).items()
+                                       if k in {f.name for f in fields(Booking)}})
+        values["consent"] = Consent(**{k: v for k, v in data.get("consent", {}).items()
+                                       if k in {f.name for f in fields(Consent)}})
+        return cls(**values)

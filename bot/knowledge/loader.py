@@ -1,0 +1,234 @@
+"""Reads KNOWLEDGE_DIR (FAQ `*.md`, `doctors.csv`, `clinic.toml`) and reports every problem with file and line."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import tomllib
+from datetime import time
+from pathlib import Path
+from typing import Any
+
+from bot.knowledge.models import ClinicFacts, Doctor, FaqEntry, Knowledge, Level, Problem, WorkingHours
+
+DOCTORS_FILE = "doctors.csv"
+CLINIC_FILE = "clinic.toml"
+DOCTOR_COLUMNS = ("ФИО", "Специальность", "Услуги", "Примечание")
+_DAYS = ("пн", "вт", "ср", "чт", "пт", "сб", "вс")
+_RANGE = re.compile(r"^\s*(\d{1,2})[:.](\d{2})\s*[-–—]\s*(\d{1,2})[:.](\d{2})\s*$")
+
+
+class _Report:
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def warn(self, file: str, line: int, message: str) -> None:
+        self.problems.append(Problem(Level.WARNING, file, line, message))
+
+    def error(self, file: str, line: int, message: str) -> None:
+        self.problems.append(Problem(Level.ERROR, file, line, message))
+
+
+def _read_text(path: Path, report: _Report) -> str | None:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        report.error(path.name, 0, f"cannot read the file: {exc.strerror or exc}")
+        return None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        report.error(
+            path.name,
+            line,
+            "the file is not in UTF-8 (probably saved as Windows-1251); save it again as UTF-8",
+        )
+        return None
+
+
+def parse_faq(text: str, source: str, report: _Report) -> list[FaqEntry]:
+    entries: list[FaqEntry] = []
+    topic = ""
+    question: str | None = None
+    question_line = 0
+    answer: list[str] = []
+
+    def close() -> None:
+        if question is None:
+            return
+        body = "\n".join(answer).strip()
+        if not body:
+            report.warn(source, question_line, f"the question «{question}» has no answer under it; add the text")
+            return
+        entries.append(FaqEntry(question, body, topic, source, question_line))
+
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith("## ") or stripped == "##":
+            close()
+            question = stripped[2:].strip()
+            question_line = number
+            answer = []
+            if not question:
+                report.warn(source, number, "an empty `## ` heading; write the question after it")
+                question = None
+        elif stripped.startswith("# ") and not stripped.startswith("##"):
+            close()
+            question = None
+            answer = []
+            topic = stripped[2:].strip()
+        elif question is not None:
+            answer.append(line.rstrip())
+    close()
+    return entries
+
+
+def _parse_doctors(text: str, source: str, report: _Report) -> list[Doctor]:
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = [cell.strip() for cell in next(reader)]
+    except StopIteration:
+        report.error(source, 1, f"the file is empty; the first line must be {','.join(DOCTOR_COLUMNS)}")
+        return []
+    missing = [c for c in DOCTOR_COLUMNS[:2] if c not in header]
+    if missing:
+        report.error(
+            source, 1, f"the header lacks {', '.join(missing)}; the first line must be {','.join(DOCTOR_COLUMNS)}"
+        )
+        return []
+    for unknown in [c for c in header if c and c not in DOCTOR_COLUMNS]:
+        report.warn(source, 1, f"unknown column «{unknown}» is ignored; known: {', '.join(DOCTOR_COLUMNS)}")
+    index = {name: header.index(name) for name in DOCTOR_COLUMNS if name in header}
+    doctors: list[Doctor] = []
+    seen: dict[str, int] = {}
+    for row in reader:
+        number = reader.line_num
+        if not any(cell.strip() for cell in row):
+            continue
+
+        def cell(column: str, row: list[str] = row) -> str:
+            i = index.get(column)
+            return row[i].strip() if i is not None and i < len(row) else ""
+
+        name = " ".join(cell("ФИО").split())
+        specialty = cell("Специальность")
+        if not name:
+            report.warn(source, number, "a row without ФИО is skipped; fill in the doctor's full name")
+            continue
+        if not specialty:
+            report.warn(source, number, f"«{name}» has no Специальность and is skipped; fill it in")
+            continue
+        if name.casefold() in seen:
+            report.warn(source, number, f"«{name}» is listed twice (first on line {seen[name.casefold()]}); "
+                        "the second row is ignored")
+            continue
+        seen[name.casefold()] = number
+        services = tuple(s.strip() for s in cell("Услуги").split(",") if s.strip())
+        doctors.append(Doctor(name, specialty, services, cell("Примечание")))
+    if not doctors:
+        report.warn(source, 0, "no doctors are listed; the bot can only take requests by specialty")
+    return doctors
+
+
+def _parse_range(value: str) -> tuple[time, time] | None:
+    match = _RANGE.match(value)
+    if not match:
+        return None
+    h1, m1, h2, m2 = (int(x) for x in match.groups())
+    return time(h1, m1), time(min(h2, 23), m2 if h2 < 24 else 59)
+
+
+def _parse_hours(raw: dict[str, Any], source: str, report: _Report) -> WorkingHours:
+    days: list[tuple[time, time] | None] = [None] * 7
+    for key, value in raw.items():
+        span = key.strip().lower().replace("–", "-")
+        first, _, last = span.partition("-")
+        if first not in _DAYS or (last and last not in _DAYS):
+            report.warn(source, 0, f"[hours]: «{key}» is not a day; use пн, вт, ср, чт, пт, сб, вс or a range пн-пт")
+            continue
+        start, end = _DAYS.index(first), _DAYS.index(last or first)
+        text = str(value).strip().lower()
+        closed = text in {"", "выходной", "закрыто", "нет"}
+        hours = None if closed else _parse_range(text)
+        if not closed and hours is None:
+            report.warn(source, 0, f"[hours] {key} = «{value}»: write it like \"08:00-20:00\" or \"выходной\"")
+            continue
+        for day in range(start, end + 1):
+            days[day] = hours
+    return WorkingHours(tuple(days))
+
+
+def _parse_clinic(text: str, source: str, report: _Report) -> ClinicFacts:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = getattr(exc, "lineno", 0) or 0
+        report.error(source, line, f"cannot read the file: {exc}; check quotes and `=` on that line")
+        return ClinicFacts()
+    for required in ("name", "phone", "address"):
+        if not str(data.get(required, "")).strip():
+            report.error(source, 0, f"`{required}` is missing; add a line like {required} = \"...\"")
+    if not str(data.get("privacy_url", "")).strip():
+        report.warn(source, 0, "`privacy_url` is missing; patients must get a link to the privacy policy")
+    hours_raw = data.get("hours", {})
+    hours = _parse_hours(hours_raw if isinstance(hours_raw, dict) else {}, source, report)
+    privacy = str(data.get("privacy_url", "")).strip()
+    return ClinicFacts(
+        name=str(data.get("name", "")).strip(),
+        address=str(data.get("address", "")).strip(),
+        phone=str(data.get("phone", "")).strip(),
+        hours_text=str(data.get("hours_text", "")).strip(),
+        hours=hours,
+        privacy_url=privacy,
+        consent_url=str(data.get("consent_url", "")).strip() or privacy,
+        consent_version=str(data.get("consent_version", "1")).strip() or "1",
+        website=str(data.get("website", "")).strip(),
+        telegram=str(data.get("telegram", "")).strip(),
+        whatsapp=str(data.get("whatsapp", "")).strip(),
+        callback_minutes=int(data.get("callback_minutes", 15) or 15),
+    )
+
+
+def load_knowledge(directory: Path, doctors: list[Doctor] | None = None) -> Knowledge:
+    """Load everything; `doctors` (e.g. from the sheet "Врачи") replaces doctors.csv when given."""
+    report = _Report()
+    if not directory.is_dir():
+        report.error(str(directory), 0, "the knowledge folder does not exist; set KNOWLEDGE_DIR to it")
+        return Knowledge((), tuple(doctors or ()), ClinicFacts(), tuple(report.problems))
+    faq: list[FaqEntry] = []
+    for path in sorted(directory.glob("*.md")):
+        text = _read_text(path, report)
+        if text is not None:
+            faq.extend(parse_faq(text, path.name, report))
+    first_seen: dict[str, FaqEntry] = {}
+    unique: list[FaqEntry] = []
+    for entry in faq:
+        key = " ".join(entry.question.casefold().split())
+        if key in first_seen:
+            prev = first_seen[key]
+            report.warn(entry.source, entry.line,
+                        f"the question «{entry.question}» is already at {prev.source}:{prev.line}; "
+                        "keep one of them")
+            continue
+        first_seen[key] = entry
+        unique.append(entry)
+    if not unique:
+        report.warn(str(directory), 0, "no FAQ entries found; add `## Question` headings to a .md file")
+    if doctors is None:
+        path = directory / DOCTORS_FILE
+        if path.exists():
+            text = _read_text(path, report)
+            doctors = _parse_doctors(text, DOCTORS_FILE, report) if text is not None else []
+        else:
+            report.warn(DOCTORS_FILE, 0, f"missing; create it with the header {','.join(DOCTOR_COLUMNS)}")
+            doctors = []
+    clinic_path = directory / CLINIC_FILE
+    if clinic_path.exists():
+        text = _read_text(clinic_path, report)
+        clinic = _parse_clinic(text, CLINIC_FILE, report) if text is not None else ClinicFacts()
+    else:
+        report.error(CLINIC_FILE, 0, "missing; it holds the clinic's name, address, phone, hours and privacy link")
+        clinic = ClinicFacts()
+    return Knowledge(tuple(unique), tuple(doctors), clinic, tuple(report.problems))

@@ -1,0 +1,86 @@
+"""Ports to the people around a conversation: the administrators, and patients reached outside a reply."""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+from bot.dialogue.messages import Address, Outgoing
+from sheets.schema import Lead
+
+log = logging.getLogger(__name__)
+
+
+class AdminNotifier(ABC):
+    """Contract: tells the administrators' chat about leads, handoffs and warnings. Never raises: a
+    failure is logged (the lead itself is already safe in the local record)."""
+
+    @abstractmethod
+    async def lead(self, lead: Lead, address: Address, *, updated: bool = False) -> None:
+        """A new (or completed / unconfirmed) lead, with every field and status buttons."""
+
+    @abstractmethod
+    async def handoff(self, address: Address, reason: str, recent: Sequence[str]) -> None:
+        """A patient asked for a person; replies to this alert go back to the patient."""
+
+    @abstractmethod
+    async def relay(self, address: Address, text: str) -> None:
+        """A patient's message during a handoff."""
+
+    @abstractmethod
+    async def warn(self, text: str) -> None:
+        """Something the administrators must know (a parked lead, a broken knowledge file)."""
+
+
+class LogNotifier(AdminNotifier):
+    """The embedded default: alerts go to the log (no admin chat configured)."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def _emit(self, text: str) -> None:
+        self.sent.append(text)
+        log.info("admin alert: %s", text)
+
+    async def lead(self, lead: Lead, address: Address, *, updated: bool = False) -> None:
+        self._emit(f"lead {lead.id} {lead.status}: {lead.name} {lead.phone} {lead.service}")
+
+    async def handoff(self, address: Address, reason: str, recent: Sequence[str]) -> None:
+        self._emit(f"handoff {address.key}: {reason}")
+
+    async def relay(self, address: Address, text: str) -> None:
+        self._emit(f"relay {address.key}: {text}")
+
+    async def warn(self, text: str) -> None:
+        self._emit(f"warning: {text}")
+
+
+class PatientMessenger(ABC):
+    """Contract: sends messages to a patient outside a reply (administrator's answer, reminders).
+    Returns False when the channel cannot deliver now (e.g. outside WhatsApp's 24-hour window)."""
+
+    channel: str = ""
+
+    @abstractmethod
+    async def send(self, address: Address, messages: Sequence[Outgoing]) -> bool: ...
+
+
+class MessengerRegistry:
+    """One messenger per channel name, filled by the channels that run."""
+
+    def __init__(self) -> None:
+        self._by_channel: dict[str, PatientMessenger] = {}
+
+    def register(self, messenger: PatientMessenger) -> None:
+        self._by_channel[messenger.channel] = messenger
+
+    def get(self, channel: str) -> PatientMessenger | None:
+        return self._by_channel.get(channel)
+
+    async def send(self, address: Address, messages: Sequence[Outgoing]) -> bool:
+        messenger = self._by_channel.get(address.channel)
+        if messenger is None:
+            log.warning("no messenger for channel %s; message to %s not sent", address.channel, address.key)
+            return False
+        return await messenger.send(address, messages)

@@ -1,0 +1,36 @@
+"""Loads the operator's prompt and reply files from PROMPTS_DIR."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from bot.dialogue.texts import Texts
+from bot.errors import KnowledgeError
+
+REPLIES_FILE = "replies.toml"
+PACKAGE_PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
+
+
+def resolve_prompts_dir(configured: Path) -> Path:
+    """PROMPTS_DIR as set; a relative default that does not exist here falls back to the project's copy."""
+    if configured.is_dir():
+        return configured
+    if not configured.is_absolute() and PACKAGE_PROMPTS.is_dir():
+        return PACKAGE_PROMPTS
+    raise KnowledgeError(f"the prompts folder {configured} does not exist; set PROMPTS_DIR to it")
+
+
+def load_texts(prompts_dir: Path) -> Texts:
+    path = resolve_prompts_dir(prompts_dir) / REPLIES_FILE
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise KnowledgeError(f"{path} is missing; it holds the bot's replies") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise KnowledgeError(f"{path}: {exc}; check quotes and `=` on that line") from exc
+    flat: dict[str, str | list[str]] = {}
+    for key, value in data.items():
+        if isinstance(value, str | list):
+            flat[key] = value
+    return Texts(flat)

@@ -1,0 +1,165 @@
+"""The application service: one patient message in, replies out; the state and leads committed in between."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from bot.clock import Clock
+from bot.dialogue.buttons import understand_button
+from bot.dialogue.core import DialogueCore
+from bot.dialogue.messages import (
+    Address,
+    ForgetPersonalData,
+    HandoffRequested,
+    Incoming,
+    Outgoing,
+    RelayToAdmins,
+    StoreLead,
+)
+from bot.dialogue.state import ConversationState, Stage
+from bot.engine.port import Engine, Understanding
+from bot.knowledge.models import Knowledge
+from bot.notify import AdminNotifier, MessengerRegistry
+from bot.storage.state_store import StateStore
+from sheets.outbox import OutboxFlusher
+from sheets.schema import Lead
+
+log = logging.getLogger(__name__)
+
+DueAt = Callable[[ConversationState, datetime], str]
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds")
+
+
+class ConversationService:
+    """What every channel calls. Business rules live in the core; this class does the I/O around it."""
+
+    def __init__(
+        self,
+        *,
+        store: StateStore,
+        engine: Engine,
+        core: DialogueCore,
+        knowledge: Callable[[], Knowledge],
+        notifier: AdminNotifier,
+        clock: Clock,
+        flusher: OutboxFlusher | None = None,
+        messengers: MessengerRegistry | None = None,
+        handoff_timeout: timedelta = timedelta(hours=2),
+        due_at: DueAt | None = None,
+    ) -> None:
+        self.store = store
+        self.engine = engine
+        self.core = core
+        self.knowledge = knowledge
+        self.notifier = notifier
+        self.clock = clock
+        self.flusher = flusher
+        self.messengers = messengers or MessengerRegistry()
+        self.handoff_timeout = handoff_timeout
+        self.due_at = due_at
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def handle(self, address: Address, incoming: Incoming) -> list[Outgoing]:
+        """Answer one patient message. The lead, if any, is in the local record before this returns."""
+        async with self._locks[address.key]:
+            now = self.clock.now()
+            state = self.store.load(address)
+            if state.stage == Stage.HANDOFF and not self._handoff_expired(state, now):
+                state.remember("patient", incoming.text or incoming.button or "")
+                state.last_patient_at = iso(now)
+                self.store.save(address, state, iso(now))
+                await self.notifier.relay(address, incoming.text or f"[{incoming.unsupported or 'сообщение'}]")
+                return []
+            if state.stage == Stage.HANDOFF:
+                state.stage = Stage.BOOKING if state.booking.specialty or state.booking.doctor else Stage.IDLE
+            knowledge = self.knowledge()
+            understanding = await self._understand(state, incoming, knowledge)
+            step = self.core.decide(state, incoming, understanding, address, now, knowledge)
+            state.last_patient_at = iso(now)
+            state.tokens_used += understanding.tokens
+            leads = [(e.lead, e.update) for e in step.effects if isinstance(e, StoreLead)]
+            self.store.save(address, state, iso(now), leads, due_at=self._due(state, now))
+            await self._after_commit(address, step.effects)
+            return step.replies
+
+    async def _understand(self, state: ConversationState, incoming: Incoming, knowledge: Knowledge) -> Understanding:
+        if incoming.button is not None:
+            return understand_button(incoming.button, state, knowledge)
+        return await self.engine.understand(state, incoming)
+
+    def _due(self, state: ConversationState, now: datetime) -> str:
+        return self.due_at(state, now) if self.due_at else ""
+
+    def _handoff_expired(self, state: ConversationState, now: datetime) -> bool:
+        if not state.handoff_since:
+            return False
+        return now - datetime.fromisoformat(state.handoff_since) > self.handoff_timeout
+
+    async def _after_commit(self, address: Address, effects: list) -> None:  # type: ignore[type-arg]
+        for effect in effects:
+            if isinstance(effect, StoreLead):
+                await self.deliver_leads()
+                await self.notifier.lead(effect.lead, address, updated=effect.update)
+            elif isinstance(effect, HandoffRequested):
+                await self.notifier.handoff(address, effect.reason, effect.recent)
+            elif isinstance(effect, RelayToAdmins):
+                await self.notifier.relay(address, effect.text)
+            elif isinstance(effect, ForgetPersonalData):
+                log.info("personal data of %s forgotten at the patient's request", address.key)
+
+    async def deliver_leads(self) -> None:
+        """Push the outbox now (the local CSV at once; slow sinks are woken in the background)."""
+        if self.flusher is None:
+            return
+        try:
+            if "csv" in self.flusher.sinks:
+                await self.flusher.flush_sink("csv")
+            self.flusher.wakeup.set()
+        except Exception:  # the lead is safe in the local record; the flusher retries later
+            log.exception("delivering leads failed; they stay in the outbox")
+
+    # --- the administrators' side -------------------------------------------------------------
+
+    async def admin_reply(self, conversation_key: str, messages: list[Outgoing]) -> bool:
+        """An administrator's answer to a handed-off patient, sent in the patient's channel."""
+        stored = self.store.find(conversation_key)
+        if stored is None:
+            return False
+        async with self._locks[conversation_key]:
+            state = self.store.load(stored.address)
+            for message in messages:
+                state.remember("admin", message.text)
+            if state.stage != Stage.HANDOFF:
+                state.stage = Stage.HANDOFF
+                state.handoff_since = iso(self.clock.now())
+            self.store.save(stored.address, state, iso(self.clock.now()), due_at="")
+        return await self.messengers.send(stored.address, messages)
+
+    async def hand_back(self, conversation_key: str, text: str | None = None) -> bool:
+        """«Вернуть боту»: the bot answers this patient again."""
+        stored = self.store.find(conversation_key)
+        if stored is None:
+            return False
+        async with self._locks[conversation_key]:
+            state = self.store.load(stored.address)
+            state.stage = Stage.BOOKING if (state.booking.specialty or state.booking.doctor) else Stage.IDLE
+            state.handoff_since = ""
+            now = self.clock.now()
+            self.store.save(stored.address, state, iso(now), due_at=self._due(state, now))
+        if text:
+            await self.messengers.send(stored.address, [Outgoing(text)])
+        return True
+
+    async def set_status(self, lead_id: str, status: str, by: str) -> Lead | None:
+        """An administrator set a lead's status: the local record first, then every sink."""
+        lead = self.store.set_status(lead_id, status, by, iso(self.clock.now()))
+        if lead is not None:
+            await self.deliver_leads()
+        return lead

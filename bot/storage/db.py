@@ -1,0 +1,97 @@
+"""The local record: one SQLite file in DATA_DIR (WAL), shared by the state store and the outbox."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from bot.errors import StorageError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS conversations (
+    key TEXT PRIMARY KEY,
+    channel TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    contact TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    due_at TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS conversations_due ON conversations(due_at) WHERE due_at != '';
+CREATE TABLE IF NOT EXISTS leads (
+    id TEXT PRIMARY KEY,
+    conversation TEXT NOT NULL,
+    row TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS status_changes (
+    lead_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    by TEXT NOT NULL DEFAULT '',
+    at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    sink TEXT NOT NULL,
+    op TEXT NOT NULL,
+    lead_id TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at TEXT NOT NULL DEFAULT '',
+    error TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(sink, state, seq);
+CREATE TABLE IF NOT EXISTS seen_messages (
+    id TEXT PRIMARY KEY,
+    at TEXT NOT NULL
+);
+"""
+
+
+class Database:
+    """A connection used from the event loop thread; `transaction()` groups writes atomically."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=FULL")
+            self.conn.execute("PRAGMA busy_timeout=30000")
+            self.conn.executescript(SCHEMA)
+        except (sqlite3.Error, OSError) as exc:
+            raise StorageError(
+                f"cannot open the local record {path}: {exc}; check that DATA_DIR exists, is writable "
+                "and the disk is not full"
+            ) from exc
+        self._lock = threading.RLock()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self.conn
+                except BaseException:
+                    self.conn.execute("ROLLBACK")
+                    raise
+                self.conn.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                raise StorageError(f"cannot write the local record {self.path}: {exc}") from exc
+
+    def query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        with self._lock:
+            return list(self.conn.execute(sql, params).fetchall())
+
+    def close(self) -> None:
+        with self._lock:
+            self.conn.close()

@@ -1,0 +1,120 @@
+"""Conversation states and the local record of leads, in the SQLite database."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.dialogue.messages import Address
+from bot.dialogue.state import ConversationState
+from bot.storage.db import Database
+from sheets.outbox import Outbox
+from sheets.schema import Lead
+
+
+@dataclass(frozen=True, slots=True)
+class StoredConversation:
+    address: Address
+    state: ConversationState
+
+
+class StateStore:
+    """One row per conversation keyed by channel and user; leads committed with the state they came from."""
+
+    def __init__(self, db: Database, outbox: Outbox) -> None:
+        self.db = db
+        self.outbox = outbox
+
+    def load(self, address: Address) -> ConversationState:
+        rows = self.db.query("SELECT state FROM conversations WHERE key = ?", (address.key,))
+        return ConversationState.from_json(str(rows[0][0])) if rows else ConversationState()
+
+    def find(self, key: str) -> StoredConversation | None:
+        rows = self.db.query("SELECT channel, user_id, contact, state FROM conversations WHERE key = ?", (key,))
+        if not rows:
+            return None
+        channel, user_id, contact, state = (str(x) for x in rows[0])
+        return StoredConversation(Address(channel, user_id, contact), ConversationState.from_json(state))
+
+    def save(
+        self,
+        address: Address,
+        state: ConversationState,
+        now: str,
+        leads: Sequence[tuple[Lead, bool]] = (),
+        due_at: str = "",
+    ) -> None:
+        """Store the state and the leads (lead, is_update) and queue them for every sink, atomically."""
+        with self.db.transaction() as conn:
+            self._write_state(conn, address, state, now, due_at)
+            for lead, update in leads:
+                self._write_lead(conn, address, lead, now)
+                self.outbox.enqueue(conn, "upsert" if update else "append", lead, now)
+
+    @staticmethod
+    def _write_state(
+        conn: sqlite3.Connection, address: Address, state: ConversationState, now: str, due_at: str
+    ) -> None:
+        conn.execute(
+            "INSERT INTO conversations(key, channel, user_id, contact, state, updated_at, due_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET contact = excluded.contact, "
+            "state = excluded.state, updated_at = excluded.updated_at, due_at = excluded.due_at",
+            (address.key, address.channel, address.user_id, address.contact, state.to_json(), now, due_at),
+        )
+
+    @staticmethod
+    def _write_lead(conn: sqlite3.Connection, address: Address, lead: Lead, now: str) -> None:
+        conn.execute(
+            "INSERT INTO leads(id, conversation, row, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(id) DO UPDATE SET row = excluded.row, status = excluded.status, "
+            "updated_at = excluded.updated_at",
+            (lead.id, address.key, json.dumps(lead.to_row(), ensure_ascii=False), lead.status, now, now),
+        )
+        conn.execute("INSERT INTO status_changes(lead_id, status, by, at) VALUES (?, ?, 'bot', ?)",
+                     (lead.id, lead.status, now))
+
+    def lead(self, lead_id: str) -> tuple[Lead, str] | None:
+        """The lead and the key of its conversation."""
+        rows = self.db.query("SELECT row, conversation FROM leads WHERE id = ?", (lead_id,))
+        if not rows:
+            return None
+        return Lead.from_row(json.loads(str(rows[0][0]))), str(rows[0][1])
+
+    def leads(self) -> list[Lead]:
+        return [Lead.from_row(json.loads(str(r[0]))) for r in self.db.query("SELECT row FROM leads ORDER BY created_at")]
+
+    def set_status(self, lead_id: str, status: str, by: str, now: str) -> Lead | None:
+        found = self.lead(lead_id)
+        if found is None:
+            return None
+        lead = found[0].with_status(status)
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE leads SET row = ?, status = ?, updated_at = ? WHERE id = ?",
+                         (json.dumps(lead.to_row(), ensure_ascii=False), status, now, lead_id))
+            conn.execute("INSERT INTO status_changes(lead_id, status, by, at) VALUES (?, ?, ?, ?)",
+                         (lead_id, status, by, now))
+            self.outbox.enqueue(conn, "status", lead, now)
+        return lead
+
+    def due(self, now: str, limit: int = 100) -> list[StoredConversation]:
+        """Conversations whose timer (reminder, unconfirmed record) is due."""
+        rows = self.db.query(
+            "SELECT channel, user_id, contact, state FROM conversations WHERE due_at != '' AND due_at <= ? "
+            "ORDER BY due_at LIMIT ?",
+            (now, limit),
+        )
+        return [
+            StoredConversation(Address(str(c), str(u), str(ct)), ConversationState.from_json(str(s)))
+            for c, u, ct, s in rows
+        ]
+
+    def count(self) -> int:
+        return int(self.db.query("SELECT COUNT(*) FROM conversations")[0][0])  # type: ignore[call-overload]
+
+    def seen(self, message_id: str, now: str) -> bool:
+        """Record a channel's message id; True when it was already processed (redelivered webhooks)."""
+        with self.db.transaction() as conn:
+            cur = conn.execute("INSERT OR IGNORE INTO seen_messages(id, at) VALUES (?, ?)", (message_id, now))
+            return cur.rowcount == 0

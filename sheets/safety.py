@@ -1,0 +1,22 @@
+"""Keeps patient text plain text in spreadsheets (no formula injection)."""
+
+from __future__ import annotations
+
+import re
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_E164 = re.compile(r"^\+\d{8,15}$")
+
+
+def neutralise(value: str) -> str:
+    """Prefix an apostrophe to a value a spreadsheet would read as a formula; an E.164 phone stays as is."""
+    if value and value.startswith(_FORMULA_START) and not _E164.match(value):
+        return "'" + value
+    return value
+
+
+def restore(value: str) -> str:
+    """Undo `neutralise` when reading a value back."""
+    if value.startswith("'") and value[1:2] in _FORMULA_START:
+        return value[1:]
+    return value

@@ -1,0 +1,98 @@
+"""The sheets' columns as the contract fixes them, and the lead row."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import asdict, dataclass, replace
+from enum import StrEnum
+
+LEADS_SHEET = "Обращения"
+DOCTORS_SHEET = "Врачи"
+SUMMARY_SHEET = "Сводка"
+
+LEAD_HEADER: tuple[str, ...] = (
+    "ID",
+    "Дата и время",
+    "Имя",
+    "Телефон",
+    "Врач / услуга",
+    "Время приёма",
+    "Обращение",
+    "Канал",
+    "Контакт",
+    "Комментарий",
+    "Статус",
+)
+DOCTORS_HEADER: tuple[str, ...] = ("ФИО", "Специальность", "Услуги", "Примечание")
+
+
+class Status(StrEnum):
+    NEW = "новая"
+    UNCONFIRMED = "не подтверждена"
+    IN_WORK = "в работе"
+    BOOKED = "записан"
+    REFUSED = "отказ"
+    NOT_REACHED = "не дозвонились"
+
+
+class Window(StrEnum):
+    MORNING = "до 14:00"
+    AFTERNOON = "после 14:00"
+    ANY = "любое"
+
+
+class Visit(StrEnum):
+    FIRST = "первичное"
+    REPEAT = "повторное"
+
+
+CHANNELS: tuple[str, ...] = ("telegram", "whatsapp", "web", "console")
+# Alphabet without look-alikes (0/O, 1/I/l) so an administrator can read an ID over the phone.
+_ID_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+
+def new_lead_id() -> str:
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
+
+
+@dataclass(frozen=True, slots=True)
+class Lead:
+    """One request, as one row of "Обращения"."""
+
+    id: str
+    created: str  # YYYY-MM-DD HH:MM, clinic time
+    name: str
+    phone: str  # E.164
+    service: str  # "ФИО (Специальность)" or the specialty/service alone
+    window: str
+    visit: str
+    channel: str
+    contact: str
+    comment: str
+    status: str = Status.NEW
+
+    def to_row(self) -> list[str]:
+        return [
+            self.id,
+            self.created,
+            self.name,
+            self.phone,
+            self.service,
+            self.window,
+            self.visit,
+            self.channel,
+            self.contact,
+            self.comment,
+            self.status,
+        ]
+
+    @classmethod
+    def from_row(cls, row: list[str] | tuple[str, ...]) -> Lead:
+        cells = [*list(row), *[""] * len(LEAD_HEADER)][: len(LEAD_HEADER)]
+        return cls(*(str(c) for c in cells))
+
+    def with_status(self, status: str) -> Lead:
+        return replace(self, status=status)
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
