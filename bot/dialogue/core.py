@@ -1,0 +1,472 @@
+"""The dialogue core: given the state, one message and what the engine understood, decide the next step.
+
+Pure: no I/O, no clock of its own (the time is passed in), no randomness that matters. The same rules for
+every channel and every engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+
+from bot.dialogue.buttons import FIX_FIELDS, doctor_button, specialty_button
+from bot.dialogue.language import has_cyrillic, has_letters
+from bot.dialogue.messages import (
+    Address,
+    Button,
+    ForgetPersonalData,
+    HandoffRequested,
+    Incoming,
+    Step,
+    StoreLead,
+)
+from bot.dialogue.state import Consent, ConversationState, Slot, Stage
+from bot.dialogue.texts import Texts
+from bot.engine.port import Intent, Understanding
+from bot.knowledge.models import ClinicFacts, Doctor, Knowledge
+from sheets.schema import Lead, Status, Visit, Window, new_lead_id
+
+_WEEKDAY_ACC = ("в понедельник", "во вторник", "в среду", "в четверг", "в пятницу", "в субботу", "в воскресенье")
+_MAX_CHOICES = 8
+
+
+def format_phone(e164: str) -> str:
+    try:
+        return phonenumbers.format_number(phonenumbers.parse(e164), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    except phonenumbers.NumberParseException:
+        return e164
+
+
+def clinic_open(clinic: ClinicFacts, moment: datetime) -> bool:
+    hours = clinic.hours.open_on(moment.weekday())
+    return hours is not None and hours[0] <= moment.time() < hours[1]
+
+
+def next_opening(clinic: ClinicFacts, moment: datetime) -> str:
+    """When the administrators are next at work, in words: "сегодня с 08:00", "завтра с 09:00", "в понедельник с 08:00"."""
+    for offset in range(8):
+        day = moment + timedelta(days=offset)
+        hours = clinic.hours.open_on(day.weekday())
+        if hours is None or (offset == 0 and moment.time() >= hours[0]):
+            continue
+        start = hours[0].strftime("%H:%M")
+        if offset == 0:
+            return f"сегодня с {start}"
+        if offset == 1:
+            return f"завтра с {start}"
+        return f"{_WEEKDAY_ACC[day.weekday()]} с {start}"
+    return "в рабочее время"
+
+
+class DialogueCore:
+    """The rules of the conversation (DESIGN.md, "Conversation rules")."""
+
+    def __init__(
+        self,
+        texts: Texts,
+        tz: ZoneInfo,
+        new_id: Callable[[], str] = new_lead_id,
+    ) -> None:
+        self.texts = texts
+        self.tz = tz
+        self.new_id = new_id
+
+    # ------------------------------------------------------------------ entry point
+
+    def decide(
+        self,
+        state: ConversationState,
+        incoming: Incoming,
+        u: Understanding,
+        address: Address,
+        now: datetime,
+        knowledge: Knowledge,
+    ) -> Step:
+        step = Step()
+        text = incoming.text.strip()
+        state.remember("patient", text or (f"[{incoming.unsupported}]" if incoming.unsupported else ""))
+        first_contact = not state.greeted
+        state.greeted = True
+        state.closed = False
+        if incoming.profile_name and not state.profile_name:
+            state.profile_name = incoming.profile_name[:60]
+        local = now.astimezone(self.tz)
+
+        if u.has(Intent.EMERGENCY):
+            step.say(self.texts.get("emergency"))
+            if state.stage == Stage.BOOKING or state.stage == Stage.CONFIRM:
+                step.say(self.texts.get("emergency_after"))
+            return self._record(state, step)
+        if u.has(Intent.RESTART):
+            state.reset_booking()
+            step.say(self.texts.get("restart"), self._specialty_buttons(knowledge))
+            state.awaiting = Slot.SERVICE
+            return self._record(state, step)
+        if u.has(Intent.HANDOFF):
+            return self._handoff(state, step, text, knowledge, local, now)
+        if u.has(Intent.WITHDRAW_CONSENT):
+            state.forget_personal_data()
+            state.reset_booking()
+            state.booking = replace(state.booking, name="", phone="")
+            state.consent = Consent(declined_at=now.astimezone(UTC).isoformat(timespec="seconds"))
+            state.closed = True
+            step.effects.append(ForgetPersonalData())
+            step.say(self.texts.get("consent_withdrawn"))
+            return self._record(state, step)
+
+        if not self._readable(incoming, text, u):
+            key = "no_text" if incoming.unsupported else ("foreign" if self._foreign(text) else "not_understood")
+            step.say(self.texts.get(key, phone=knowledge.clinic.phone))
+            if state.stage in (Stage.BOOKING, Stage.CONFIRM):
+                self._ask_next(state, step, knowledge, local, repeat=True)
+            return self._record(state, step)
+
+        greet = first_contact and not u.has_booking_facts and not u.faq and not u.reply
+        if first_contact and not greet:
+            step.say(self.texts.get("hello_prefix"))
+
+        # Consent: asked once, before the contacts; a refusal keeps nothing personal.
+        if state.awaiting == Slot.CONSENT and not state.consent.given_at:
+            if u.has(Intent.YES):
+                state.consent = Consent(given_at=now.astimezone(UTC).isoformat(timespec="seconds"),
+                                        version=knowledge.clinic.consent_version)
+            elif u.has(Intent.NO) and not u.has_booking_facts:
+                return self._decline(state, step, knowledge, now)
+
+        if state.awaiting == Slot.CONFIRM:
+            if u.has(Intent.YES) and not u.has_booking_facts:
+                return self._confirm(state, step, address, local, knowledge)
+            if (u.has(Intent.NO) or u.has(Intent.CORRECTION)) and not u.has_booking_facts and "fix" not in u.extra:
+                step.say(self.texts.get("ask_correction"), self._fix_buttons())
+                state.awaiting = Slot.CORRECTION
+                return self._record(state, step)
+
+        if "fix" in u.extra:
+            return self._start_fix(state, step, u.extra["fix"], knowledge)
+
+        notes_said = self._apply_facts(state, step, u, knowledge)
+        if u.has_booking_facts or u.has(Intent.BOOKING):
+            if state.stage == Stage.IDLE:
+                state.stage = Stage.BOOKING
+
+        answered = self._answer_question(state, step, u, knowledge)
+        if greet and not answered:
+            step.say(self.texts.get("greeting", clinic=knowledge.clinic.name), self._specialty_buttons(knowledge))
+            state.awaiting = Slot.SERVICE
+            if state.stage == Stage.IDLE and not u.has(Intent.BOOKING):
+                return self._record(state, step)
+
+        if state.stage in (Stage.BOOKING, Stage.CONFIRM):
+            if answered and not u.has_booking_facts:
+                step.say(self.texts.get("resume"))
+            understood = u.has_booking_facts or answered or notes_said or u.has(Intent.YES)
+            self._ask_next(state, step, knowledge, local, repeat=not understood and not greet)
+            return self._record(state, step)
+
+        if answered or greet:
+            return self._record(state, step)
+        if u.has(Intent.GOODBYE):
+            state.closed = True
+            step.say(self.texts.get("goodbye"))
+        elif u.has(Intent.THANKS):
+            step.say(self.texts.get("thanks"))
+        elif u.has(Intent.GREETING) and not first_contact:
+            step.say(self.texts.get("ask_service"), self._specialty_buttons(knowledge))
+            state.awaiting = Slot.SERVICE
+        elif u.faq_guess or u.has(Intent.QUESTION):
+            step.say(self.texts.get("dont_know"), self._help_buttons())
+        elif not first_contact:
+            step.say(self.texts.get("not_understood"), self._help_buttons())
+        return self._record(state, step)
+
+    # ------------------------------------------------------------------ pieces
+
+    def _record(self, state: ConversationState, step: Step) -> Step:
+        hello = self.texts.get("hello_prefix")
+        if len(step.replies) > 1 and step.replies[0].text == hello and not step.replies[0].buttons:
+            first = step.replies[1]
+            step.replies[:2] = [replace(first, text=f"{hello} {first.text}")]
+        for reply in step.replies:
+            state.remember("bot", reply.text)
+        state.misunderstood = 0 if step.effects else state.misunderstood
+        return step
+
+    @staticmethod
+    def _readable(incoming: Incoming, text: str, u: Understanding) -> bool:
+        if incoming.button is not None:
+            return True
+        if incoming.unsupported and not text:
+            return False
+        if u.intents or u.has_booking_facts or u.faq or u.reply or u.phone_problem:
+            return True
+        return bool(text) and has_letters(text) and not DialogueCore._foreign(text)
+
+    @staticmethod
+    def _foreign(text: str) -> bool:
+        letters = [ch for ch in text if ch.isalpha()]
+        return len(letters) >= 3 and not has_cyrillic(text)
+
+    def _handoff(
+        self, state: ConversationState, step: Step, text: str, knowledge: Knowledge, local: datetime, now: datetime
+    ) -> Step:
+        state.stage = Stage.HANDOFF
+        state.handoff_since = now.astimezone(UTC).isoformat(timespec="milliseconds")
+        clinic = knowledge.clinic
+        when = (
+            self.texts.get("handoff_when_open")
+            if clinic_open(clinic, local)
+            else self.texts.get("handoff_when_closed", hours=clinic.hours_text or next_opening(clinic, local))
+        )
+        recent = tuple(f"{'Пациент' if who == 'patient' else 'Бот'}: {said}" for who, said in state.history[-10:])
+        step.effects.append(HandoffRequested(reason=text or "пациент просит администратора", recent=recent))
+        step.say(self.texts.get("handoff", when=when))
+        return self._record(state, step)
+
+    def _decline(self, state: ConversationState, step: Step, knowledge: Knowledge, now: datetime) -> Step:
+        state.forget_personal_data()
+        state.reset_booking()
+        state.booking = replace(state.booking, name="", phone="")
+        state.consent = Consent(declined_at=now.astimezone(UTC).isoformat(timespec="seconds"))
+        state.closed = True
+        step.effects.append(ForgetPersonalData())
+        step.say(self.texts.get("consent_declined", phone=knowledge.clinic.phone))
+        return self._record(state, step)
+
+    def _apply_facts(self, state: ConversationState, step: Step, u: Understanding, knowledge: Knowledge) -> bool:
+        """Take every validated fact of the message; returns True when something had to be said about them."""
+        b = state.booking
+        said = False
+        by_name = {d.full_name: d for d in knowledge.doctors}
+        doctors = [by_name[name] for name in u.doctors if name in by_name]
+        if state.choices and doctors:
+            narrowed = [d for d in doctors if d.full_name in state.choices]
+            doctors = narrowed or doctors
+        if len(doctors) == 1:
+            b.doctor, b.specialty = doctors[0].full_name, doctors[0].specialty
+            state.choices = []
+        elif len(doctors) > 1:
+            state.choices = [d.full_name for d in doctors][:_MAX_CHOICES]
+            b.doctor = ""
+        elif u.specialty and u.specialty in knowledge.specialties:
+            if b.doctor and by_name.get(b.doctor) and by_name[b.doctor].specialty != u.specialty:
+                b.doctor = ""
+            if not b.doctor:
+                b.specialty = u.specialty
+            state.choices = []
+        elif u.specialty_options and not (b.doctor or b.specialty):
+            options = [s for s in u.specialty_options if s in knowledge.specialties]
+            if options:
+                step.say(
+                    self.texts.get("ask_specialty_choice", options=", ".join(options)),
+                    tuple(specialty_button(s) for s in options),
+                )
+                state.awaiting = Slot.SERVICE
+                said = True
+        if u.unknown_doctor and not doctors:
+            step.say(self.texts.get("unknown_doctor", surname=u.unknown_doctor))
+            suggestions = [by_name[n] for n in u.suggestions if n in by_name]
+            if suggestions:
+                state.choices = [d.full_name for d in suggestions]
+                step.say(
+                    self.texts.get("unknown_doctor_suggest", options=", ".join(d.display for d in suggestions)),
+                    tuple(doctor_button(self._doctor_label(d), d.full_name) for d in suggestions),
+                )
+                state.awaiting = Slot.DOCTOR_CHOICE
+            else:
+                step.say(self.texts.get("unknown_doctor_specialty"), self._specialty_buttons(knowledge))
+                state.awaiting = Slot.SERVICE
+            said = True
+        if u.comment:
+            b.comment = u.comment[:200]
+        if u.name:
+            b.name = u.name
+        if u.phone:
+            b.phone = u.phone
+            state.phone_attempts = 0
+        elif u.phone_problem and (state.awaiting in (Slot.PHONE, Slot.CORRECTION) or not u.has_booking_facts):
+            state.phone_attempts += 1
+            key = "bad_phone_many" if state.phone_attempts >= 3 else "bad_phone"
+            step.say(self.texts.get(key, reason=u.phone_problem, phone=knowledge.clinic.phone))
+            state.awaiting = Slot.PHONE
+            said = True
+        if u.window:
+            b.window = u.window
+        if u.visit:
+            b.visit = u.visit
+        return said
+
+    def _answer_question(self, state: ConversationState, step: Step, u: Understanding, knowledge: Knowledge) -> bool:
+        asks = u.has(Intent.QUESTION) or not u.has_booking_facts
+        if not asks or state.awaiting == Slot.CONFIRM and u.has(Intent.YES):
+            return False
+        if u.reply:
+            step.say(u.reply)
+            return True
+        if u.faq:
+            step.say(u.faq[0].entry.answer)
+            return True
+        return False
+
+    def _ask_next(
+        self, state: ConversationState, step: Step, knowledge: Knowledge, local: datetime, *, repeat: bool
+    ) -> None:
+        b = state.booking
+        by_name = {d.full_name: d for d in knowledge.doctors}
+        already_asked = bool(step.replies) and state.awaiting in (Slot.SERVICE, Slot.DOCTOR_CHOICE, Slot.PHONE)
+        if state.choices and not b.doctor:
+            if already_asked and state.awaiting == Slot.DOCTOR_CHOICE:
+                return
+            options = [by_name[n] for n in state.choices if n in by_name]
+            state.awaiting = Slot.DOCTOR_CHOICE
+            step.say(
+                self.texts.get("ask_doctor_choice", options=", ".join(d.display for d in options)),
+                tuple(doctor_button(self._doctor_label(d), d.full_name) for d in options),
+            )
+        elif not (b.doctor or b.specialty):
+            if already_asked and state.awaiting == Slot.SERVICE:
+                return
+            state.awaiting = Slot.SERVICE
+            prefix = self.texts.get("not_understood") + "\n" if repeat else ""
+            step.say(prefix + self.texts.get("ask_service"), self._specialty_buttons(knowledge))
+        elif not state.consent.given_at:
+            key = "consent_again" if state.awaiting == Slot.CONSENT and repeat else "consent"
+            state.awaiting = Slot.CONSENT
+            url = knowledge.clinic.consent_url or knowledge.clinic.privacy_url
+            step.say(
+                self.texts.get(key, url=url),
+                (Button(self.texts.get("btn_yes_consent"), "consent:yes"),
+                 Button(self.texts.get("btn_no_consent"), "consent:no")),
+            )
+        elif not b.name:
+            key = "ask_name_again" if state.awaiting == Slot.NAME and repeat else "ask_name"
+            state.awaiting = Slot.NAME
+            step.say(self.texts.get(key))
+        elif not b.phone:
+            if already_asked and state.awaiting == Slot.PHONE:
+                return
+            state.awaiting = Slot.PHONE
+            step.say(self.texts.get("ask_phone", name=b.name), request_contact=True)
+        elif not b.window:
+            state.awaiting = Slot.WINDOW
+            step.say(self.texts.get("ask_window"), self._window_buttons())
+        elif not b.visit:
+            state.awaiting = Slot.VISIT
+            step.say(self.texts.get("ask_visit"), self._visit_buttons())
+        else:
+            state.stage = Stage.CONFIRM
+            if state.awaiting == Slot.CONFIRM and repeat:
+                step.say(self.texts.get("confirm_again"))
+            state.awaiting = Slot.CONFIRM
+            step.say(self._summary(state, knowledge), self._confirm_buttons())
+
+    def _summary(self, state: ConversationState, knowledge: Knowledge) -> str:
+        b = state.booking
+        return self.texts.get(
+            "summary",
+            name=b.name,
+            phone=format_phone(b.phone),
+            service=self._service_label(state, knowledge),
+            window=self.texts.get("window_any") if b.window == Window.ANY else b.window,
+            visit=b.visit,
+        )
+
+    @staticmethod
+    def _service_label(state: ConversationState, knowledge: Knowledge) -> str:
+        b = state.booking
+        for doctor in knowledge.doctors:
+            if doctor.full_name == b.doctor:
+                return doctor.display
+        return b.specialty
+
+    def _confirm(
+        self, state: ConversationState, step: Step, address: Address, local: datetime, knowledge: Knowledge
+    ) -> Step:
+        b = state.booking
+        lead_id = state.lead_id or self.new_id()
+        lead = Lead(
+            id=lead_id,
+            created=local.strftime("%Y-%m-%d %H:%M"),
+            name=b.name,
+            phone=b.phone,
+            service=self._service_label(state, knowledge),
+            window=b.window,
+            visit=b.visit,
+            channel=address.channel,
+            contact=address.contact or address.user_id,
+            comment=b.comment or b.specialty,
+            status=Status.NEW,
+        )
+        step.effects.append(StoreLead(lead, update=bool(state.lead_id)))
+        state.leads.append(lead_id)
+        clinic = knowledge.clinic
+        if clinic_open(clinic, local) and clinic_open(clinic, local + timedelta(minutes=clinic.callback_minutes)):
+            step.say(self.texts.get("done_open", name=b.name, minutes=clinic.callback_minutes))
+        else:
+            step.say(self.texts.get("done_closed", name=b.name, when=next_opening(clinic, local)))
+        step.say(self.texts.get("after_done"))
+        state.reset_booking()
+        state.closed = True  # nothing left to remind about
+        return self._record(state, step)
+
+    def _start_fix(self, state: ConversationState, step: Step, field: str, knowledge: Knowledge) -> Step:
+        b = state.booking
+        if field not in FIX_FIELDS:
+            return self._record(state, step)
+        state.stage = Stage.BOOKING
+        if field == "service":
+            b.doctor, b.specialty, state.choices = "", "", []
+            state.awaiting = Slot.SERVICE
+            step.say(self.texts.get("ask_fix_service"), self._specialty_buttons(knowledge))
+        elif field == "name":
+            b.name = ""
+            state.awaiting = Slot.NAME
+            step.say(self.texts.get("ask_fix_name"))
+        elif field == "phone":
+            b.phone = ""
+            state.awaiting = Slot.PHONE
+            step.say(self.texts.get("ask_fix_phone"), request_contact=True)
+        elif field == "window":
+            b.window = ""
+            state.awaiting = Slot.WINDOW
+            step.say(self.texts.get("ask_window"), self._window_buttons())
+        else:
+            b.visit = ""
+            state.awaiting = Slot.VISIT
+            step.say(self.texts.get("ask_visit"), self._visit_buttons())
+        return self._record(state, step)
+
+    # ------------------------------------------------------------------ buttons
+
+    @staticmethod
+    def _doctor_label(doctor: Doctor) -> str:
+        return f"{doctor.short_name} ({doctor.specialty})"
+
+    @staticmethod
+    def _specialty_buttons(knowledge: Knowledge) -> tuple[Button, ...]:
+        return tuple(specialty_button(s) for s in knowledge.specialties[:_MAX_CHOICES])
+
+    def _window_buttons(self) -> tuple[Button, ...]:
+        return (
+            Button(self.texts.get("btn_morning"), "win:am"),
+            Button(self.texts.get("btn_afternoon"), "win:pm"),
+            Button(self.texts.get("btn_any"), "win:any"),
+        )
+
+    def _visit_buttons(self) -> tuple[Button, ...]:
+        return (Button(self.texts.get("btn_first"), "visit:first"), Button(self.texts.get("btn_repeat"), "visit:repeat"))
+
+    def _confirm_buttons(self) -> tuple[Button, ...]:
+        return (Button(self.texts.get("btn_confirm"), "confirm:yes"), Button(self.texts.get("btn_fix"), "confirm:fix"))
+
+    def _fix_buttons(self) -> tuple[Button, ...]:
+        return tuple(Button(self.texts.get(f"btn_fix_{f}"), f"fix:{f}") for f in FIX_FIELDS)
+
+    def _help_buttons(self) -> tuple[Button, ...]:
+        return (Button(self.texts.get("btn_book"), "book"), Button(self.texts.get("btn_handoff"), "handoff"))
+
+
+__all__ = ["DialogueCore", "Visit", "clinic_open", "format_phone", "next_opening"]

@@ -1,0 +1,231 @@
+"""Doctors by surname in any case, specialties by name or synonym, and services/complaints from `Услуги`."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from rapidfuzz import fuzz, process
+
+from bot.dialogue.language import content_lemmas, fold, lemma, morph, words
+from bot.knowledge.models import Doctor
+
+# How patients name specialties; keys are folded specialty names of the doctors list.
+SPECIALTY_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "лор": ("лор", "лора", "лору", "лором", "лоре", "лоры", "лорам", "отоларинголог", "оториноларинголог",
+            "ухогорлонос", "ухо-горло-нос", "lor"),
+    "терапевт": ("терапевт", "участковый", "врач общей практики", "терапевта"),
+    "гинеколог": ("гинеколог", "гинекология", "гинеколога", "женский врач"),
+    "кардиолог": ("кардиолог", "кардиология", "сердечник"),
+    "невролог": ("невролог", "невропатолог", "неврология"),
+    "хирург": ("хирург", "хирургия"),
+    "эндокринолог": ("эндокринолог", "эндокринология"),
+    "врач узи": ("узи", "узист", "ультразвук", "ультразвуковое"),
+    "педиатр": ("педиатр", "детский врач", "детского врача", "детскому врачу", "педиатрия"),
+    "офтальмолог": ("офтальмолог", "окулист", "глазной", "глазник", "окулиста"),
+    "дерматолог": ("дерматолог", "кожник", "дерматовенеролог", "дерматология"),
+    "уролог": ("уролог", "урология"),
+    "гастроэнтеролог": ("гастроэнтеролог", "гастроэнтерология", "гастроэнтерологу"),
+    "травматолог-ортопед": ("травматолог", "ортопед", "травматология", "травмпункт"),
+    "стоматолог": ("стоматолог", "зубной", "дантист"),
+    "психотерапевт": ("психотерапевт", "психолог"),
+}
+_GENERIC = {"врач", "доктор", "специалист", "прием", "приём"}
+_BEFORE_DOCTOR = {"к", "ко", "у", "доктор", "доктору", "доктора", "врач", "врачу", "врача", "на"}
+
+
+def doctor_gender(doctor: Doctor) -> str:
+    parts = fold(doctor.full_name).split()
+    patronymic = parts[2] if len(parts) > 2 else ""
+    if patronymic.endswith(("вна", "чна", "кызы")):
+        return "femn"
+    if patronymic.endswith(("ич", "оглы")):
+        return "masc"
+    return "femn" if parts and parts[0].endswith(("а", "ая", "я")) else "masc"
+
+
+def surname_forms(surname: str, gender: str) -> set[str]:
+    """Every case form of a surname for that gender ("Смирнова" -> смирнова, смирновой, смирнову)."""
+    key = fold(surname)
+    forms = {key}
+    for parse in morph().parse(key):
+        if "Surn" in parse.tag and gender in parse.tag:
+            forms |= {fold(f.word) for f in parse.lexeme if gender in f.tag and "sing" in f.tag}
+            break
+    else:
+        forms |= _rule_forms(key, gender)
+    return forms
+
+
+def _rule_forms(key: str, gender: str) -> set[str]:
+    if gender == "masc" and key.endswith(("ов", "ев", "ин", "ын", "ёв")):
+        return {key + e for e in ("а", "у", "ым", "е")}
+    if gender == "femn" and key.endswith(("ова", "ева", "ина", "ына")):
+        return {key[:-1] + e for e in ("ой", "у")}
+    if key.endswith("ский"):
+        return {key[:-2] + e for e in ("ого", "ому", "им", "ом")}
+    if key.endswith("ская"):
+        return {key[:-2] + e for e in ("ой", "ую")}
+    if gender == "masc" and re.search(r"[бвгджзклмнпрстфхцчшщ]$", key):
+        return {key + e for e in ("а", "у", "ом", "е")}
+    return set()
+
+
+@dataclass(frozen=True, slots=True)
+class DoctorMatch:
+    doctors: tuple[str, ...] = ()
+    specialty: str | None = None
+    specialty_options: tuple[str, ...] = ()
+    unknown: str | None = None
+    suggestions: tuple[str, ...] = ()
+    comment: str | None = None
+
+
+@dataclass
+class _Service:
+    phrase: str
+    lemmas: tuple[str, ...]
+    specialty: str
+
+
+@dataclass
+class DoctorIndex:
+    """Built once per knowledge version; answers in microseconds per message."""
+
+    doctors: tuple[Doctor, ...]
+    by_form: dict[str, list[Doctor]] = field(default_factory=dict)
+    specialty_keys: dict[str, str] = field(default_factory=dict)  # word or lemma -> specialty
+    specialty_phrases: list[tuple[str, str]] = field(default_factory=list)  # multiword synonym -> specialty
+    services: list[_Service] = field(default_factory=list)
+    service_lemmas: set[str] = field(default_factory=set)
+
+    @classmethod
+    def build(cls, doctors: tuple[Doctor, ...]) -> DoctorIndex:
+        index = cls(doctors)
+        for doctor in doctors:
+            for form in surname_forms(doctor.surname, doctor_gender(doctor)):
+                index.by_form.setdefault(form, []).append(doctor)
+        for specialty in dict.fromkeys(d.specialty for d in doctors):
+            key = fold(specialty)
+            terms = {w for part in words(key) for w in part.split("-")} | {key}
+            terms |= set(SPECIALTY_SYNONYMS.get(key, ()))
+            for term in terms - _GENERIC:
+                if " " in term:
+                    index.specialty_phrases.append((term, specialty))
+                else:
+                    index.specialty_keys.setdefault(term, specialty)
+                    index.specialty_keys.setdefault(lemma(term), specialty)
+        seen: set[tuple[tuple[str, ...], str]] = set()
+        for doctor in doctors:
+            for phrase in doctor.services:
+                lem = tuple(content_lemmas(phrase))
+                if lem and (lem, doctor.specialty) not in seen:
+                    seen.add((lem, doctor.specialty))
+                    index.services.append(_Service(phrase, lem, doctor.specialty))
+                    index.service_lemmas |= set(lem)
+        return index
+
+    def match(self, text: str, *, among: tuple[str, ...] = ()) -> DoctorMatch:
+        tokens = words(text)
+        lemmas_ = [lemma(t) for t in tokens]
+        found = self._by_surname(text, tokens, among)
+        if found.doctors or found.unknown:
+            return found
+        specialty = self._specialty(tokens, lemmas_, fold(text))
+        service, options = self._service(set(lemmas_))
+        if specialty:
+            return DoctorMatch(specialty=specialty, comment=service.phrase if service else None)
+        if service and not options:
+            return DoctorMatch(specialty=service.specialty, comment=service.phrase)
+        if options:
+            return DoctorMatch(specialty_options=options, comment=service.phrase if service else None)
+        return DoctorMatch()
+
+    def _by_surname(self, text: str, tokens: list[str], among: tuple[str, ...]) -> DoctorMatch:
+        hits: dict[str, None] = {}
+        for token in tokens:
+            for doctor in self.by_form.get(token, ()):
+                hits.setdefault(doctor.full_name, None)
+        if among:
+            chosen = [name for name in hits if name in among]
+            if chosen:
+                return DoctorMatch(doctors=tuple(chosen))
+        if hits:
+            return DoctorMatch(doctors=tuple(hits))
+        # A typo in a surname ("Смирновй"), or a doctor we do not have ("к Пупкину").
+        original = re.findall(r"[А-ЯЁа-яё]+", text)
+        for i, token in enumerate(tokens):
+            if len(token) < 4 or token in self.specialty_keys or lemma(token) in self.service_lemmas:
+                continue
+            after_marker = i > 0 and tokens[i - 1] in _BEFORE_DOCTOR
+            capitalised = i < len(original) and original[i][:1].isupper() and i > 0
+            if not (after_marker or capitalised):
+                continue
+            best = process.extractOne(token, list(self.by_form), scorer=fuzz.ratio, score_cutoff=84)
+            if best:
+                return DoctorMatch(doctors=tuple(d.full_name for d in self.by_form[best[0]]))
+            if after_marker and self._looks_like_surname(token):
+                return DoctorMatch(unknown=self._nominative(token), suggestions=self._closest(token))
+        return DoctorMatch()
+
+    @staticmethod
+    def _nominative(token: str) -> str:
+        for parse in morph().parse(token):
+            if "Surn" in parse.tag:
+                return parse.normal_form.capitalize()
+        return token.capitalize()
+
+    @staticmethod
+    def _looks_like_surname(token: str) -> bool:
+        parses = morph().parse(token)
+        if any("Surn" in p.tag for p in parses[:4]):
+            return True
+        return not morph().word_is_known(token) and bool(re.search(r"(ов|ев|ин|ой|ую|ому|ому|ого|ко|ук|юк|ян)[аоуые]?$", token))
+
+    def _closest(self, token: str) -> tuple[str, ...]:
+        results = process.extract(token, list(self.by_form), scorer=fuzz.ratio, limit=6, score_cutoff=60)
+        names: dict[str, None] = {}
+        for form, _score, _ in results:
+            for doctor in self.by_form[form]:
+                names.setdefault(doctor.full_name, None)
+        return tuple(list(names)[:3])
+
+    def _specialty(self, tokens: list[str], lemmas_: list[str], low: str) -> str | None:
+        for phrase, specialty in self.specialty_phrases:
+            if phrase in low:
+                return specialty
+        for token, lem in zip(tokens, lemmas_, strict=True):
+            found = self.specialty_keys.get(token) or self.specialty_keys.get(lem)
+            if found:
+                return found
+        for token in tokens:
+            if len(token) >= 6:
+                best = process.extractOne(token, list(self.specialty_keys), scorer=fuzz.ratio, score_cutoff=85)
+                if best:
+                    return self.specialty_keys[best[0]]
+        return None
+
+    def _service(self, lemmas_: set[str]) -> tuple[_Service | None, tuple[str, ...]]:
+        best: list[_Service] = []
+        best_score = 0.0
+        for service in self.services:
+            matched = sum(1 for lem in service.lemmas if lem in lemmas_ or self._fuzzy_in(lem, lemmas_))
+            if matched < len(service.lemmas):
+                continue
+            score = float(len(service.lemmas))
+            if score > best_score:
+                best, best_score = [service], score
+            elif score == best_score:
+                best.append(service)
+        if not best:
+            return None, ()
+        specialties = tuple(dict.fromkeys(s.specialty for s in best))
+        if len(specialties) == 1:
+            return best[0], ()
+        return best[0], specialties
+
+    @staticmethod
+    def _fuzzy_in(lem: str, lemmas_: set[str]) -> bool:
+        if len(lem) < 5:
+            return False
+        return any(len(x) >= 5 and x[0] == lem[0] and fuzz.ratio(lem, x) >= 85 for x in lemmas_)

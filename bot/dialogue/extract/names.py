@@ -1,0 +1,61 @@
+"""First names with pymorphy3: only a name in the nominative is taken ("меня зовут Ане" is not a name)."""
+
+from __future__ import annotations
+
+import re
+
+from bot.dialogue.language import fold, morph
+
+_INTRO = re.compile(
+    r"(?:меня\s+зовут|зовут\s+меня|мо[её]\s+имя|имя\s*[:\-—]?|я\s*[-—,]?|это|с\s+вами\s+говорит)\s+"
+    r"([А-ЯЁа-яё][а-яё]+(?:-[А-ЯЁа-яё][а-яё]+)?)",
+    re.IGNORECASE,
+)
+_WORD = re.compile(r"[А-ЯЁа-яё]+(?:-[А-ЯЁа-яё]+)?")
+# Words pymorphy may read as names that people use as ordinary words in these messages.
+_NOT_NAMES = {"надежда", "любовь", "вера", "роза", "мая", "слава", "лев", "ян", "марс", "ком", "гуля", "ника",
+              "лора", "утро", "вечер", "лор", "элла", "алла", "август", "май", "зоя", "ася", "нина", "тома"}
+_ALWAYS_NAMES = {"надежда", "любовь", "вера", "роза", "слава", "лев", "ника", "элла", "алла", "зоя", "ася", "нина",
+                 "тома"}
+
+
+def _name_parse(word: str, *, strict: bool) -> str | None:
+    """The name in the nominative if `word` is a first name written in the nominative."""
+    key = fold(word)
+    parses = morph().parse(key)
+    names = [p for p in parses if "Name" in p.tag]
+    if not names:
+        return None
+    if strict and key in _NOT_NAMES:
+        return None
+    if strict and parses[0].score > 0.5 and "Name" not in parses[0].tag and key not in _ALWAYS_NAMES:
+        return None
+    if not any(p.tag.case == "nomn" for p in names):
+        return None
+    return word[:1].upper() + word[1:].lower()
+
+
+def extract_name(text: str, *, expecting: bool = False) -> str | None:
+    """A first name introduced in the text ("я Ольга", "меня зовут Анна"), or, when the bot just asked for
+    the name, the first name-like word of a short answer ("Ольга Петровна" -> "Ольга")."""
+    for match in _INTRO.finditer(text):
+        name = _name_parse(match.group(1), strict=False)
+        if name:
+            return name
+    if not expecting:
+        return None
+    tokens = _WORD.findall(text)
+    if not tokens or len(tokens) > 4:
+        return None
+    for token in tokens[:3]:
+        name = _name_parse(token, strict=len(tokens) > 1)
+        if name:
+            return name
+    if len(tokens) == 1 and 2 <= len(tokens[0]) <= 20:
+        word = tokens[0]
+        parses = morph().parse(fold(word))
+        known = morph().word_is_known(fold(word))
+        # An unusual name pymorphy does not know ("Зарема") is accepted when it is all there is.
+        if not known and not any({"Surn", "Patr"} & set(str(p.tag).replace(" ", ",").split(",")) for p in parses):
+            return word[:1].upper() + word[1:].lower()
+    return None

@@ -1,0 +1,43 @@
+"""The preferred time: before 14:00, after 14:00, or any."""
+
+from __future__ import annotations
+
+import re
+
+from bot.dialogue.language import fold
+from sheets.schema import Window
+
+_ANY = re.compile(
+    r"\b(в\s+любое|любое\s+время|любое|не\s+важно|неважно|вс[её]\s+равно|без\s+разницы|когда\s+угодно|"
+    r"как\s+угодно|как\s+удобно\s+врачу|в\s+любой\s+день|на\s+ваше\s+усмотрение)\b"
+)
+_MORNING = re.compile(
+    r"(\bутр|с\s+утра|до\s+обеда|до\s+об[еи]д|первая\s+половина|первой\s+половине|пораньше|до\s+14|до\s+2\b|"
+    r"до\s+двух|до\s+полудня|до\s+12|до\s+13|в\s+первой\s+половине|\bрано\b)"
+)
+_AFTERNOON = re.compile(
+    r"(после\s+обеда|после\s+об[еи]д|\bвечер|после\s+работы|вторая\s+половина|второй\s+половине|после\s+14|"
+    r"после\s+2\b|после\s+двух|попозже|после\s+15|после\s+16|после\s+17|после\s+18|днем\s+после|ближе\s+к\s+вечеру)"
+)
+_HOUR = re.compile(r"\b(?:в|к|на|около|часов\s+в|с)\s+(\d{1,2})(?:[:.](\d{2}))?\s*(утра|вечера|дня|ч(?:ас(?:ов|а)?)?)?\b"
+    r"(?!\s*(?:лет|год|мес|недел|раз|руб|р\b|кг|см|мм|числ|дн|янв|фев|мар|апр|ма[яй]|июн|июл|авг|сен|окт|ноя|дек|%|-?го|-?е))"
+)
+
+
+def extract_window(text: str) -> str | None:
+    low = fold(text)
+    if _ANY.search(low):
+        return Window.ANY
+    morning, afternoon = bool(_MORNING.search(low)), bool(_AFTERNOON.search(low))
+    if morning != afternoon:
+        return Window.MORNING if morning else Window.AFTERNOON
+    if morning and afternoon:
+        return None
+    for match in _HOUR.finditer(low):
+        hour = int(match.group(1))
+        suffix = match.group(3) or ""
+        if suffix.startswith("вечер") or (suffix == "дня" and hour < 12):
+            hour = hour + 12 if hour < 12 else hour
+        if 7 <= hour <= 23 or suffix:
+            return Window.MORNING if hour < 14 else Window.AFTERNOON
+    return None

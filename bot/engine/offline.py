@@ -1,0 +1,126 @@
+"""The offline engine: Russian understanding by code alone (pymorphy3, phonenumbers, rapidfuzz). The default."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.dialogue.extract.doctors import DoctorIndex
+from bot.dialogue.extract.faq import FaqIndex
+from bot.dialogue.extract.intents import detect_intents
+from bot.dialogue.extract.names import extract_name
+from bot.dialogue.extract.phone import PhoneResult, extract_phone, normalise_phone
+from bot.dialogue.extract.visit import extract_visit
+from bot.dialogue.extract.windows import extract_window
+from bot.dialogue.language import clean, fold, lemma, words
+from bot.dialogue.messages import Incoming
+from bot.dialogue.state import ConversationState, Slot
+from bot.engine.port import Engine, FaqHit, Intent, Understanding
+from bot.knowledge.models import Doctor, Knowledge
+from sheets.schema import Visit
+
+FAQ_THRESHOLD = 0.3
+_ORDINALS = {"первый": 0, "первая": 0, "первому": 0, "первой": 0, "1": 0, "второй": 1, "вторая": 1, "второму": 1,
+             "2": 1, "третий": 2, "третья": 2, "третьему": 2, "третьей": 2, "3": 2}
+
+
+@dataclass(frozen=True)
+class _Indexes:
+    knowledge: Knowledge
+    doctors: DoctorIndex
+    faq: FaqIndex
+
+
+class OfflineEngine(Engine):
+    name = "offline"
+
+    def __init__(self, knowledge: Callable[[], Knowledge]) -> None:
+        self.knowledge = knowledge
+        self._indexes: _Indexes | None = None
+
+    def indexes(self) -> _Indexes:
+        """Indexes of the current knowledge, rebuilt only when the knowledge was reloaded."""
+        current = self.knowledge()
+        if self._indexes is None or self._indexes.knowledge is not current:
+            self._indexes = _Indexes(current, DoctorIndex.build(current.doctors), FaqIndex.build(current.faq))
+        return self._indexes
+
+    async def understand(self, state: ConversationState, incoming: Incoming) -> Understanding:
+        return self.understand_now(state, incoming)
+
+    def understand_now(self, state: ConversationState, incoming: Incoming) -> Understanding:
+        idx = self.indexes()
+        text = clean(incoming.text)
+        intents = detect_intents(text) if text else set()
+        phone = PhoneResult()
+        if incoming.contact_phone:
+            shared = normalise_phone(incoming.contact_phone)
+            phone = PhoneResult(e164=shared) if shared else PhoneResult(problem="номер из контакта не распознан")
+        elif text:
+            phone = extract_phone(text)
+        if not text:
+            return Understanding(intents=frozenset(intents), phone=phone.e164, phone_problem=phone.problem)
+
+        expecting_name = state.awaiting in (Slot.NAME,)
+        name = extract_name(text, expecting=expecting_name)
+        match = idx.doctors.match(text, among=tuple(state.choices))
+        doctors = match.doctors
+        if state.awaiting == Slot.DOCTOR_CHOICE and state.choices and not doctors:
+            doctors = self._choose(text, [d for d in idx.knowledge.doctors if d.full_name in state.choices])
+        if name and any(fold(name) in fold(d) for d in doctors):
+            name = None  # "к Ивановой Марине" names the doctor, not the patient
+        window = extract_window(text)
+        visit = extract_visit(text)
+        if state.awaiting == Slot.VISIT and not visit:
+            if Intent.YES in intents:
+                visit = Visit.REPEAT  # "Вы уже были у нас?" — "да"
+            elif Intent.NO in intents:
+                visit = Visit.FIRST
+        if phone.e164 and Intent.NO in intents and state.awaiting == Slot.CONFIRM:
+            intents.add(Intent.CORRECTION)
+        u = Understanding(
+            intents=frozenset(intents),
+            name=name,
+            phone=phone.e164,
+            phone_problem=phone.problem,
+            doctors=doctors,
+            specialty=match.specialty,
+            specialty_options=match.specialty_options,
+            unknown_doctor=match.unknown,
+            suggestions=match.suggestions,
+            comment=match.comment,
+            window=window,
+            visit=visit,
+        )
+        return self._with_faq(u, text, idx)
+
+    @staticmethod
+    def _choose(text: str, choices: list[Doctor]) -> tuple[str, ...]:
+        tokens = words(text)
+        for token in tokens:
+            if token in _ORDINALS and _ORDINALS[token] < len(choices):
+                return (choices[_ORDINALS[token]].full_name,)
+        lemmas = {lemma(t) for t in tokens}
+        picked = [
+            d for d in choices
+            if fold(d.specialty) in fold(text) or lemma(fold(d.specialty)) in lemmas
+            or any(lemma(p) in lemmas for p in fold(d.full_name).split()[1:])
+        ]
+        return tuple(d.full_name for d in picked) if len(picked) == 1 else ()
+
+    @staticmethod
+    def _with_faq(u: Understanding, text: str, idx: _Indexes) -> Understanding:
+        if not re.search(r"[а-яё]", fold(text)):
+            return u
+        question = Intent.QUESTION in u.intents
+        if u.has_booking_facts and not question:
+            return u
+        hits = idx.faq.search(text)
+        good = tuple(FaqHit(h.entry, h.score) for h in hits if h.score >= FAQ_THRESHOLD)
+        guess = question and not good and not u.has_booking_facts
+        if not good and not guess:
+            return u
+        from dataclasses import replace
+
+        return replace(u, faq=good, faq_guess=guess)
