@@ -148,12 +148,17 @@ class DialogueCore:
         if "fix" in u.extra:
             return self._start_fix(state, step, u.extra["fix"], knowledge)
 
+        was_idle = state.stage == Stage.IDLE
         notes_said = self._apply_facts(state, step, u, knowledge)
-        if u.has_booking_facts or u.has(Intent.BOOKING):
-            if state.stage == Stage.IDLE:
-                state.stage = Stage.BOOKING
-
         answered = self._answer_question(state, step, u, knowledge)
+        if was_idle and answered and not (u.has(Intent.BOOKING) or u.name or u.phone):
+            # A question that merely mentions a service ("сколько стоит УЗИ?") is answered, and booking offered.
+            service = self._service_label(state, knowledge)
+            if service:
+                step.say(self.texts.get("offer_booking", service=service), self._help_buttons())
+            return self._record(state, step)
+        if (u.has_booking_facts or u.has(Intent.BOOKING)) and state.stage == Stage.IDLE:
+            state.stage = Stage.BOOKING
         if greet and not answered:
             step.say(self.texts.get("greeting", clinic=knowledge.clinic.name), self._specialty_buttons(knowledge))
             state.awaiting = Slot.SERVICE
@@ -163,8 +168,9 @@ class DialogueCore:
         if state.stage in (Stage.BOOKING, Stage.CONFIRM):
             if answered and not u.has_booking_facts:
                 step.say(self.texts.get("resume"))
-            understood = u.has_booking_facts or answered or notes_said or u.has(Intent.YES)
-            self._ask_next(state, step, knowledge, local, repeat=not understood and not greet)
+            if not notes_said:  # a note that already asked (which doctor, the phone again) is the question
+                understood = u.has_booking_facts or answered or u.has(Intent.YES)
+                self._ask_next(state, step, knowledge, local, repeat=not understood and not greet)
             return self._record(state, step)
 
         if answered or greet:
@@ -316,10 +322,7 @@ class DialogueCore:
     ) -> None:
         b = state.booking
         by_name = {d.full_name: d for d in knowledge.doctors}
-        already_asked = bool(step.replies) and state.awaiting in (Slot.SERVICE, Slot.DOCTOR_CHOICE, Slot.PHONE)
         if state.choices and not b.doctor:
-            if already_asked and state.awaiting == Slot.DOCTOR_CHOICE:
-                return
             options = [by_name[n] for n in state.choices if n in by_name]
             state.awaiting = Slot.DOCTOR_CHOICE
             step.say(
@@ -327,8 +330,6 @@ class DialogueCore:
                 tuple(doctor_button(self._doctor_label(d), d.full_name) for d in options),
             )
         elif not (b.doctor or b.specialty):
-            if already_asked and state.awaiting == Slot.SERVICE:
-                return
             state.awaiting = Slot.SERVICE
             prefix = self.texts.get("not_understood") + "\n" if repeat else ""
             step.say(prefix + self.texts.get("ask_service"), self._specialty_buttons(knowledge))
@@ -346,8 +347,6 @@ class DialogueCore:
             state.awaiting = Slot.NAME
             step.say(self.texts.get(key))
         elif not b.phone:
-            if already_asked and state.awaiting == Slot.PHONE:
-                return
             state.awaiting = Slot.PHONE
             step.say(self.texts.get("ask_phone", name=b.name), request_contact=True)
         elif not b.window:
