@@ -26,6 +26,7 @@ _HUNDREDS = {
 _NUMBER_WORDS = {**_UNITS, **_TEENS, **_TENS, **_HUNDREDS}
 _CANDIDATE = re.compile(r"(?<![\w])(\+?\s*\d[\d\s\-\(\)\.]{3,}\d)(?![\w])")
 _DIGITS = re.compile(r"\d")
+_DATE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[./]\d{1,2}[./]\d{2,4}|\d{1,2}[:.]\d{2}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +99,7 @@ def extract_phone(text: str) -> PhoneResult:
     for match in _CANDIDATE.finditer(converted):
         raw = match.group(1)
         digit_count = len(_DIGITS.findall(raw))
-        if digit_count < 6 and not raw.strip().startswith("+"):
+        if (digit_count < 6 and not raw.strip().startswith("+")) or _DATE.fullmatch(raw.strip()):
             continue  # times, dates, ages, not phones
         result = _validate(raw)
         if result.e164:

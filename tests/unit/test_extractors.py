@@ -1,0 +1,128 @@
+from pathlib import Path
+
+import pytest
+
+from bot.dialogue.extract.doctors import DoctorIndex
+from bot.dialogue.extract.intents import detect_intents
+from bot.dialogue.extract.names import extract_name
+from bot.dialogue.extract.visit import extract_visit
+from bot.dialogue.extract.windows import extract_window
+from bot.knowledge.loader import load_knowledge
+
+ROOT = Path(__file__).resolve().parents[2]
+KNOWLEDGE = load_knowledge(ROOT / "knowledge")
+DOCTORS = DoctorIndex.build(KNOWLEDGE.doctors)
+
+
+@pytest.mark.parametrize(
+    ("text", "expecting", "name"),
+    [
+        ("меня зовут Ане", False, None),
+        ("Ане", True, None),
+        ("Анна", True, "Анна"),
+        ("анна", True, "Анна"),
+        ("это Ольга Петровна", False, "Ольга"),
+        ("Ольга Петровна", True, "Ольга"),
+        ("Здравствуйте, я Ольга, хочу к лору", False, "Ольга"),
+        ("Меня зовут Иван Петров", False, "Иван"),
+        ("я хочу к лору", False, None),
+        ("хочу записаться", True, None),
+        ("да", True, None),
+        ("Татьяна, 89123456789", True, "Татьяна"),
+        ("моё имя Сергей", False, "Сергей"),
+        ("Зарема", True, "Зарема"),
+    ],
+)
+def test_first_names(text: str, expecting: bool, name: str | None) -> None:
+    assert extract_name(text, expecting=expecting) == name
+
+
+@pytest.mark.parametrize(
+    ("text", "doctors"),
+    [
+        ("хочу к Смирновой", ("Смирнова Елена Викторовна",)),
+        ("запишите к Смирновой Елене", ("Смирнова Елена Викторовна",)),
+        ("к Кузнецову", ("Кузнецов Андрей Павлович",)),
+        ("Иванову", ("Иванов Сергей Николаевич", "Иванова Марина Сергеевна")),
+        ("к Ивановой", ("Иванова Марина Сергеевна",)),
+        ("к Смирновй", ("Смирнова Елена Викторовна",)),
+    ],
+)
+def test_doctors_by_surname_in_any_case(text: str, doctors: tuple[str, ...]) -> None:
+    assert DOCTORS.match(text).doctors == doctors
+
+
+@pytest.mark.parametrize(
+    ("text", "specialty"),
+    [
+        ("хочу к лору", "ЛОР"),
+        ("болит ухо", "ЛОР"),
+        ("заложенность носа уже неделю", "ЛОР"),
+        ("нужно УЗИ щитовидки", "Врач УЗИ"),
+        ("к окулисту", "Офтальмолог"),
+        ("у меня болит колено", "Травматолог-ортопед"),
+        ("температура у ребёнка", "Педиатр"),
+        ("сыпь на руках", "Дерматолог"),
+        ("к терапевту", "Терапевт"),
+        ("к гинекологу на осмотр", "Гинеколог"),
+        ("мигрень замучила", "Невролог"),
+        ("к кардиологу", "Кардиолог"),
+    ],
+)
+def test_specialty_by_name_synonym_or_complaint(text: str, specialty: str) -> None:
+    assert DOCTORS.match(text).specialty == specialty
+
+
+def test_complaint_shared_by_specialties_offers_a_choice() -> None:
+    assert set(DOCTORS.match("скачет давление").specialty_options) == {"Терапевт", "Кардиолог"}
+
+
+def test_unknown_doctor_is_never_accepted() -> None:
+    match = DOCTORS.match("запишите к Пупкину")
+    assert match.doctors == () and match.unknown == "Пупкин"
+
+
+@pytest.mark.parametrize("text", ["хочу к врачу", "к сожалению не могу", "здравствуйте"])
+def test_no_doctor_in_plain_phrases(text: str) -> None:
+    match = DOCTORS.match(text)
+    assert not match.doctors and not match.unknown and not match.specialty
+
+
+@pytest.mark.parametrize(
+    ("text", "window"),
+    [
+        ("утром", "до 14:00"), ("до обеда", "до 14:00"), ("с утра пораньше", "до 14:00"), ("часов в 10", "до 14:00"),
+        ("после 14", "после 14:00"), ("вечером", "после 14:00"), ("после работы", "после 14:00"),
+        ("после обеда", "после 14:00"), ("в 17:00", "после 14:00"), ("в любое время", "любое"),
+        ("без разницы", "любое"), ("завтра", None), ("ребёнку в 10 лет", None),
+    ],
+)
+def test_time_windows(text: str, window: str | None) -> None:
+    assert extract_window(text) == window
+
+
+@pytest.mark.parametrize(
+    ("text", "visit"),
+    [
+        ("впервые", "первичное"), ("ни разу не был", "первичное"), ("я у вас не была", "первичное"),
+        ("первый раз", "первичное"), ("уже лечился у вас", "повторное"), ("повторно", "повторное"),
+        ("не впервые", "повторное"), ("была у вас в прошлом году", "повторное"), ("снова болит ухо", None),
+    ],
+)
+def test_first_or_repeat(text: str, visit: str | None) -> None:
+    assert extract_visit(text) == visit
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("да", "yes"), ("Да, всё верно", "yes"), ("согласна", "yes"), ("ок", "yes"), ("нет", "no"),
+        ("нет, телефон другой", "no"), ("/start", "restart"), ("начать заново", "restart"),
+        ("позовите администратора", "handoff"), ("хочу поговорить с живым человеком", "handoff"),
+        ("сильная боль в груди", "emergency"), ("муж потерял сознание", "emergency"),
+        ("не могу дышать", "emergency"), ("спасибо", "thanks"), ("до свидания", "goodbye"),
+        ("отзываю согласие на обработку данных", "withdraw_consent"),
+    ],
+)
+def test_intents(text: str, intent: str) -> None:
+    assert intent in detect_intents(text)
