@@ -97,6 +97,18 @@ def build_app(
         handoff_timeout=settings.handoff_timeout,
     )
     return App(
-        settings, clock, db, store, outbox, sinks, flusher, knowledge, texts, engine, core, notifier,
-        messengers, service,
+        settings,
+        clock,
+        db,
+        store,
+        outbox,
+        sinks,
+        flusher,
+        knowledge,
+        texts,
+        engine,
+        core,
+        notifier,
+        messengers,
+        service,
     )

@@ -75,7 +75,9 @@ class ConversationService:
                 state.remember("patient", incoming.text or incoming.button or "")
                 state.last_patient_at = iso(now)
                 self.store.save(address, state, iso(now))
-                await self.notifier.relay(address, incoming.text or f"[{incoming.unsupported or 'сообщение'}]")
+                await self.notifier.relay(
+                    address, incoming.text or f"[{incoming.unsupported or 'сообщение'}]"
+                )
                 return []
             if state.stage == Stage.HANDOFF:
                 state.stage = Stage.BOOKING if state.booking.specialty or state.booking.doctor else Stage.IDLE
@@ -89,7 +91,9 @@ class ConversationService:
             await self._after_commit(address, step.effects)
             return step.replies
 
-    async def _understand(self, state: ConversationState, incoming: Incoming, knowledge: Knowledge) -> Understanding:
+    async def _understand(
+        self, state: ConversationState, incoming: Incoming, knowledge: Knowledge
+    ) -> Understanding:
         if incoming.button is not None:
             return understand_button(incoming.button, state, knowledge)
         return await self.engine.understand(state, incoming)

@@ -21,7 +21,13 @@ CLOSED_TIME = datetime(2026, 11, 22, 19, 30, tzinfo=UTC)
 
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    for name in ("TELEGRAM_BOT_TOKEN", "OPENAI_API_KEY", "GOOGLE_SHEET_ID", "WHATSAPP_TOKEN", "ADMIN_CHAT_ID"):
+    for name in (
+        "TELEGRAM_BOT_TOKEN",
+        "OPENAI_API_KEY",
+        "GOOGLE_SHEET_ID",
+        "WHATSAPP_TOKEN",
+        "ADMIN_CHAT_ID",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no stray .env from the developer's checkout
     return load_settings(

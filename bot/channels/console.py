@@ -6,8 +6,8 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from bot.dialogue.messages import Address, Button, Incoming, Outgoing
 from bot.dialogue.language import fold
+from bot.dialogue.messages import Address, Button, Incoming, Outgoing
 from bot.notify import PatientMessenger
 
 

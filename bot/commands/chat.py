@@ -15,7 +15,9 @@ from bot.dialogue.messages import Address, Button
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--user", default=None, help="conversation id (the same id continues the conversation)")
+    parser.add_argument(
+        "--user", default=None, help="conversation id (the same id continues the conversation)"
+    )
 
 
 async def _chat(user: str) -> int:

@@ -31,7 +31,9 @@ def understand_button(data: str, state: ConversationState, knowledge: Knowledge)
     """What a pressed button means; unknown or stale data means nothing (the core re-asks)."""
     kind, _, value = data.partition(":")
     if kind == "consent":
-        return Understanding(intents=frozenset({Intent.YES if value == "yes" else Intent.NO}), extra={"button": "consent"})
+        return Understanding(
+            intents=frozenset({Intent.YES if value == "yes" else Intent.NO}), extra={"button": "consent"}
+        )
     if kind == "confirm":
         if value == "yes":
             return Understanding(intents=frozenset({Intent.YES}), extra={"button": "confirm"})

@@ -30,13 +30,23 @@ from bot.engine.port import Intent, Understanding
 from bot.knowledge.models import ClinicFacts, Doctor, Knowledge
 from sheets.schema import Lead, Status, Visit, Window, new_lead_id
 
-_WEEKDAY_ACC = ("в понедельник", "во вторник", "в среду", "в четверг", "в пятницу", "в субботу", "в воскресенье")
+_WEEKDAY_ACC = (
+    "в понедельник",
+    "во вторник",
+    "в среду",
+    "в четверг",
+    "в пятницу",
+    "в субботу",
+    "в воскресенье",
+)
 _MAX_CHOICES = 8
 
 
 def format_phone(e164: str) -> str:
     try:
-        return phonenumbers.format_number(phonenumbers.parse(e164), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+        return phonenumbers.format_number(
+            phonenumbers.parse(e164), phonenumbers.PhoneNumberFormat.INTERNATIONAL
+        )
     except phonenumbers.NumberParseException:
         return e164
 
@@ -119,7 +129,11 @@ class DialogueCore:
             return self._record(state, step)
 
         if not self._readable(incoming, text, u):
-            key = "no_text" if incoming.unsupported else ("foreign" if self._foreign(text) else "not_understood")
+            key = (
+                "no_text"
+                if incoming.unsupported
+                else ("foreign" if self._foreign(text) else "not_understood")
+            )
             step.say(self.texts.get(key, phone=knowledge.clinic.phone))
             if state.stage in (Stage.BOOKING, Stage.CONFIRM):
                 self._ask_next(state, step, knowledge, local, repeat=True)
@@ -132,15 +146,21 @@ class DialogueCore:
         # Consent: asked once, before the contacts; a refusal keeps nothing personal.
         if state.awaiting == Slot.CONSENT and not state.consent.given_at:
             if u.has(Intent.YES):
-                state.consent = Consent(given_at=now.astimezone(UTC).isoformat(timespec="seconds"),
-                                        version=knowledge.clinic.consent_version)
+                state.consent = Consent(
+                    given_at=now.astimezone(UTC).isoformat(timespec="seconds"),
+                    version=knowledge.clinic.consent_version,
+                )
             elif u.has(Intent.NO) and not u.has_booking_facts:
                 return self._decline(state, step, knowledge, now)
 
         if state.awaiting == Slot.CONFIRM:
             if u.has(Intent.YES) and not u.has_booking_facts:
                 return self._confirm(state, step, address, local, knowledge)
-            if (u.has(Intent.NO) or u.has(Intent.CORRECTION)) and not u.has_booking_facts and "fix" not in u.extra:
+            if (
+                (u.has(Intent.NO) or u.has(Intent.CORRECTION))
+                and not u.has_booking_facts
+                and "fix" not in u.extra
+            ):
                 step.say(self.texts.get("ask_correction"), self._fix_buttons())
                 state.awaiting = Slot.CORRECTION
                 return self._record(state, step)
@@ -160,7 +180,9 @@ class DialogueCore:
         if (u.has_booking_facts or u.has(Intent.BOOKING)) and state.stage == Stage.IDLE:
             state.stage = Stage.BOOKING
         if greet and not answered:
-            step.say(self.texts.get("greeting", clinic=knowledge.clinic.name), self._specialty_buttons(knowledge))
+            step.say(
+                self.texts.get("greeting", clinic=knowledge.clinic.name), self._specialty_buttons(knowledge)
+            )
             state.awaiting = Slot.SERVICE
             if state.stage == Stage.IDLE and not u.has(Intent.BOOKING):
                 return self._record(state, step)
@@ -217,7 +239,13 @@ class DialogueCore:
         return len(letters) >= 3 and not has_cyrillic(text)
 
     def _handoff(
-        self, state: ConversationState, step: Step, text: str, knowledge: Knowledge, local: datetime, now: datetime
+        self,
+        state: ConversationState,
+        step: Step,
+        text: str,
+        knowledge: Knowledge,
+        local: datetime,
+        now: datetime,
     ) -> Step:
         state.stage = Stage.HANDOFF
         state.handoff_since = now.astimezone(UTC).isoformat(timespec="milliseconds")
@@ -227,7 +255,9 @@ class DialogueCore:
             if clinic_open(clinic, local)
             else self.texts.get("handoff_when_closed", hours=clinic.hours_text or next_opening(clinic, local))
         )
-        recent = tuple(f"{'Пациент' if who == 'patient' else 'Бот'}: {said}" for who, said in state.history[-10:])
+        recent = tuple(
+            f"{'Пациент' if who == 'patient' else 'Бот'}: {said}" for who, said in state.history[-10:]
+        )
         step.effects.append(HandoffRequested(reason=text or "пациент просит администратора", recent=recent))
         step.say(self.texts.get("handoff", when=when))
         return self._record(state, step)
@@ -242,7 +272,9 @@ class DialogueCore:
         step.say(self.texts.get("consent_declined", phone=knowledge.clinic.phone))
         return self._record(state, step)
 
-    def _apply_facts(self, state: ConversationState, step: Step, u: Understanding, knowledge: Knowledge) -> bool:
+    def _apply_facts(
+        self, state: ConversationState, step: Step, u: Understanding, knowledge: Knowledge
+    ) -> bool:
         """Take every validated fact of the message; returns True when something had to be said about them."""
         b = state.booking
         said = False
@@ -278,7 +310,9 @@ class DialogueCore:
             if suggestions:
                 state.choices = [d.full_name for d in suggestions]
                 step.say(
-                    self.texts.get("unknown_doctor_suggest", options=", ".join(d.display for d in suggestions)),
+                    self.texts.get(
+                        "unknown_doctor_suggest", options=", ".join(d.display for d in suggestions)
+                    ),
                     tuple(doctor_button(self._doctor_label(d), d.full_name) for d in suggestions),
                 )
                 state.awaiting = Slot.DOCTOR_CHOICE
@@ -305,9 +339,11 @@ class DialogueCore:
             b.visit = u.visit
         return said
 
-    def _answer_question(self, state: ConversationState, step: Step, u: Understanding, knowledge: Knowledge) -> bool:
+    def _answer_question(
+        self, state: ConversationState, step: Step, u: Understanding, knowledge: Knowledge
+    ) -> bool:
         asks = u.has(Intent.QUESTION) or not u.has_booking_facts
-        if not asks or state.awaiting == Slot.CONFIRM and u.has(Intent.YES):
+        if not asks or (state.awaiting == Slot.CONFIRM and u.has(Intent.YES)):
             return False
         if u.reply:
             step.say(u.reply)
@@ -339,8 +375,10 @@ class DialogueCore:
             url = knowledge.clinic.consent_url or knowledge.clinic.privacy_url
             step.say(
                 self.texts.get(key, url=url),
-                (Button(self.texts.get("btn_yes_consent"), "consent:yes"),
-                 Button(self.texts.get("btn_no_consent"), "consent:no")),
+                (
+                    Button(self.texts.get("btn_yes_consent"), "consent:yes"),
+                    Button(self.texts.get("btn_no_consent"), "consent:no"),
+                ),
             )
         elif not b.name:
             key = "ask_name_again" if state.awaiting == Slot.NAME and repeat else "ask_name"
@@ -402,7 +440,9 @@ class DialogueCore:
         step.effects.append(StoreLead(lead, update=bool(state.lead_id)))
         state.leads.append(lead_id)
         clinic = knowledge.clinic
-        if clinic_open(clinic, local) and clinic_open(clinic, local + timedelta(minutes=clinic.callback_minutes)):
+        if clinic_open(clinic, local) and clinic_open(
+            clinic, local + timedelta(minutes=clinic.callback_minutes)
+        ):
             step.say(self.texts.get("done_open", name=b.name, minutes=clinic.callback_minutes))
         else:
             step.say(self.texts.get("done_closed", name=b.name, when=next_opening(clinic, local)))
@@ -456,10 +496,16 @@ class DialogueCore:
         )
 
     def _visit_buttons(self) -> tuple[Button, ...]:
-        return (Button(self.texts.get("btn_first"), "visit:first"), Button(self.texts.get("btn_repeat"), "visit:repeat"))
+        return (
+            Button(self.texts.get("btn_first"), "visit:first"),
+            Button(self.texts.get("btn_repeat"), "visit:repeat"),
+        )
 
     def _confirm_buttons(self) -> tuple[Button, ...]:
-        return (Button(self.texts.get("btn_confirm"), "confirm:yes"), Button(self.texts.get("btn_fix"), "confirm:fix"))
+        return (
+            Button(self.texts.get("btn_confirm"), "confirm:yes"),
+            Button(self.texts.get("btn_fix"), "confirm:fix"),
+        )
 
     def _fix_buttons(self) -> tuple[Button, ...]:
         return tuple(Button(self.texts.get(f"btn_fix_{f}"), f"fix:{f}") for f in FIX_FIELDS)

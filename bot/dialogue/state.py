@@ -108,8 +108,10 @@ class ConversationState:
         data: dict[str, Any] = json.loads(text)
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
-        values["booking"] = Booking(**{k: v for k, v in data.get("booking", {}).items()
-                                       if k in {f.name for f in fields(Booking)}})
-        values["consent"] = Consent(**{k: v for k, v in data.get("consent", {}).items()
-                                       if k in {f.name for f in fields(Consent)}})
+        values["booking"] = Booking(
+            **{k: v for k, v in data.get("booking", {}).items() if k in {f.name for f in fields(Booking)}}
+        )
+        values["consent"] = Consent(
+            **{k: v for k, v in data.get("consent", {}).items() if k in {f.name for f in fields(Consent)}}
+        )
         return cls(**values)

@@ -23,7 +23,11 @@ class Texts:
     def get(self, key: str, **values: Any) -> str:
         template = self.templates.get(key, "")
         if isinstance(template, list):
-            template = random.Random(self.seed).choice(template) if self.seed is not None else random.choice(template)
+            template = (
+                random.Random(self.seed).choice(template)
+                if self.seed is not None
+                else random.choice(template)
+            )
         return str(template).format_map(_Blank(values)).strip()
 
     def has(self, key: str) -> bool:

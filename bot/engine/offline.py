@@ -21,8 +21,22 @@ from bot.knowledge.models import Doctor, Knowledge
 from sheets.schema import Visit
 
 FAQ_THRESHOLD = 0.3
-_ORDINALS = {"первый": 0, "первая": 0, "первому": 0, "первой": 0, "1": 0, "второй": 1, "вторая": 1, "второму": 1,
-             "2": 1, "третий": 2, "третья": 2, "третьему": 2, "третьей": 2, "3": 2}
+_ORDINALS = {
+    "первый": 0,
+    "первая": 0,
+    "первому": 0,
+    "первой": 0,
+    "1": 0,
+    "второй": 1,
+    "вторая": 1,
+    "второму": 1,
+    "2": 1,
+    "третий": 2,
+    "третья": 2,
+    "третьему": 2,
+    "третьей": 2,
+    "3": 2,
+}
 
 
 @dataclass(frozen=True)
@@ -56,7 +70,9 @@ class OfflineEngine(Engine):
         phone = PhoneResult()
         if incoming.contact_phone:
             shared = normalise_phone(incoming.contact_phone)
-            phone = PhoneResult(e164=shared) if shared else PhoneResult(problem="номер из контакта не распознан")
+            phone = (
+                PhoneResult(e164=shared) if shared else PhoneResult(problem="номер из контакта не распознан")
+            )
         elif text:
             phone = extract_phone(text)
         if not text:
@@ -103,8 +119,10 @@ class OfflineEngine(Engine):
                 return (choices[_ORDINALS[token]].full_name,)
         lemmas = {lemma(t) for t in tokens}
         picked = [
-            d for d in choices
-            if fold(d.specialty) in fold(text) or lemma(fold(d.specialty)) in lemmas
+            d
+            for d in choices
+            if fold(d.specialty) in fold(text)
+            or lemma(fold(d.specialty)) in lemmas
             or any(lemma(p) in lemmas for p in fold(d.full_name).split()[1:])
         ]
         return tuple(d.full_name for d in picked) if len(picked) == 1 else ()

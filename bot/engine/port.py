@@ -65,8 +65,14 @@ class Understanding:
     @property
     def has_booking_facts(self) -> bool:
         return bool(
-            self.name or self.phone or self.doctors or self.specialty or self.specialty_options
-            or self.window or self.visit or self.unknown_doctor
+            self.name
+            or self.phone
+            or self.doctors
+            or self.specialty
+            or self.specialty_options
+            or self.window
+            or self.visit
+            or self.unknown_doctor
         )
 
 

@@ -60,7 +60,9 @@ def parse_faq(text: str, source: str, report: _Report) -> list[FaqEntry]:
             return
         body = "\n".join(answer).strip()
         if not body:
-            report.warn(source, question_line, f"the question «{question}» has no answer under it; add the text")
+            report.warn(
+                source, question_line, f"the question «{question}» has no answer under it; add the text"
+            )
             return
         entries.append(FaqEntry(question, body, topic, source, question_line))
 
@@ -95,7 +97,9 @@ def _parse_doctors(text: str, source: str, report: _Report) -> list[Doctor]:
     missing = [c for c in DOCTOR_COLUMNS[:2] if c not in header]
     if missing:
         report.error(
-            source, 1, f"the header lacks {', '.join(missing)}; the first line must be {','.join(DOCTOR_COLUMNS)}"
+            source,
+            1,
+            f"the header lacks {', '.join(missing)}; the first line must be {','.join(DOCTOR_COLUMNS)}",
         )
         return []
     for unknown in [c for c in header if c and c not in DOCTOR_COLUMNS]:
@@ -121,8 +125,12 @@ def _parse_doctors(text: str, source: str, report: _Report) -> list[Doctor]:
             report.warn(source, number, f"«{name}» has no Специальность and is skipped; fill it in")
             continue
         if name.casefold() in seen:
-            report.warn(source, number, f"«{name}» is listed twice (first on line {seen[name.casefold()]}); "
-                        "the second row is ignored")
+            report.warn(
+                source,
+                number,
+                f"«{name}» is listed twice (first on line {seen[name.casefold()]}); "
+                "the second row is ignored",
+            )
             continue
         seen[name.casefold()] = number
         services = tuple(s.strip() for s in cell("Услуги").split(",") if s.strip())
@@ -146,14 +154,16 @@ def _parse_hours(raw: dict[str, Any], source: str, report: _Report) -> WorkingHo
         span = key.strip().lower().replace("–", "-")
         first, _, last = span.partition("-")
         if first not in _DAYS or (last and last not in _DAYS):
-            report.warn(source, 0, f"[hours]: «{key}» is not a day; use пн, вт, ср, чт, пт, сб, вс or a range пн-пт")
+            report.warn(
+                source, 0, f"[hours]: «{key}» is not a day; use пн, вт, ср, чт, пт, сб, вс or a range пн-пт"
+            )
             continue
         start, end = _DAYS.index(first), _DAYS.index(last or first)
         text = str(value).strip().lower()
         closed = text in {"", "выходной", "закрыто", "нет"}
         hours = None if closed else _parse_range(text)
         if not closed and hours is None:
-            report.warn(source, 0, f"[hours] {key} = «{value}»: write it like \"08:00-20:00\" or \"выходной\"")
+            report.warn(source, 0, f'[hours] {key} = «{value}»: write it like "08:00-20:00" or "выходной"')
             continue
         for day in range(start, end + 1):
             days[day] = hours
@@ -169,7 +179,7 @@ def _parse_clinic(text: str, source: str, report: _Report) -> ClinicFacts:
         return ClinicFacts()
     for required in ("name", "phone", "address"):
         if not str(data.get(required, "")).strip():
-            report.error(source, 0, f"`{required}` is missing; add a line like {required} = \"...\"")
+            report.error(source, 0, f'`{required}` is missing; add a line like {required} = "..."')
     if not str(data.get("privacy_url", "")).strip():
         report.warn(source, 0, "`privacy_url` is missing; patients must get a link to the privacy policy")
     hours_raw = data.get("hours", {})
@@ -208,9 +218,11 @@ def load_knowledge(directory: Path, doctors: list[Doctor] | None = None) -> Know
         key = " ".join(entry.question.casefold().split())
         if key in first_seen:
             prev = first_seen[key]
-            report.warn(entry.source, entry.line,
-                        f"the question «{entry.question}» is already at {prev.source}:{prev.line}; "
-                        "keep one of them")
+            report.warn(
+                entry.source,
+                entry.line,
+                f"the question «{entry.question}» is already at {prev.source}:{prev.line}; keep one of them",
+            )
             continue
         first_seen[key] = entry
         unique.append(entry)
@@ -229,6 +241,8 @@ def load_knowledge(directory: Path, doctors: list[Doctor] | None = None) -> Know
         text = _read_text(clinic_path, report)
         clinic = _parse_clinic(text, CLINIC_FILE, report) if text is not None else ClinicFacts()
     else:
-        report.error(CLINIC_FILE, 0, "missing; it holds the clinic's name, address, phone, hours and privacy link")
+        report.error(
+            CLINIC_FILE, 0, "missing; it holds the clinic's name, address, phone, hours and privacy link"
+        )
         clinic = ClinicFacts()
     return Knowledge(tuple(unique), tuple(doctors), clinic, tuple(report.problems))

@@ -48,7 +48,7 @@ class Doctor:
 
     @property
     def short_name(self) -> str:
-        """"Смирнова Елена Викторовна" -> "Смирнова Е. В."."""
+        """ "Смирнова Елена Викторовна" -> "Смирнова Е. В."."""
         parts = self.full_name.split()
         return " ".join([parts[0], *(p[0] + "." for p in parts[1:3])]) if parts else self.full_name
 

@@ -13,7 +13,9 @@ log = logging.getLogger(__name__)
 
 
 class KnowledgeProvider:
-    def __init__(self, directory: Path, doctors_source: Callable[[], list[Doctor] | None] | None = None) -> None:
+    def __init__(
+        self, directory: Path, doctors_source: Callable[[], list[Doctor] | None] | None = None
+    ) -> None:
         self.directory = directory
         self.doctors_source = doctors_source
         self._current = load_knowledge(directory, self._doctors())

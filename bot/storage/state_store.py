@@ -32,7 +32,9 @@ class StateStore:
         return ConversationState.from_json(str(rows[0][0])) if rows else ConversationState()
 
     def find(self, key: str) -> StoredConversation | None:
-        rows = self.db.query("SELECT channel, user_id, contact, state FROM conversations WHERE key = ?", (key,))
+        rows = self.db.query(
+            "SELECT channel, user_id, contact, state FROM conversations WHERE key = ?", (key,)
+        )
         if not rows:
             return None
         channel, user_id, contact, state = (str(x) for x in rows[0])
@@ -72,8 +74,10 @@ class StateStore:
             "updated_at = excluded.updated_at",
             (lead.id, address.key, json.dumps(lead.to_row(), ensure_ascii=False), lead.status, now, now),
         )
-        conn.execute("INSERT INTO status_changes(lead_id, status, by, at) VALUES (?, ?, 'bot', ?)",
-                     (lead.id, lead.status, now))
+        conn.execute(
+            "INSERT INTO status_changes(lead_id, status, by, at) VALUES (?, ?, 'bot', ?)",
+            (lead.id, lead.status, now),
+        )
 
     def lead(self, lead_id: str) -> tuple[Lead, str] | None:
         """The lead and the key of its conversation."""
@@ -83,7 +87,10 @@ class StateStore:
         return Lead.from_row(json.loads(str(rows[0][0]))), str(rows[0][1])
 
     def leads(self) -> list[Lead]:
-        return [Lead.from_row(json.loads(str(r[0]))) for r in self.db.query("SELECT row FROM leads ORDER BY created_at")]
+        return [
+            Lead.from_row(json.loads(str(r[0])))
+            for r in self.db.query("SELECT row FROM leads ORDER BY created_at")
+        ]
 
     def set_status(self, lead_id: str, status: str, by: str, now: str) -> Lead | None:
         found = self.lead(lead_id)
@@ -91,10 +98,14 @@ class StateStore:
             return None
         lead = found[0].with_status(status)
         with self.db.transaction() as conn:
-            conn.execute("UPDATE leads SET row = ?, status = ?, updated_at = ? WHERE id = ?",
-                         (json.dumps(lead.to_row(), ensure_ascii=False), status, now, lead_id))
-            conn.execute("INSERT INTO status_changes(lead_id, status, by, at) VALUES (?, ?, ?, ?)",
-                         (lead_id, status, by, now))
+            conn.execute(
+                "UPDATE leads SET row = ?, status = ?, updated_at = ? WHERE id = ?",
+                (json.dumps(lead.to_row(), ensure_ascii=False), status, now, lead_id),
+            )
+            conn.execute(
+                "INSERT INTO status_changes(lead_id, status, by, at) VALUES (?, ?, ?, ?)",
+                (lead_id, status, by, now),
+            )
             self.outbox.enqueue(conn, "status", lead, now)
         return lead
 

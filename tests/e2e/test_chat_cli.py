@@ -14,8 +14,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def chat(tmp_path: Path, lines: list[str], user: str = "e2e") -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM", "OPENAI", "GOOGLE", "WHATSAPP"))}
-    env.update(DATA_DIR=str(tmp_path / "data"), KNOWLEDGE_DIR=str(ROOT / "knowledge"), PROMPTS_DIR=str(ROOT / "prompts"))
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM", "OPENAI", "GOOGLE", "WHATSAPP"))
+    }
+    env.update(
+        DATA_DIR=str(tmp_path / "data"),
+        KNOWLEDGE_DIR=str(ROOT / "knowledge"),
+        PROMPTS_DIR=str(ROOT / "prompts"),
+    )
     result = subprocess.run(
         [sys.executable, "-m", "bot", "chat", "--user", user],
         input="\n".join(lines) + "\n",
@@ -42,8 +48,19 @@ def test_complete_booking_lands_in_the_csv(tmp_path: Path) -> None:
     out = chat(tmp_path, ["Здравствуйте, я Ольга, хочу к лору после обеда, впервые, 89123456789", "да", "да"])
     assert "Заявка принята" in out
     [row] = rows(tmp_path)
-    assert list(row) == ["ID", "Дата и время", "Имя", "Телефон", "Врач / услуга", "Время приёма", "Обращение",
-                         "Канал", "Контакт", "Комментарий", "Статус"]
+    assert list(row) == [
+        "ID",
+        "Дата и время",
+        "Имя",
+        "Телефон",
+        "Врач / услуга",
+        "Время приёма",
+        "Обращение",
+        "Канал",
+        "Контакт",
+        "Комментарий",
+        "Статус",
+    ]
     assert row["Имя"] == "Ольга" and row["Телефон"] == "+79123456789" and row["Врач / услуга"] == "ЛОР"
     assert row["Канал"] == "console" and row["Статус"] == "новая"
 
@@ -58,7 +75,9 @@ def test_buttons_answer_by_number_and_label(tmp_path: Path) -> None:
 
 def test_correction_mid_booking_question_and_second_session(tmp_path: Path) -> None:
     chat(tmp_path, ["хочу к неврологу", "да", "а где вы находитесь?", "Игорь"], user="u2")
-    out = chat(tmp_path, ["89123456789", "утром", "впервые", "нет, телефон другой: 89271234567", "да"], user="u2")
+    out = chat(
+        tmp_path, ["89123456789", "утром", "впервые", "нет, телефон другой: 89271234567", "да"], user="u2"
+    )
     assert "Игорь" in out  # the second `chat --user` continued the same conversation
     [row] = rows(tmp_path)
     assert row["Телефон"] == "+79271234567" and row["Имя"] == "Игорь"

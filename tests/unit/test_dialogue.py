@@ -15,7 +15,9 @@ from tests.conftest import CLOSED_TIME
 PATIENT = Address("console", "p1", "p1")
 
 
-async def say(app: App, text: str = "", *, button: str | None = None, who: Address = PATIENT) -> list[Outgoing]:
+async def say(
+    app: App, text: str = "", *, button: str | None = None, who: Address = PATIENT
+) -> list[Outgoing]:
     return await app.service.handle(who, Incoming(text=text, button=button))
 
 
@@ -45,7 +47,14 @@ async def test_everything_at_once_books_in_three_messages(app: App) -> None:
     assert "в течение 15 минут" in joined(done)
     [lead] = leads(app)
     assert (lead.name, lead.phone, lead.service, lead.window, lead.visit, lead.channel, lead.status) == (
-        "Ольга", "+79123456789", "ЛОР", "после 14:00", "первичное", "console", "новая")
+        "Ольга",
+        "+79123456789",
+        "ЛОР",
+        "после 14:00",
+        "первичное",
+        "console",
+        "новая",
+    )
     assert lead.created == "2026-11-23 10:00"
 
 
@@ -184,8 +193,19 @@ async def test_handoff_times_out(app: App, clock: FakeClock) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "   ", "🙂🙂🙂", "\x00\x07\x1b[31m", "<b>жирный</b> <script>alert(1)</script>", "Hello, I need a doctor",
-     "я" * 10_000, "=HYPERLINK(\"http://x\")", "'; DROP TABLE leads; --", "1" * 500, "ʕ•ᴥ•ʔ 你好 مرحبا"],
+    [
+        "",
+        "   ",
+        "🙂🙂🙂",
+        "\x00\x07\x1b[31m",
+        "<b>жирный</b> <script>alert(1)</script>",
+        "Hello, I need a doctor",
+        "я" * 10_000,
+        '=HYPERLINK("http://x")',
+        "'; DROP TABLE leads; --",
+        "1" * 500,
+        "ʕ•ᴥ•ʔ 你好 مرحبا",
+    ],
 )
 async def test_bad_input_gets_a_polite_answer(app: App, text: str) -> None:
     replies = await say(app, text)

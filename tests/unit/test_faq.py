@@ -46,8 +46,10 @@ def test_paraphrases_find_their_answer(question: str, expected: str) -> None:
     assert hits[0].score >= FAQ_THRESHOLD
 
 
-@pytest.mark.parametrize("question", ["как вылечить рак", "сколько лет главврачу", "у вас есть бассейн?",
-                                      "кто выиграл чемпионат мира"])
+@pytest.mark.parametrize(
+    "question",
+    ["как вылечить рак", "сколько лет главврачу", "у вас есть бассейн?", "кто выиграл чемпионат мира"],
+)
 def test_unknown_questions_stay_below_threshold(question: str) -> None:
     hits = INDEX.search(question)
     assert not hits or hits[0].score < FAQ_THRESHOLD

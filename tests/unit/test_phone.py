@@ -64,7 +64,14 @@ def test_digit_words_compose_numbers() -> None:
     assert words_to_digits("сорок пять пять") == "45 5"
 
 
-@pytest.mark.parametrize(("raw", "expected"), [("79123456789", "+79123456789"), ("+79123456789", "+79123456789"),
-                                               ("89123456789", "+79123456789"), ("", None)])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("79123456789", "+79123456789"),
+        ("+79123456789", "+79123456789"),
+        ("89123456789", "+79123456789"),
+        ("", None),
+    ],
+)
 def test_shared_contact_numbers(raw: str, expected: str | None) -> None:
     assert normalise_phone(raw) == expected

@@ -12,8 +12,20 @@ from bot.knowledge.models import Doctor
 
 # How patients name specialties; keys are folded specialty names of the doctors list.
 SPECIALTY_SYNONYMS: dict[str, tuple[str, ...]] = {
-    "лор": ("лор", "лора", "лору", "лором", "лоре", "лоры", "лорам", "отоларинголог", "оториноларинголог",
-            "ухогорлонос", "ухо-горло-нос", "lor"),
+    "лор": (
+        "лор",
+        "лора",
+        "лору",
+        "лором",
+        "лоре",
+        "лоры",
+        "лорам",
+        "отоларинголог",
+        "оториноларинголог",
+        "ухогорлонос",
+        "ухо-горло-нос",
+        "lor",
+    ),
     "терапевт": ("терапевт", "участковый", "врач общей практики", "терапевта"),
     "гинеколог": ("гинеколог", "гинекология", "гинеколога", "женский врач"),
     "кардиолог": ("кардиолог", "кардиология", "сердечник"),
@@ -180,7 +192,9 @@ class DoctorIndex:
         parses = morph().parse(token)
         if any("Surn" in p.tag for p in parses[:4]):
             return True
-        return not morph().word_is_known(token) and bool(re.search(r"(ов|ев|ин|ой|ую|ому|ому|ого|ко|ук|юк|ян)[аоуые]?$", token))
+        return not morph().word_is_known(token) and bool(
+            re.search(r"(ов|ев|ин|ой|ую|ому|ому|ого|ко|ук|юк|ян)[аоуые]?$", token)
+        )
 
     def _closest(self, token: str) -> tuple[str, ...]:
         results = process.extract(token, list(self.by_form), scorer=fuzz.ratio, limit=6, score_cutoff=60)
@@ -200,7 +214,9 @@ class DoctorIndex:
                 return found
         for token in tokens:
             if len(token) >= 6:
-                best = process.extractOne(token, list(self.specialty_keys), scorer=fuzz.ratio, score_cutoff=85)
+                best = process.extractOne(
+                    token, list(self.specialty_keys), scorer=fuzz.ratio, score_cutoff=85
+                )
                 if best:
                     return self.specialty_keys[best[0]]
         return None

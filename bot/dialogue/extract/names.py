@@ -13,10 +13,47 @@ _INTRO = re.compile(
 )
 _WORD = re.compile(r"[А-ЯЁа-яё]+(?:-[А-ЯЁа-яё]+)?")
 # Words pymorphy may read as names that people use as ordinary words in these messages.
-_NOT_NAMES = {"надежда", "любовь", "вера", "роза", "мая", "слава", "лев", "ян", "марс", "ком", "гуля", "ника",
-              "лора", "утро", "вечер", "лор", "элла", "алла", "август", "май", "зоя", "ася", "нина", "тома"}
-_ALWAYS_NAMES = {"надежда", "любовь", "вера", "роза", "слава", "лев", "ника", "элла", "алла", "зоя", "ася", "нина",
-                 "тома"}
+_NOT_NAMES = {
+    "надежда",
+    "любовь",
+    "вера",
+    "роза",
+    "мая",
+    "слава",
+    "лев",
+    "ян",
+    "марс",
+    "ком",
+    "гуля",
+    "ника",
+    "лора",
+    "утро",
+    "вечер",
+    "лор",
+    "элла",
+    "алла",
+    "август",
+    "май",
+    "зоя",
+    "ася",
+    "нина",
+    "тома",
+}
+_ALWAYS_NAMES = {
+    "надежда",
+    "любовь",
+    "вера",
+    "роза",
+    "слава",
+    "лев",
+    "ника",
+    "элла",
+    "алла",
+    "зоя",
+    "ася",
+    "нина",
+    "тома",
+}
 
 
 def _name_parse(word: str, *, strict: bool) -> str | None:
@@ -56,6 +93,8 @@ def extract_name(text: str, *, expecting: bool = False) -> str | None:
         parses = morph().parse(fold(word))
         known = morph().word_is_known(fold(word))
         # An unusual name pymorphy does not know ("Зарема") is accepted when it is all there is.
-        if not known and not any({"Surn", "Patr"} & set(str(p.tag).replace(" ", ",").split(",")) for p in parses):
+        if not known and not any(
+            {"Surn", "Patr"} & set(str(p.tag).replace(" ", ",").split(",")) for p in parses
+        ):
             return word[:1].upper() + word[1:].lower()
     return None
