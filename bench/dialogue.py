@@ -142,7 +142,7 @@ def generate_knowledge(directory: Path, faq: int = 2000, doctors: int = 500, see
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def run_core(knowledge_dir: Path, rounds: int) -> list[float]:
