@@ -141,7 +141,7 @@ class DialogueCore:
 
         greet = first_contact and not u.has_booking_facts and not u.faq and not u.reply
         if first_contact and not greet:
-            step.say(self.texts.get("hello_prefix"))
+            step.note(self.texts.get("hello_prefix"))
 
         # Consent: asked once, before the contacts; a refusal keeps nothing personal.
         if state.awaiting == Slot.CONSENT and not state.consent.given_at:
@@ -169,6 +169,7 @@ class DialogueCore:
             return self._start_fix(state, step, u.extra["fix"], knowledge)
 
         was_idle = state.stage == Stage.IDLE
+        awaiting_before = state.awaiting
         notes_said = self._apply_facts(state, step, u, knowledge)
         answered = self._answer_question(state, step, u, knowledge)
         if was_idle and answered and not (u.has(Intent.BOOKING) or u.name or u.phone):
@@ -191,7 +192,10 @@ class DialogueCore:
             if answered and not u.has_booking_facts:
                 step.say(self.texts.get("resume"))
             if not notes_said:  # a note that already asked (which doctor, the phone again) is the question
-                understood = u.has_booking_facts or answered or u.has(Intent.YES)
+                agreed = (
+                    u.has(Intent.YES) and state.consent.given_at != "" and awaiting_before == Slot.CONSENT
+                )
+                understood = u.has_booking_facts or answered or agreed
                 self._ask_next(state, step, knowledge, local, repeat=not understood and not greet)
             return self._record(state, step)
 
@@ -214,10 +218,7 @@ class DialogueCore:
     # ------------------------------------------------------------------ pieces
 
     def _record(self, state: ConversationState, step: Step) -> Step:
-        hello = self.texts.get("hello_prefix")
-        if len(step.replies) > 1 and step.replies[0].text == hello and not step.replies[0].buttons:
-            first = step.replies[1]
-            step.replies[:2] = [replace(first, text=f"{hello} {first.text}")]
+        step.flush_notes()
         for reply in step.replies:
             state.remember("bot", reply.text)
         state.misunderstood = 0 if step.effects else state.misunderstood
@@ -278,6 +279,7 @@ class DialogueCore:
         """Take every validated fact of the message; returns True when something had to be said about them."""
         b = state.booking
         said = False
+        before = (b.doctor, b.specialty, b.name, b.phone, b.window, b.visit)
         by_name = {d.full_name: d for d in knowledge.doctors}
         doctors = [by_name[name] for name in u.doctors if name in by_name]
         if state.choices and doctors:
@@ -337,7 +339,27 @@ class DialogueCore:
             b.window = u.window
         if u.visit:
             b.visit = u.visit
+        if state.awaiting != Slot.CONFIRM:
+            self._acknowledge(step, before, state, knowledge)
         return said
+
+    def _acknowledge(
+        self, step: Step, before: tuple[str, ...], state: ConversationState, knowledge: Knowledge
+    ) -> None:
+        """Say what was understood when it is not obvious: a service found from a complaint, a changed value."""
+        b = state.booking
+        old_doctor, old_specialty, old_name, old_phone, old_window, old_visit = before
+        if (b.doctor, b.specialty) != (old_doctor, old_specialty) and (b.doctor or b.specialty):
+            step.note(self.texts.get("service_chosen", service=self._service_label(state, knowledge)))
+        changes = [
+            (old_name, b.name, "имя"),
+            (old_phone, format_phone(b.phone) if b.phone else "", "телефон"),
+            (old_window, b.window, "время"),
+            (old_visit, b.visit, "обращение"),
+        ]
+        for old, new, what in changes:
+            if old and new and format_phone(old) != new and old != new:
+                step.note(self.texts.get("changed", what=what, value=new))
 
     def _answer_question(
         self, state: ConversationState, step: Step, u: Understanding, knowledge: Knowledge

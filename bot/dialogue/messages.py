@@ -84,6 +84,19 @@ class Step:
 
     replies: list[Outgoing] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def note(self, text: str) -> None:
+        """A short remark said at the start of the next message ("Хорошо, ЛОР.")."""
+        if text:
+            self.notes.append(text)
 
     def say(self, text: str, buttons: tuple[Button, ...] = (), request_contact: bool = False) -> None:
+        if self.notes:
+            text = " ".join([*self.notes, text])
+            self.notes.clear()
         self.replies.append(Outgoing(text, buttons, request_contact))
+
+    def flush_notes(self) -> None:
+        if self.notes:
+            self.say("")

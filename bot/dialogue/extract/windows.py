@@ -25,8 +25,11 @@ _HOUR = re.compile(
 )
 
 
+_GREETINGS = re.compile(r"(добр\w+\s+(утр\w*|вечер\w*|дн\w*)|доброго\s+времени\s+суток)")
+
+
 def extract_window(text: str) -> str | None:
-    low = fold(text)
+    low = _GREETINGS.sub(" ", fold(text))
     if _ANY.search(low):
         return Window.ANY
     morning, afternoon = bool(_MORNING.search(low)), bool(_AFTERNOON.search(low))
