@@ -306,6 +306,13 @@ class DialogueCore:
                 )
                 state.awaiting = Slot.SERVICE
                 said = True
+        missing = u.extra.get("missing_specialty")
+        if missing and not doctors and not u.specialty:
+            step.say(
+                self.texts.get("missing_specialty", specialty=missing), self._specialty_buttons(knowledge)
+            )
+            state.awaiting = Slot.SERVICE
+            said = True
         if u.unknown_doctor and not doctors:
             step.say(self.texts.get("unknown_doctor", surname=u.unknown_doctor))
             suggestions = [by_name[n] for n in u.suggestions if n in by_name]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.dialogue.extract.doctors import DoctorIndex
 from bot.dialogue.extract.faq import FaqIndex
@@ -21,6 +21,7 @@ from bot.knowledge.models import Doctor, Knowledge
 from sheets.schema import Visit
 
 FAQ_THRESHOLD = 0.3
+_DOCTOR_MARKERS = re.compile(r"(\bк\b|\bко\b|врач|доктор|запис|специалист|поменя|другой|другому)")
 _ORDINALS = {
     "первый": 0,
     "первая": 0,
@@ -81,6 +82,8 @@ class OfflineEngine(Engine):
         expecting_name = state.awaiting in (Slot.NAME,)
         name = extract_name(text, expecting=expecting_name)
         match = idx.doctors.match(text, among=tuple(state.choices))
+        if match.doctors and self._surname_is_the_patients(state, text):
+            match = replace(match, doctors=())
         doctors = match.doctors
         if state.awaiting == Slot.DOCTOR_CHOICE and state.choices and not doctors:
             doctors = self._choose(text, [d for d in idx.knowledge.doctors if d.full_name in state.choices])
@@ -104,12 +107,22 @@ class OfflineEngine(Engine):
             specialty=match.specialty,
             specialty_options=match.specialty_options,
             unknown_doctor=match.unknown,
+            extra={"missing_specialty": match.missing_specialty} if match.missing_specialty else {},
             suggestions=match.suggestions,
             comment=match.comment,
             window=window,
             visit=visit,
         )
         return self._with_faq(u, text, idx)
+
+    @staticmethod
+    def _surname_is_the_patients(state: ConversationState, text: str) -> bool:
+        """ "Иванова Мария" answering "как вас зовут?" is the patient, not the doctor Иванова."""
+        if state.awaiting not in (Slot.NAME, Slot.PHONE, Slot.CONSENT) or not (
+            state.booking.doctor or state.booking.specialty
+        ):
+            return False
+        return not _DOCTOR_MARKERS.search(fold(text))
 
     @staticmethod
     def _choose(text: str, choices: list[Doctor]) -> tuple[str, ...]:
@@ -139,6 +152,4 @@ class OfflineEngine(Engine):
         guess = question and not good and not u.has_booking_facts
         if not good and not guess:
             return u
-        from dataclasses import replace
-
         return replace(u, faq=good, faq_guess=guess)

@@ -73,6 +73,7 @@ class Understanding:
             or self.window
             or self.visit
             or self.unknown_doctor
+            or "missing_specialty" in self.extra
         )
 
 

@@ -233,3 +233,34 @@ async def test_formula_text_stays_text_in_csv(app: App, settings) -> None:
     raw = settings.leads_csv.read_text(encoding="utf-8")
     assert ",+79123456789," in raw
     assert "\n=" not in raw and ",=" not in raw
+
+
+async def test_a_specialty_the_clinic_lacks_is_said_plainly(app: App) -> None:
+    replies = await say(app, "хочу к стоматологу")
+    assert "стоматолог" in joined(replies) and "нет" in joined(replies)
+    assert app.store.load(PATIENT).booking.specialty == ""
+
+
+async def test_patient_surname_equal_to_a_doctors_is_the_patients_name(app: App) -> None:
+    await say(app, "к терапевту")
+    await say(app, "да")
+    await say(app, "Иванова Мария")
+    state = app.store.load(PATIENT)
+    assert state.booking.name == "Мария" and state.booking.specialty == "Терапевт" and not state.choices
+
+
+async def test_a_greeting_is_not_a_time_window(app: App) -> None:
+    await say(app, "Добрый вечер! Хочу к лору")
+    assert app.store.load(PATIENT).booking.window == ""
+
+
+async def test_two_facts_per_message_book_within_six_messages(app: App) -> None:
+    messages = ["Здравствуйте! Хочу к Кузнецову после 14", "да", "Пётр, 89991234567", "повторно", "да"]
+    sent = 0
+    for text in messages:
+        replies = await say(app, text)
+        sent += 1
+        if leads(app):
+            break
+    assert leads(app) and sent <= 6
+    assert "Заявка принята" in joined(replies)

@@ -91,6 +91,7 @@ class DoctorMatch:
     unknown: str | None = None
     suggestions: tuple[str, ...] = ()
     comment: str | None = None
+    missing_specialty: str | None = None  # a specialty patients name that this clinic does not have
 
 
 @dataclass
@@ -110,6 +111,7 @@ class DoctorIndex:
     specialty_phrases: list[tuple[str, str]] = field(default_factory=list)  # multiword synonym -> specialty
     services: list[_Service] = field(default_factory=list)
     service_lemmas: set[str] = field(default_factory=set)
+    absent: dict[str, str] = field(default_factory=dict)  # word or lemma -> a specialty the clinic lacks
 
     @classmethod
     def build(cls, doctors: tuple[Doctor, ...]) -> DoctorIndex:
@@ -127,6 +129,12 @@ class DoctorIndex:
                 else:
                     index.specialty_keys.setdefault(term, specialty)
                     index.specialty_keys.setdefault(lemma(term), specialty)
+        present = {fold(s) for s in dict.fromkeys(d.specialty for d in doctors)}
+        for key, synonyms in SPECIALTY_SYNONYMS.items():
+            if key not in present:
+                for term in synonyms:
+                    if " " not in term:
+                        index.absent.setdefault(lemma(term), synonyms[0])
         seen: set[tuple[tuple[str, ...], str]] = set()
         for doctor in doctors:
             for phrase in doctor.services:
@@ -151,6 +159,9 @@ class DoctorIndex:
             return DoctorMatch(specialty=service.specialty, comment=service.phrase)
         if options:
             return DoctorMatch(specialty_options=options, comment=service.phrase if service else None)
+        for lem in lemmas_:
+            if lem in self.absent:
+                return DoctorMatch(missing_specialty=self.absent[lem])
         return DoctorMatch()
 
     def _by_surname(self, text: str, tokens: list[str], among: tuple[str, ...]) -> DoctorMatch:
