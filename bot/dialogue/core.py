@@ -141,7 +141,7 @@ class DialogueCore:
 
         greet = first_contact and not u.has_booking_facts and not u.faq and not u.reply
         if first_contact and not greet:
-            step.note(self.texts.get("hello_prefix"))
+            step.prefix = self.texts.get("hello_prefix")
 
         # Consent: asked once, before the contacts; a refusal keeps nothing personal.
         if state.awaiting == Slot.CONSENT and not state.consent.given_at:
@@ -185,8 +185,7 @@ class DialogueCore:
                 self.texts.get("greeting", clinic=knowledge.clinic.name), self._specialty_buttons(knowledge)
             )
             state.awaiting = Slot.SERVICE
-            if state.stage == Stage.IDLE and not u.has(Intent.BOOKING):
-                return self._record(state, step)
+            return self._record(state, step)
 
         if state.stage in (Stage.BOOKING, Stage.CONFIRM):
             if answered and not u.has_booking_facts:
@@ -218,7 +217,7 @@ class DialogueCore:
     # ------------------------------------------------------------------ pieces
 
     def _record(self, state: ConversationState, step: Step) -> Step:
-        step.flush_notes()
+        step.finish()
         for reply in step.replies:
             state.remember("bot", reply.text)
         state.misunderstood = 0 if step.effects else state.misunderstood
@@ -375,10 +374,10 @@ class DialogueCore:
         if not asks or (state.awaiting == Slot.CONFIRM and u.has(Intent.YES)):
             return False
         if u.reply:
-            step.say(u.reply)
+            step.answer(u.reply)
             return True
         if u.faq:
-            step.say(u.faq[0].entry.answer)
+            step.answer(u.faq[0].entry.answer)
             return True
         return False
 

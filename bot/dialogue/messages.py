@@ -85,6 +85,7 @@ class Step:
     replies: list[Outgoing] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    prefix: str = ""  # said at the very start of the reply ("Здравствуйте!")
 
     def note(self, text: str) -> None:
         """A short remark said at the start of the next message ("Хорошо, ЛОР.")."""
@@ -97,6 +98,16 @@ class Step:
             self.notes.clear()
         self.replies.append(Outgoing(text, buttons, request_contact))
 
-    def flush_notes(self) -> None:
+    def answer(self, text: str) -> None:
+        """An answer to a question: said before any pending note about the booking."""
+        self.replies.append(Outgoing(text))
+
+    def finish(self) -> None:
         if self.notes:
             self.say("")
+        if self.prefix and self.replies:
+            first = self.replies[0]
+            self.replies[0] = Outgoing(
+                f"{self.prefix} {first.text}".strip(), first.buttons, first.request_contact
+            )
+            self.prefix = ""

@@ -264,3 +264,18 @@ async def test_two_facts_per_message_book_within_six_messages(app: App) -> None:
             break
     assert leads(app) and sent <= 6
     assert "Заявка принята" in joined(replies)
+
+
+async def test_answer_comes_before_the_booking_note(app: App) -> None:
+    replies = await say(app, "можно записаться на узи брюшной полости? и как к нему готовиться?")
+    assert "натощак" in replies[0].text
+    assert any("УЗИ" in r.text and "согласн" in r.text.lower() for r in replies[1:])
+
+
+@pytest.mark.parametrize(
+    "agreement", ["да", "согласна", "не против", "Да, согласен на обработку", "конечно", "ок"]
+)
+async def test_consent_phrasings(app: App, agreement: str) -> None:
+    await say(app, "к урологу")
+    await say(app, agreement)
+    assert app.store.load(PATIENT).consent.given_at

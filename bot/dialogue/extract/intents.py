@@ -54,7 +54,18 @@ _YES_WORDS = {
     "даа",
     "дa",
 }
-_YES_PHRASES = ("все верно", "всё верно", "все правильно", "всё правильно", "все так", "всё так", "да,")
+_YES_PHRASES = (
+    "не против",
+    "не возражаю",
+    "без проблем",
+    "все верно",
+    "всё верно",
+    "все правильно",
+    "всё правильно",
+    "все так",
+    "всё так",
+    "да,",
+)
 _NO_WORDS = {"нет", "неа", "no", "неверно", "неправильно", "ошибка", "отказываюсь", "нет,", "не-а"}
 _NO_PHRASES = (
     "не так",
@@ -111,8 +122,10 @@ def detect_intents(text: str) -> set[str]:
         if pattern.search(target):
             found.add(name)
     first = re.split(r"[\s,.!?;:)]+", low, maxsplit=1)[0] if low else ""
-    if first in _NO_WORDS or low.startswith(_NO_PHRASES):
+    if low.startswith(_YES_PHRASES):
+        found.add("yes")
+    elif first in _NO_WORDS or low.startswith(_NO_PHRASES):
         found.add("no")
-    elif first in _YES_WORDS or low.startswith(_YES_PHRASES):
+    elif first in _YES_WORDS:
         found.add("yes")
     return found

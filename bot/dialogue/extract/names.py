@@ -82,12 +82,15 @@ def extract_name(text: str, *, expecting: bool = False) -> str | None:
     if not expecting:
         return None
     tokens = _WORD.findall(text)
-    if not tokens or len(tokens) > 4:
+    if not tokens and not re.search(r"[A-Za-z]", text) or len(tokens) > 4:
         return None
     for token in tokens[:3]:
         name = _name_parse(token, strict=len(tokens) > 1)
         if name:
             return name
+    latin = re.fullmatch(r"\s*([A-Za-z]{2,20})[\s.!]*", text)
+    if latin:  # "Olga": a name written in Latin letters is still the patient's name
+        return latin.group(1).capitalize()
     if len(tokens) == 1 and 2 <= len(tokens[0]) <= 20:
         word = tokens[0]
         parses = morph().parse(fold(word))
