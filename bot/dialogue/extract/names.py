@@ -82,7 +82,7 @@ def extract_name(text: str, *, expecting: bool = False) -> str | None:
     if not expecting:
         return None
     tokens = _WORD.findall(text)
-    if not tokens and not re.search(r"[A-Za-z]", text) or len(tokens) > 4:
+    if (not tokens and not re.search(r"[A-Za-z]", text)) or len(tokens) > 4:
         return None
     for token in tokens[:3]:
         name = _name_parse(token, strict=len(tokens) > 1)
