@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -57,7 +58,9 @@ class Outbox:
 
     def mark_done(self, seqs: list[int]) -> None:
         with self.db.transaction() as conn:
-            conn.executemany("UPDATE outbox SET state = 'done', error = '' WHERE seq = ?", [(s,) for s in seqs])
+            conn.executemany(
+                "UPDATE outbox SET state = 'done', error = '' WHERE seq = ?", [(s,) for s in seqs]
+            )
 
     def retry_later(self, seqs: list[int], next_at: str, error: str) -> None:
         with self.db.transaction() as conn:
@@ -76,7 +79,8 @@ class Outbox:
     def unpark(self, sink: str) -> int:
         with self.db.transaction() as conn:
             cur = conn.execute(
-                "UPDATE outbox SET state = 'pending', next_at = '' WHERE sink = ? AND state = 'parked'", (sink,)
+                "UPDATE outbox SET state = 'pending', next_at = '' WHERE sink = ? AND state = 'parked'",
+                (sink,),
             )
             return cur.rowcount
 
@@ -179,7 +183,5 @@ class OutboxFlusher:
             except Exception:  # the flusher must outlive any single failure
                 log.exception("outbox flush failed")
             self.wakeup.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wakeup.wait(), timeout=interval)
-            except TimeoutError:
-                pass
