@@ -119,14 +119,7 @@ class DialogueCore:
         if u.has(Intent.HANDOFF):
             return self._handoff(state, step, text, knowledge, local, now)
         if u.has(Intent.WITHDRAW_CONSENT):
-            state.forget_personal_data()
-            state.reset_booking()
-            state.booking = replace(state.booking, name="", phone="")
-            state.consent = Consent(declined_at=now.astimezone(UTC).isoformat(timespec="seconds"))
-            state.closed = True
-            step.effects.append(ForgetPersonalData())
-            step.say(self.texts.get("consent_withdrawn"))
-            return self._record(state, step)
+            return self._decline(state, step, now, self.texts.get("consent_withdrawn"))
 
         if not self._readable(incoming, text, u):
             key = (
@@ -151,7 +144,9 @@ class DialogueCore:
                     version=knowledge.clinic.consent_version,
                 )
             elif u.has(Intent.NO) and not u.has_booking_facts:
-                return self._decline(state, step, knowledge, now)
+                return self._decline(
+                    state, step, now, self.texts.get("consent_declined", phone=knowledge.clinic.phone)
+                )
 
         if state.awaiting == Slot.CONFIRM:
             if u.has(Intent.YES) and not u.has_booking_facts:
@@ -262,14 +257,15 @@ class DialogueCore:
         step.say(self.texts.get("handoff", when=when))
         return self._record(state, step)
 
-    def _decline(self, state: ConversationState, step: Step, knowledge: Knowledge, now: datetime) -> Step:
+    def _decline(self, state: ConversationState, step: Step, now: datetime, reply: str) -> Step:
+        """Consent refused or withdrawn: nothing personal is kept, no reminders follow."""
         state.forget_personal_data()
         state.reset_booking()
         state.booking = replace(state.booking, name="", phone="")
         state.consent = Consent(declined_at=now.astimezone(UTC).isoformat(timespec="seconds"))
         state.closed = True
         step.effects.append(ForgetPersonalData())
-        step.say(self.texts.get("consent_declined", phone=knowledge.clinic.phone))
+        step.say(reply)
         return self._record(state, step)
 
     def _apply_facts(
