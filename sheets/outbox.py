@@ -8,6 +8,7 @@ import json
 import logging
 import random
 import sqlite3
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,6 +20,7 @@ from sheets.port import LeadSink
 from sheets.schema import Lead
 
 log = logging.getLogger(__name__)
+_MINUTE = timedelta(minutes=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +102,45 @@ class Outbox:
         return [f"{s} {lead_id}: {e}" for s, lead_id, e in rows]
 
 
+class WriteQuota:
+    """A sliding one-minute window of write calls, so a sink's quota (Sheets: 60/min/user) is never hit."""
+
+    def __init__(self, per_minute: int | None) -> None:
+        self.per_minute = per_minute
+        self.calls: deque[datetime] = deque()
+
+    def _trim(self, now: datetime) -> None:
+        while self.calls and now - self.calls[0] >= _MINUTE:
+            self.calls.popleft()
+
+    def free_at(self, now: datetime) -> datetime | None:
+        """None when a call may go now, else the moment the next one may."""
+        if self.per_minute is None:
+            return None
+        self._trim(now)
+        if len(self.calls) < self.per_minute:
+            return None
+        return self.calls[len(self.calls) - self.per_minute] + _MINUTE
+
+    def spend(self, now: datetime) -> None:
+        if self.per_minute is not None:
+            self.calls.append(now)
+
+    def exhausted(self, now: datetime) -> None:
+        """The server said 429: count the window as full."""
+        if self.per_minute is not None:
+            self._trim(now)
+            while len(self.calls) < self.per_minute:
+                self.calls.append(now)
+
+
 class OutboxFlusher:
-    """Delivers the outbox to the sinks: batches appends, backs off on retryable errors, parks the rest."""
+    """Delivers the outbox to the sinks: batches appends, keeps to each sink's write quota, backs off with
+    jitter on retryable errors, parks rows on refusals (403/404) with a loud log line and an admin warning.
+
+    A lead is never written twice: the sinks check for its ID before appending, so a crash between the
+    write and `mark_done` only repeats a harmless check. Parked rows are tried again on start and every
+    `parked_retry`."""
 
     def __init__(
         self,
@@ -111,6 +150,9 @@ class OutboxFlusher:
         on_parked: Callable[[str], Awaitable[None]] | None = None,
         base_delay: float = 2.0,
         max_delay: float = 300.0,
+        batch_size: int = 500,
+        parked_retry: timedelta = timedelta(minutes=15),
+        warn_every: timedelta = timedelta(hours=1),
     ) -> None:
         self.outbox = outbox
         self.sinks = sinks
@@ -118,7 +160,17 @@ class OutboxFlusher:
         self.on_parked = on_parked
         self.base_delay = base_delay
         self.max_delay = max_delay
+        self.batch_size = batch_size
+        self.parked_retry = parked_retry
+        self.warn_every = warn_every
         self.wakeup = asyncio.Event()
+        self.quotas = {
+            name: WriteQuota(getattr(sink, "writes_per_minute", None)) for name, sink in sinks.items()
+        }
+        self.blocked_until: dict[str, datetime] = {}
+        self._locks = {name: asyncio.Lock() for name in sinks}
+        self._unparked_at: dict[str, datetime] = {}
+        self._warned_at: dict[str, datetime] = {}
 
     def _iso(self, moment: datetime) -> str:
         return moment.isoformat(timespec="milliseconds")
@@ -127,38 +179,75 @@ class OutboxFlusher:
         delay = min(self.max_delay, self.base_delay * (2**attempts))
         return timedelta(seconds=delay * random.uniform(0.5, 1.0))
 
+    def _batches(self, items: list[OutboxItem]) -> list[list[OutboxItem]]:
+        batches: list[list[OutboxItem]] = []
+        for item in items:
+            if item.op == "append" and batches and batches[-1][0].op == "append":
+                batches[-1].append(item)
+            else:
+                batches.append([item])
+        return batches
+
+    def _retry_parked(self, name: str, now: datetime) -> None:
+        last = self._unparked_at.get(name)
+        if last is None or now - last >= self.parked_retry:
+            self._unparked_at[name] = now
+            count = self.outbox.unpark(name)
+            if count:
+                log.info("trying %d parked lead(s) for %s again", count, name)
+
     async def flush_sink(self, name: str) -> int:
         """Deliver what is due for one sink; returns how many items were delivered."""
+        async with self._locks[name]:
+            return await self._flush_sink(name)
+
+    async def _flush_sink(self, name: str) -> int:
         sink = self.sinks[name]
-        items = self.outbox.due(name, self._iso(self.clock.now()))
+        quota = self.quotas[name]
+        self._retry_parked(name, self.clock.now())
+        self.blocked_until.pop(name, None)
         delivered = 0
-        i = 0
-        while i < len(items):
-            item = items[i]
-            if item.op == "append":
-                batch = [item]
-                while i + len(batch) < len(items) and items[i + len(batch)].op == "append":
-                    batch.append(items[i + len(batch)])
-            else:
-                batch = [item]
+        while True:
+            items = self.outbox.due(name, self._iso(self.clock.now()), limit=self.batch_size)
+            if not items:
+                return delivered
+            for batch in self._batches(items):
+                now = self.clock.now()
+                free = quota.free_at(now)
+                if free is not None:
+                    self.blocked_until[name] = free
+                    return delivered
+                quota.spend(now)
+                try:
+                    await asyncio.to_thread(self._apply, sink, batch)
+                except SinkError as exc:
+                    await self._failed(name, batch, exc)
+                    return delivered  # keep order: later items wait for the failed ones
+                self.outbox.mark_done([b.seq for b in batch])
+                delivered += len(batch)
+
+    async def _failed(self, name: str, batch: list[OutboxItem], exc: SinkError) -> None:
+        seqs = [b.seq for b in batch]
+        now = self.clock.now()
+        if exc.retryable:
+            if "429" in str(exc):
+                self.quotas[name].exhausted(now)
+            next_at = now + self._backoff(batch[0].attempts)
+            self.outbox.retry_later(seqs, self._iso(next_at), str(exc))
+            log.warning("sink %s failed for %d item(s) (%s); retry at %s", name, len(seqs), exc, next_at)
+            return
+        self.outbox.park(seqs, str(exc))
+        log.error("LEADS PARKED: sink %s refused %d item(s) and they wait locally: %s", name, len(seqs), exc)
+        last = self._warned_at.get(name)
+        if self.on_parked and (last is None or now - last >= self.warn_every):
+            self._warned_at[name] = now
             try:
-                await asyncio.to_thread(self._apply, sink, batch)
-            except SinkError as exc:
-                seqs = [b.seq for b in batch]
-                if exc.retryable:
-                    next_at = self.clock.now() + self._backoff(batch[0].attempts)
-                    self.outbox.retry_later(seqs, self._iso(next_at), str(exc))
-                    log.warning("sink %s failed (%s); retry at %s", name, exc, next_at)
-                else:
-                    self.outbox.park(seqs, str(exc))
-                    log.error("sink %s refused %d lead(s), parked: %s", name, len(seqs), exc)
-                    if self.on_parked:
-                        await self.on_parked(f"Лиды не записаны в {name}: {exc}. Они сохранены локально.")
-                return delivered  # keep order: later items wait for the failed ones
-            self.outbox.mark_done([b.seq for b in batch])
-            delivered += len(batch)
-            i += len(batch)
-        return delivered
+                await self.on_parked(
+                    f"Заявки не записаны в {name}: {exc}. Они сохранены локально и будут записаны, "
+                    "как только доступ восстановится."
+                )
+            except Exception:  # the warning is best effort; the leads are safe in the outbox
+                log.exception("cannot warn the administrators about parked leads")
 
     @staticmethod
     def _apply(sink: LeadSink, batch: list[OutboxItem]) -> None:
@@ -167,8 +256,13 @@ class OutboxFlusher:
             sink.append([b.lead for b in batch])
         elif op == "upsert":
             sink.upsert(batch[0].lead)
-        else:
-            sink.update_status(batch[0].lead.id, batch[0].lead.status)
+        elif not sink.update_status(batch[0].lead.id, batch[0].lead.status):
+            log.warning(
+                "lead %s is not in %s; its status %s was not set",
+                batch[0].lead.id,
+                sink.name,
+                batch[0].lead.status,
+            )
 
     async def flush(self) -> int:
         total = 0
@@ -176,12 +270,28 @@ class OutboxFlusher:
             total += await self.flush_sink(name)
         return total
 
+    def next_due(self) -> datetime | None:
+        """The earliest moment something may be delivered (quota window or backoff), if any."""
+        moments = list(self.blocked_until.values())
+        row = self.outbox.db.query(
+            "SELECT MIN(next_at) FROM outbox WHERE state = 'pending' AND next_at != ''"
+        )
+        if row and row[0][0]:
+            moments.append(datetime.fromisoformat(str(row[0][0])))
+        return min(moments) if moments else None
+
     async def run_forever(self, interval: float = 2.0) -> None:
+        """Flush what was left at once (parked rows included), then whenever woken or due."""
+        self._unparked_at.clear()
         while True:
             try:
                 await self.flush()
             except Exception:  # the flusher must outlive any single failure
                 log.exception("outbox flush failed")
             self.wakeup.clear()
+            timeout = interval
+            due = self.next_due()
+            if due is not None:
+                timeout = max(0.05, min(interval, (due - self.clock.now()).total_seconds()))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wakeup.wait(), timeout=interval)
+                await asyncio.wait_for(self.wakeup.wait(), timeout=timeout)

@@ -1,0 +1,378 @@
+"""The Google Sheet as the lead sink: "Обращения" written through gspread + google-auth, "Врачи" read back.
+
+Errors of gspread, google-auth and requests are translated here into `SinkError`:
+
+    SinkError(retryable=True)   429 quota, 5xx, network, token endpoint unreachable
+    SinkError(retryable=False)  403 not shared, 404 wrong id, 400/401, missing or malformed credentials
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import gspread
+import requests
+from google.auth.exceptions import GoogleAuthError, RefreshError, TransportError
+from google.oauth2.service_account import Credentials
+from gspread.exceptions import APIError
+from gspread.http_client import HTTPClient
+
+from bot.config import Settings
+from bot.errors import SinkError
+from bot.knowledge.models import Doctor, Problem
+from sheets.port import LeadSink
+from sheets.schema import DOCTORS_HEADER, DOCTORS_SHEET, LEAD_HEADER, LEADS_SHEET, Lead
+
+__all__ = ["GoogleSheetsSink", "build_google_sink", "quoted", "rewriting_client"]
+
+log = logging.getLogger(__name__)
+
+GOOGLE_BASE = "https://sheets.googleapis.com"
+SCOPES = ("https://www.googleapis.com/auth/spreadsheets",)
+_LAST_COLUMN = chr(ord("A") + len(LEAD_HEADER) - 1)  # "K"
+T = TypeVar("T")
+
+
+def quoted(title: str) -> str:
+    """A sheet title as A1 notation wants it: `'Обращения'`."""
+    return "'" + title.replace("'", "''") + "'"
+
+
+def rewriting_client(base_url: str) -> type[HTTPClient]:
+    """A gspread HTTPClient class that sends every Sheets call to `base_url` instead of Google's."""
+    base = base_url.rstrip("/")
+
+    class RewritingHTTPClient(HTTPClient):
+        def request(self, method: str, endpoint: str, *args: Any, **kwargs: Any) -> requests.Response:
+            if base != GOOGLE_BASE and endpoint.startswith(GOOGLE_BASE):
+                endpoint = base + endpoint[len(GOOGLE_BASE) :]
+            return super().request(method, endpoint, *args, **kwargs)
+
+    return RewritingHTTPClient
+
+
+class GoogleSheetsSink(LeadSink):
+    """Leads as rows of "Обращения" (values written RAW: patient text never becomes a formula or number)."""
+
+    name = "sheets"
+
+    def __init__(
+        self,
+        sheet_id: str,
+        credentials_file: Path | None,
+        *,
+        api_url: str = GOOGLE_BASE,
+        writes_per_minute: int = 60,
+        cache_dir: Path | None = None,
+        timeout: tuple[float, float] = (5.0, 30.0),
+    ) -> None:
+        self.sheet_id = sheet_id
+        self.credentials_file = credentials_file
+        self.api_url = api_url
+        self.writes_per_minute = writes_per_minute
+        self.cache_file = cache_dir / "doctors_cache.json" if cache_dir else None
+        self.timeout = timeout
+        self.doctor_problems: list[Problem] = []
+        self._client: gspread.Client | None = None
+        self._email = ""
+        self._lock = threading.Lock()
+
+    # --- connection and errors -------------------------------------------------------------------
+
+    @property
+    def service_account_email(self) -> str:
+        """The e-mail the sheet must be shared with (read from the credentials file)."""
+        if not self._email:
+            try:
+                self._connect()
+            except SinkError:
+                return ""
+        return self._email
+
+    def _connect(self) -> gspread.Client:
+        if self._client is not None:
+            return self._client
+        path = self.credentials_file
+        if path is None:
+            raise SinkError(
+                "GOOGLE_APPLICATION_CREDENTIALS is not set: point it to the service account's JSON key file",
+                retryable=False,
+            )
+        try:
+            info = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SinkError(
+                f"the credentials file {path} does not exist; download the service account's JSON key "
+                "and set GOOGLE_APPLICATION_CREDENTIALS to its path",
+                retryable=False,
+            ) from None
+        except (OSError, ValueError) as exc:
+            raise SinkError(
+                f"the credentials file {path} is not a readable JSON key ({exc}); download it again "
+                "from the Google Cloud console (IAM → Service accounts → Keys → Add key → JSON)",
+                retryable=False,
+            ) from exc
+        try:
+            credentials = Credentials.from_service_account_info(info, scopes=list(SCOPES))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SinkError(
+                f"the credentials file {path} is not a service account key ({exc}); it must have "
+                '"type": "service_account", client_email, private_key and token_uri',
+                retryable=False,
+            ) from exc
+        self._email = str(info.get("client_email", ""))
+        client = gspread.Client(credentials, http_client=rewriting_client(self.api_url))
+        client.set_timeout(self.timeout)
+        self._client = client
+        return client
+
+    def _translate(self, exc: Exception) -> SinkError:
+        if isinstance(exc, APIError):
+            code = exc.response.status_code
+            detail = _api_message(exc)
+            if code == 403:
+                who = self._email or "the service account's client_email"
+                return SinkError(
+                    f"Google refused access to the sheet {self.sheet_id} (403 {detail}): open the sheet, "
+                    f"press Share and add {who} as an editor",
+                    retryable=False,
+                )
+            if code == 404:
+                return SinkError(
+                    f"the spreadsheet {self.sheet_id} was not found (404): check GOOGLE_SHEET_ID, the long id "
+                    "in the sheet's address between /d/ and /edit",
+                    retryable=False,
+                )
+            if code == 429:
+                return SinkError(f"Google Sheets quota exceeded (429 {detail}); will retry", retryable=True)
+            if code >= 500:
+                return SinkError(
+                    f"Google Sheets is unavailable ({code} {detail}); will retry", retryable=True
+                )
+            if code == 401:
+                return SinkError(
+                    f"Google did not accept the credentials (401 {detail}); check the key file "
+                    f"{self.credentials_file}",
+                    retryable=False,
+                )
+            return SinkError(f"Google Sheets refused the request ({code} {detail})", retryable=False)
+        if isinstance(exc, RefreshError):
+            retryable = bool(getattr(exc, "retryable", False))
+            return SinkError(
+                f"the service account key in {self.credentials_file} was refused by the token endpoint "
+                f"({exc}); create a new key if it was deleted",
+                retryable=retryable,
+            )
+        if isinstance(exc, TransportError | requests.RequestException):
+            return SinkError(f"cannot reach Google Sheets ({type(exc).__name__}: {exc}); will retry")
+        return SinkError(f"Google Sheets call failed: {exc}", retryable=False)
+
+    def call(self, action: Callable[[HTTPClient], T]) -> T:
+        """Run one API call with the client, translating every library error into SinkError."""
+        client = self._connect()
+        try:
+            return action(client.http_client)
+        except (APIError, GoogleAuthError, requests.RequestException) as exc:
+            raise self._translate(exc) from exc
+
+    @contextmanager
+    def _serial(self) -> Iterator[None]:
+        """One change at a time from this process (read IDs, then write)."""
+        with self._lock:
+            yield
+
+    def values(self, range_: str, render: str = "FORMATTED_VALUE") -> list[list[str]]:
+        result = self.call(
+            lambda http: http.values_get(self.sheet_id, range_, params={"valueRenderOption": render})
+        )
+        return [[str(cell) for cell in row] for row in result.get("values", [])]
+
+    def metadata(self) -> Mapping[str, Any]:
+        return self.call(lambda http: http.fetch_sheet_metadata(self.sheet_id))
+
+    # --- leads -----------------------------------------------------------------------------------
+
+    def _ids(self, prepare: bool = False) -> dict[str, int]:
+        """Lead ID -> 1-based row number, read from column A of "Обращения".
+
+        With `prepare`, a missing sheet is created and a missing header written first (before an append)."""
+        try:
+            rows = self.values(f"{quoted(LEADS_SHEET)}!A:A")
+        except SinkError as exc:
+            if not (
+                prepare and isinstance(exc.__cause__, APIError) and exc.__cause__.response.status_code == 400
+            ):
+                raise
+            request = {"addSheet": {"properties": {"title": LEADS_SHEET}}}
+            self.call(lambda http: http.batch_update(self.sheet_id, {"requests": [request]}))
+            log.warning("created the missing sheet %s; run init-sheet for its formats", LEADS_SHEET)
+            rows = []
+        if prepare and not rows:
+            self._write_row(f"{quoted(LEADS_SHEET)}!A1", [list(LEAD_HEADER)])
+            rows = [[LEAD_HEADER[0]]]
+        ids: dict[str, int] = {}
+        for n, row in enumerate(rows, start=1):
+            cell = row[0].strip() if row else ""
+            if cell and cell != LEAD_HEADER[0]:
+                ids.setdefault(cell, n)
+        return ids
+
+    def append(self, leads: Sequence[Lead]) -> None:
+        """Append the leads whose ID is not in the sheet yet, in one call (values RAW)."""
+        if not leads:
+            return
+        with self._serial():
+            known = self._ids(prepare=True)
+            fresh: list[Lead] = []
+            for lead in leads:
+                if lead.id not in known:
+                    fresh.append(lead)
+                    known[lead.id] = 0
+            if len(fresh) < len(leads):
+                log.info(
+                    "the sheet already has %d of %d lead(s); not appended again",
+                    len(leads) - len(fresh),
+                    len(leads),
+                )
+            if not fresh:
+                return
+            body = {"values": [lead.to_row() for lead in fresh]}
+            params: dict[str, Any] = {"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"}
+            self.call(
+                lambda http: http.values_append(self.sheet_id, f"{quoted(LEADS_SHEET)}!A1", params, body)
+            )
+
+    def read_all(self) -> list[Lead]:
+        rows = self.values(f"{quoted(LEADS_SHEET)}!A:{_LAST_COLUMN}")
+        start = 1 if rows and tuple(rows[0][: len(LEAD_HEADER)]) == LEAD_HEADER else 0
+        return [Lead.from_row(row) for row in rows[start:] if row and row[0].strip()]
+
+    def _write_row(self, range_: str, values: list[list[str]]) -> None:
+        body = {"values": values}
+        self.call(lambda http: http.values_update(self.sheet_id, range_, {"valueInputOption": "RAW"}, body))
+
+    def update_status(self, lead_id: str, status: str) -> bool:
+        with self._serial():
+            row = self._ids().get(lead_id)
+            if row is None:
+                return False
+            status_column = chr(ord("A") + LEAD_HEADER.index("Статус"))
+            self._write_row(f"{quoted(LEADS_SHEET)}!{status_column}{row}", [[status]])
+            return True
+
+    def replace(self, lead: Lead) -> None:
+        with self._serial():
+            row = self._ids().get(lead.id)
+            if row is not None:
+                self._write_row(f"{quoted(LEADS_SHEET)}!A{row}:{_LAST_COLUMN}{row}", [lead.to_row()])
+
+    def upsert(self, lead: Lead) -> None:
+        with self._serial():
+            row = self._ids().get(lead.id)
+            if row is not None:
+                self._write_row(f"{quoted(LEADS_SHEET)}!A{row}:{_LAST_COLUMN}{row}", [lead.to_row()])
+                return
+        self.append([lead])
+
+    # --- doctors ---------------------------------------------------------------------------------
+
+    def read_doctors(self) -> list[Doctor] | None:
+        """Doctors from "Врачи"; on an outage the last good copy (DATA_DIR), or None (use doctors.csv)."""
+        try:
+            rows = self.values(quoted(DOCTORS_SHEET))
+        except SinkError as exc:
+            cached = self._cached_doctors()
+            log.warning(
+                "cannot read the sheet %s (%s); using %s",
+                DOCTORS_SHEET,
+                exc,
+                "the last good copy" if cached is not None else "doctors.csv",
+            )
+            return cached
+        doctors, problems = parse_doctor_rows(rows)
+        self.doctor_problems = problems
+        for problem in problems:
+            log.warning("%s", problem)
+        if not doctors:
+            cached = self._cached_doctors()
+            return cached
+        self._store_cache(doctors)
+        return doctors
+
+    def _cached_doctors(self) -> list[Doctor] | None:
+        if self.cache_file is None or not self.cache_file.exists():
+            return None
+        try:
+            data = json.loads(self.cache_file.read_text(encoding="utf-8"))
+            return [Doctor(d["full_name"], d["specialty"], tuple(d["services"]), d["note"]) for d in data]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("the doctors cache %s is unreadable: %s", self.cache_file, exc)
+            return None
+
+    def _store_cache(self, doctors: list[Doctor]) -> None:
+        if self.cache_file is None:
+            return
+        data = [
+            {"full_name": d.full_name, "specialty": d.specialty, "services": list(d.services), "note": d.note}
+            for d in doctors
+        ]
+        try:
+            self.cache_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.cache_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+            tmp.replace(self.cache_file)
+        except OSError as exc:
+            log.warning("cannot keep a copy of the doctors in %s: %s", self.cache_file, exc)
+
+    def check(self) -> str:
+        """Open the spreadsheet once; returns its title, or raises SinkError with the fix."""
+        meta = self.metadata()
+        titles = [str(s["properties"]["title"]) for s in meta.get("sheets", [])]
+        missing = [t for t in (LEADS_SHEET, DOCTORS_SHEET) if t not in titles]
+        title = str(meta.get("properties", {}).get("title", self.sheet_id))
+        if missing:
+            return f"{title} (no sheet {', '.join(missing)} yet: run `python -m bot init-sheet`)"
+        return title
+
+
+def parse_doctor_rows(rows: list[list[str]]) -> tuple[list[Doctor], list[Problem]]:
+    """The rows of "Врачи" read like doctors.csv, each problem with its row number."""
+    from bot.knowledge.loader import _parse_doctors, _Report
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    for row in rows:
+        writer.writerow([" ".join(cell.split()) for cell in row])
+    report = _Report()
+    if not rows:
+        report.warn(DOCTORS_SHEET, 1, f"the sheet is empty; row 1 must be {', '.join(DOCTORS_HEADER)}")
+        return [], report.problems
+    return _parse_doctors(buffer.getvalue(), f"sheet {DOCTORS_SHEET}", report), report.problems
+
+
+def _api_message(exc: APIError) -> str:
+    try:
+        return str(exc.response.json()["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return exc.response.reason or ""
+
+
+def build_google_sink(settings: Settings) -> GoogleSheetsSink:
+    """The sink bootstrap uses when GOOGLE_SHEET_ID is set; credentials are read on first use."""
+    if not settings.google_sheet_id:
+        raise SinkError("GOOGLE_SHEET_ID is not set", retryable=False)
+    return GoogleSheetsSink(
+        settings.google_sheet_id,
+        settings.google_application_credentials,
+        api_url=settings.google_sheets_api_url,
+        writes_per_minute=settings.sheets_writes_per_minute,
+        cache_dir=settings.data_dir,
+    )
