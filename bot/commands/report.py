@@ -1,15 +1,47 @@
-"""Placeholder until its issue lands: the command explains that it is not available yet."""
+"""`python -m bot report [--days N] [--out FILE.png]`: the owner's summary as text and a picture."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+from bot.bootstrap import build_app
+from bot.cli import setup_logging
+from bot.config import load_settings
+from bot.report.build import render_report
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return number
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("--days", type=_positive, default=7, help="how many last days (default 7)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="where to save the picture (default DATA_DIR/report-YYYY-MM-DD.png)",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
-    print("this command is not built yet", file=sys.stderr)
-    return 1
+    settings = load_settings()
+    setup_logging("WARNING")
+    app = build_app(settings)
+    try:
+        text, png = render_report(app, args.days)
+        out: Path = (
+            args.out or settings.data_dir / f"report-{app.clock.now().astimezone(settings.tz):%Y-%m-%d}.png"
+        )
+    finally:
+        app.close()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(png)
+    sys.stdout.write(text)
+    sys.stdout.write(f"\nКартинка: {out}\n")
+    return 0
