@@ -13,6 +13,7 @@ from bot.engine.port import Engine
 from bot.knowledge.provider import KnowledgeProvider
 from bot.notify import AdminNotifier, LogNotifier, MessengerRegistry
 from bot.prompts import load_texts
+from bot.scheduler import TimerRules
 from bot.service import ConversationService
 from bot.storage.db import Database
 from bot.storage.state_store import StateStore
@@ -95,6 +96,7 @@ def build_app(
         flusher=flusher,
         messengers=messengers,
         handoff_timeout=settings.handoff_timeout,
+        due_at=TimerRules.from_settings(settings).due_at,
     )
     return App(
         settings,

@@ -9,6 +9,7 @@ from bot.dialogue.texts import Texts
 from bot.errors import KnowledgeError
 
 REPLIES_FILE = "replies.toml"
+EXTRA_FILES = ("followups.toml",)  # optional: more keys for the same Texts (reminders of silent patients)
 PACKAGE_PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
 
 
@@ -22,7 +23,17 @@ def resolve_prompts_dir(configured: Path) -> Path:
 
 
 def load_texts(prompts_dir: Path) -> Texts:
-    path = resolve_prompts_dir(prompts_dir) / REPLIES_FILE
+    folder = resolve_prompts_dir(prompts_dir)
+    flat = _read_flat(folder / REPLIES_FILE)
+    for name in EXTRA_FILES:
+        if (folder / name).exists():
+            flat.update({k: v for k, v in _read_flat(folder / name).items() if k not in flat})
+        elif PACKAGE_PROMPTS.joinpath(name).exists():  # an older prompts folder: the project's reminders
+            flat.update({k: v for k, v in _read_flat(PACKAGE_PROMPTS / name).items() if k not in flat})
+    return Texts(flat)
+
+
+def _read_flat(path: Path) -> dict[str, str | list[str]]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
@@ -33,4 +44,4 @@ def load_texts(prompts_dir: Path) -> Texts:
     for key, value in data.items():
         if isinstance(value, str | list):
             flat[key] = value
-    return Texts(flat)
+    return flat

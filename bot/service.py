@@ -66,6 +66,10 @@ class ConversationService:
         self.due_at = due_at
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
+    def conversation_lock(self, key: str) -> asyncio.Lock:
+        """The lock that serialises everything done to one conversation (messages, timers, admins)."""
+        return self._locks[key]
+
     async def handle(self, address: Address, incoming: Incoming) -> list[Outgoing]:
         """Answer one patient message. The lead, if any, is in the local record before this returns."""
         async with self._locks[address.key]:

@@ -162,6 +162,10 @@ class DialogueCore:
 
         if "fix" in u.extra:
             return self._start_fix(state, step, u.extra["fix"], knowledge)
+        if self._leaving_mid_booking(state, u):
+            state.closed = True  # the booking is kept for a return, but no reminder follows a goodbye
+            step.say(self.texts.get("goodbye"))
+            return self._record(state, step)
 
         was_idle = state.stage == Stage.IDLE
         awaiting_before = state.awaiting
@@ -210,6 +214,15 @@ class DialogueCore:
         return self._record(state, step)
 
     # ------------------------------------------------------------------ pieces
+
+    @staticmethod
+    def _leaving_mid_booking(state: ConversationState, u: Understanding) -> bool:
+        """«До свидания» in the middle of a booking, with nothing else said."""
+        return (
+            u.has(Intent.GOODBYE)
+            and state.stage in (Stage.BOOKING, Stage.CONFIRM)
+            and not (u.has_booking_facts or u.faq or u.reply or u.has(Intent.YES))
+        )
 
     def _record(self, state: ConversationState, step: Step) -> Step:
         step.finish()

@@ -1,0 +1,284 @@
+"""Timers of "nothing is lost": one gentle reminder to a silent patient, then the unconfirmed lead.
+
+`TimerRules.due_at(state, now)` is pure: the service stores its answer with the conversation, so the timers
+survive restarts. `run_scheduler(app)` is the one loop of `run` that takes the due conversations from the
+state store and acts: a reminder through the patient's channel (never in quiet hours, never twice, never
+after goodbye, decline or confirmation; WhatsApp only inside its 24-hour window) and, when the patient left a
+valid phone with consent and did not confirm, a row with the status «не подтверждена» and an admin alert.
+When the patient later confirms, the core reuses `state.lead_id`, so that row is completed, not duplicated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+
+from bot.config import Settings
+from bot.dialogue.messages import Address, Button, Outgoing
+from bot.dialogue.state import ConversationState, Slot, Stage
+from bot.dialogue.texts import Texts
+from bot.knowledge.models import Knowledge
+from bot.storage.db import Database
+from sheets.schema import Lead, Status, new_lead_id
+
+if TYPE_CHECKING:
+    from bot.bootstrap import App
+
+__all__ = ["Tick", "TimerRules", "format_due", "run_scheduler", "tick"]
+
+log = logging.getLogger(__name__)
+
+# A reminder later than this after the patient's last message would be odd (and WhatsApp forbids it).
+REMINDER_MAX_AGE = timedelta(hours=24)
+WHATSAPP_WINDOW = timedelta(hours=24)
+
+
+def format_due(moment: datetime) -> str:
+    """The stored form of a timer: ISO UTC with milliseconds, comparable as text with the service's times."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def _parse(value: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class TimerRules:
+    """The pauses and the quiet hours (clinic time) from the settings."""
+
+    followup_delay: timedelta = timedelta(minutes=30)
+    unconfirmed_delay: timedelta = timedelta(hours=2)
+    quiet_hours: tuple[time, time] | None = (time(21, 0), time(9, 0))
+    tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Europe/Samara"))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TimerRules:
+        return cls(settings.followup_delay, settings.unconfirmed_delay, settings.quiet_hours, settings.tz)
+
+    # ------------------------------------------------------------------ quiet hours
+
+    def is_quiet(self, moment: datetime) -> bool:
+        if not self.quiet_hours:
+            return False
+        start, end = self.quiet_hours
+        local = moment.astimezone(self.tz).time()
+        if start == end:
+            return False
+        if start < end:
+            return start <= local < end
+        return local >= start or local < end
+
+    def out_of_quiet(self, moment: datetime) -> datetime:
+        """The moment itself, or the end of the quiet hours it falls into (the next morning)."""
+        if not self.quiet_hours or not self.is_quiet(moment):
+            return moment
+        end = self.quiet_hours[1]
+        local = moment.astimezone(self.tz)
+        candidate = datetime.combine(local.date(), end, tzinfo=self.tz)
+        if candidate <= local:
+            candidate = datetime.combine(local.date() + timedelta(days=1), end, tzinfo=self.tz)
+        return candidate.astimezone(UTC)
+
+    # ------------------------------------------------------------------ the rules
+
+    @staticmethod
+    def in_progress(state: ConversationState) -> bool:
+        """A booking is started and not finished; the patient did not say goodbye or decline."""
+        return (
+            not state.closed
+            and state.stage in (Stage.BOOKING, Stage.CONFIRM)
+            and bool(state.last_patient_at)
+            and not state.consent.declined_at
+        )
+
+    @staticmethod
+    def recordable(state: ConversationState) -> bool:
+        """A valid phone left with consent: the administrator can call even without the confirmation."""
+        return bool(state.consent.given_at) and valid_phone(state.booking.phone)
+
+    def reminder_at(self, state: ConversationState, now: datetime) -> datetime | None:
+        last = _parse(state.last_patient_at)
+        if last is None or state.followup_sent or not self.in_progress(state):
+            return None
+        moment = self.out_of_quiet(max(last + self.followup_delay, now))
+        return moment if moment - last <= REMINDER_MAX_AGE else None
+
+    def unconfirmed_at(self, state: ConversationState) -> datetime | None:
+        last = _parse(state.last_patient_at)
+        if last is None or state.unconfirmed_recorded or not self.in_progress(state):
+            return None
+        if not self.recordable(state):
+            return None
+        return last + self.unconfirmed_delay
+
+    def due_at(self, state: ConversationState, now: datetime) -> str:
+        """When this conversation's next timer fires, ISO UTC; '' when nothing is pending."""
+        moments = [m for m in (self.reminder_at(state, now), self.unconfirmed_at(state)) if m is not None]
+        return format_due(min(moments)) if moments else ""
+
+
+def valid_phone(e164: str) -> bool:
+    if not e164.startswith("+"):
+        return False
+    try:
+        return phonenumbers.is_valid_number(phonenumbers.parse(e164))
+    except phonenumbers.NumberParseException:
+        return False
+
+
+# ---------------------------------------------------------------------- what is said and recorded
+
+
+def service_label(state: ConversationState, knowledge: Knowledge) -> str:
+    b = state.booking
+    for doctor in knowledge.doctors:
+        if doctor.full_name == b.doctor:
+            return doctor.display
+    return b.specialty
+
+
+def reminder_message(state: ConversationState, texts: Texts, knowledge: Knowledge) -> Outgoing:
+    """The one gentle reminder, worded for where the booking stopped."""
+    b = state.booking
+    service = service_label(state, knowledge)
+    phone = knowledge.clinic.phone
+    name = b.name if state.consent.given_at else ""
+    if state.awaiting == Slot.CONFIRM or state.stage == Stage.CONFIRM:
+        key = "followup_confirm_named" if name else "followup_confirm"
+        buttons = (
+            Button(texts.get("btn_confirm"), "confirm:yes"),
+            Button(texts.get("btn_fix"), "confirm:fix"),
+        )
+        return Outgoing(texts.get(key, name=name, service=service, phone=phone), buttons)
+    if not service:
+        return Outgoing(texts.get("followup_service", phone=phone))
+    key = "followup_booking_named" if name else "followup_booking"
+    return Outgoing(texts.get(key, name=name, service=service, phone=phone))
+
+
+def unconfirmed_lead(
+    state: ConversationState, address: Address, now: datetime, tz: ZoneInfo, knowledge: Knowledge
+) -> Lead:
+    """The row of a patient who left a phone and went silent: what is known, status «не подтверждена»."""
+    b = state.booking
+    return Lead(
+        id=state.lead_id or new_lead_id(),
+        created=now.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+        name=b.name,
+        phone=b.phone,
+        service=service_label(state, knowledge),
+        window=b.window,
+        visit=b.visit,
+        channel=address.channel,
+        contact=address.contact or address.user_id,
+        comment=b.comment or b.specialty,
+        status=Status.UNCONFIRMED,
+    )
+
+
+def whatsapp_window_open(db: Database, address: Address, state: ConversationState, now: datetime) -> bool:
+    """WhatsApp lets a business write freely only within 24 hours of the patient's last message.
+
+    The conversation's own last message decides; when the WhatsApp channel keeps its per-patient record
+    (an early close after Graph's 131047 included), that record must agree too."""
+    last = _parse(state.last_patient_at)
+    if last is None or now - last >= WHATSAPP_WINDOW:
+        return False
+    try:
+        from bot.channels.whatsapp.window import whatsapp_window_open as channel_window_open
+    except ImportError:
+        return True
+    try:
+        known = db.query("SELECT COUNT(*) FROM whatsapp_contacts WHERE wa_id = ?", (address.user_id,))
+    except sqlite3.OperationalError:  # the WhatsApp channel never ran with this data folder
+        return True
+    if not known or not int(str(known[0][0])):
+        return True
+    return channel_window_open(db, address.user_id, now)
+
+
+# ---------------------------------------------------------------------- the loop
+
+
+@dataclass(slots=True)
+class Tick:
+    """What one pass of the scheduler did (for logs and tests)."""
+
+    reminders: int = 0
+    skipped: int = 0
+    unconfirmed: int = 0
+    errors: int = 0
+
+
+async def _process(app: App, rules: TimerRules, address: Address, now: datetime, result: Tick) -> None:
+    service = app.service
+    knowledge = app.knowledge()
+    lead: Lead | None = None
+    message: Outgoing | None = None
+    async with service.conversation_lock(address.key):
+        state = app.store.load(address)  # fresh: the patient may have written since `due` was read
+        remind = rules.reminder_at(state, now)
+        if remind is not None and remind <= now:
+            state.followup_sent = True  # set before sending: a crash loses a reminder, never repeats one
+            if address.channel == "whatsapp" and not whatsapp_window_open(app.db, address, state, now):
+                log.info("reminder to %s skipped: outside WhatsApp's 24-hour window", address.key)
+                result.skipped += 1
+            else:
+                message = reminder_message(state, app.texts, knowledge)
+                state.remember("bot", message.text)
+        record = rules.unconfirmed_at(state)
+        if record is not None and record <= now:
+            lead = unconfirmed_lead(state, address, now, rules.tz, knowledge)
+            state.lead_id = lead.id
+            state.unconfirmed_recorded = True
+        leads = [(lead, False)] if lead is not None else []
+        app.store.save(address, state, format_due(now), leads, due_at=rules.due_at(state, now))
+    if lead is not None:
+        result.unconfirmed += 1
+        log.info("unconfirmed lead %s recorded for %s", lead.id, address.key)
+        await service.deliver_leads()
+        await app.notifier.lead(lead, address)
+    if message is not None:
+        if await app.messengers.send(address, [message]):
+            result.reminders += 1
+        else:
+            result.skipped += 1
+            log.info("reminder to %s not delivered by its channel", address.key)
+
+
+async def tick(app: App, rules: TimerRules | None = None, *, limit: int = 100) -> Tick:
+    """One pass: act on every conversation whose timer is due now."""
+    rules = rules or TimerRules.from_settings(app.settings)
+    now = app.clock.now()
+    result = Tick()
+    for stored in app.store.due(format_due(now), limit=limit):
+        try:
+            await _process(app, rules, stored.address, now, result)
+        except Exception:  # one broken conversation must not stop the others' timers
+            result.errors += 1
+            log.exception("timer of %s failed", stored.address.key)
+    return result
+
+
+async def run_scheduler(app: App, interval: float = 15.0) -> None:
+    """The scheduler task of `run`: a pass every `interval` seconds, forever."""
+    rules = TimerRules.from_settings(app.settings)
+    while True:
+        try:
+            await tick(app, rules)
+        except Exception:  # the loop must outlive any single failure (a locked database, a bad row)
+            log.exception("scheduler pass failed")
+        await asyncio.sleep(interval)
