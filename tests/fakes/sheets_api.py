@@ -562,3 +562,12 @@ def _quote(title: str) -> str:
 
 def _b64decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def write_credentials(api: FakeSheetsApi, directory: Any) -> Any:
+    """A service-account JSON key file for `api`, written into `directory`; returns its path."""
+    from pathlib import Path
+
+    path = Path(directory) / "service-account.json"
+    path.write_text(json.dumps(api.service_account()), encoding="utf-8")
+    return path
