@@ -1,0 +1,71 @@
+"""`python -m bot report` as a subprocess on a generated leads.csv: text on stdout, a PNG on disk."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sheets.csv_sink import CsvLeadSink
+from sheets.schema import Lead
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_report_command_prints_the_table_and_writes_the_png(tmp_path: Path) -> None:
+    now = datetime.now(ZoneInfo("Europe/Samara")).replace(tzinfo=None)
+    leads = [
+        Lead(
+            f"E{i:04d}",
+            (now - timedelta(hours=3 * i + 1)).strftime("%Y-%m-%d %H:%M"),
+            "Олег",
+            "+79123456789",
+            "УЗИ" if i % 3 else "Терапевт",
+            "любое",
+            "первичное",
+            "telegram" if i % 2 else "whatsapp",
+            "@oleg",
+            "",
+            "записан" if i % 4 == 0 else "новая",
+        )
+        for i in range(120)  # 15 days back
+    ]
+    CsvLeadSink(tmp_path / "data" / "leads.csv").append(leads)
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM", "OPENAI", "GOOGLE", "WHATSAPP"))
+    }
+    env.update(
+        DATA_DIR=str(tmp_path / "data"),
+        KNOWLEDGE_DIR=str(ROOT / "knowledge"),
+        PROMPTS_DIR=str(ROOT / "prompts"),
+        CLINIC_TIMEZONE="Europe/Samara",
+    )
+    out = tmp_path / "out" / "week.png"
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "report", "--days", "3", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=90,
+    )
+    assert result.returncode == 0, result.stderr
+    # 3 calendar days: today plus two before; leads every 3 hours back from an hour ago.
+    start = datetime.combine(now.date() - timedelta(days=2), datetime.min.time())
+    expected = sum(1 for lead in leads if datetime.strptime(lead.created, "%Y-%m-%d %H:%M") >= start)
+    assert f"Всего обращений: {expected}" in result.stdout
+    assert "По каналам" in result.stdout and "whatsapp" in result.stdout
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    bad = subprocess.run(
+        [sys.executable, "-m", "bot", "report", "--days", "0"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=60,
+    )
+    assert bad.returncode == 2 and "--days" in bad.stderr
