@@ -10,12 +10,14 @@ from bot.dialogue.core import DialogueCore
 from bot.dialogue.texts import Texts
 from bot.engine.offline import OfflineEngine
 from bot.engine.port import Engine
+from bot.errors import StorageError
 from bot.knowledge.provider import KnowledgeProvider
 from bot.notify import AdminNotifier, LogNotifier, MessengerRegistry
 from bot.prompts import load_texts
 from bot.scheduler import TimerRules
 from bot.service import ConversationService
 from bot.storage.db import Database
+from bot.storage.health import check_data_dir
 from bot.storage.state_store import StateStore
 from sheets.csv_sink import CsvLeadSink
 from sheets.outbox import Outbox, OutboxFlusher
@@ -70,6 +72,9 @@ def build_app(
     sinks: dict[str, LeadSink] | None = None,
 ) -> App:
     clock = clock or SystemClock()
+    usable, problem = check_data_dir(settings.data_dir)
+    if not usable:  # a read-only or full DATA_DIR would lose leads silently: refuse to start
+        raise StorageError(problem)
     db = Database(settings.state_db)
     sinks = sinks if sinks is not None else build_sinks(settings)
     outbox = Outbox(db, list(sinks))
