@@ -1,0 +1,279 @@
+"""The WhatsApp channel: Meta's signed webhook in, the core's replies out through the Graph API.
+
+The webhook answers 200 as soon as the body is verified and each new message id is recorded; the dialogue
+runs after, in a background task per patient (messages of one patient in order).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import hmac
+import json
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+from aiohttp import web
+
+from bot.bootstrap import App
+from bot.channels.console import to_incoming
+from bot.channels.whatsapp.graph import GraphAuthError, GraphClient, GraphError, WindowClosedError
+from bot.channels.whatsapp.inbound import InboundMessage, StatusError, StatusUpdate, parse_webhook
+from bot.channels.whatsapp.render import render
+from bot.channels.whatsapp.signature import signature_valid
+from bot.channels.whatsapp.window import WINDOW, WhatsAppContacts
+from bot.dialogue.messages import Address, Button, Incoming, Outgoing
+from bot.http.health import error_log
+from bot.notify import PatientMessenger
+
+__all__ = ["CHANNEL", "WEBHOOK_PATH", "WhatsAppChannel", "WhatsAppMessenger", "mask"]
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "whatsapp"
+WEBHOOK_PATH = "/webhook/whatsapp"
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+SORRY = (
+    "Извините, у нас техническая заминка. Напишите, пожалуйста, ещё раз через пару минут "
+    "или позвоните нам: {phone}."
+)
+
+
+def mask(wa_id: str) -> str:
+    """A WhatsApp number for logs: enough to tell patients apart, not enough to call them."""
+    return f"+{wa_id[:4]}***{wa_id[-2:]}" if len(wa_id) > 6 else "+***"
+
+
+class WhatsAppChannel:
+    """Translates between Meta's webhooks / Graph API and the conversation service."""
+
+    def __init__(
+        self,
+        app: App,
+        graph: GraphClient,
+        *,
+        app_secret: str | None,
+        verify_token: str | None,
+        phone_number_id: str,
+    ) -> None:
+        self.app = app
+        self.graph = graph
+        self.app_secret = app_secret
+        self.verify_token = verify_token
+        self.phone_number_id = phone_number_id
+        self.contacts = WhatsAppContacts(app.db)
+        self.errors = error_log(app)
+        self.counts: Counter[str] = Counter()  # received, duplicate, refused, status:<name>, sent...
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._tails: dict[str, asyncio.Task[None]] = {}
+
+    # --- the webhook ------------------------------------------------------------------------------
+
+    async def verify(self, request: web.Request) -> web.Response:
+        """Meta's subscription handshake: echo `hub.challenge` when `hub.verify_token` is ours."""
+        query = request.query
+        token = query.get("hub.verify_token", "")
+        if (
+            query.get("hub.mode") == "subscribe"
+            and self.verify_token
+            and hmac.compare_digest(token.encode(), self.verify_token.encode())
+        ):
+            log.info("WhatsApp webhook verified by Meta")
+            return web.Response(text=query.get("hub.challenge", ""), content_type="text/plain")
+        log.warning("WhatsApp webhook verification refused: wrong hub.verify_token or hub.mode")
+        return web.Response(status=403, text="verification failed")
+
+    async def receive(self, request: web.Request) -> web.Response:
+        """A signed delivery: checked over the raw bytes, recorded, answered at once; work goes on after."""
+        raw = await request.read()
+        if not signature_valid(raw, request.headers.get(SIGNATURE_HEADER), self.app_secret):
+            self.counts["refused"] += 1
+            log.warning(
+                "WhatsApp webhook refused: %s signature (%d bytes from %s)",
+                "missing" if SIGNATURE_HEADER not in request.headers else "wrong",
+                len(raw),
+                request.remote,
+            )
+            return web.Response(status=401, text="invalid signature")
+        try:
+            payload = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            log.warning("WhatsApp webhook with a valid signature but no JSON body (%d bytes)", len(raw))
+            return web.Response(status=400, text="not JSON")
+        self.accept(payload)
+        return web.Response(text="EVENT_RECEIVED")
+
+    def accept(self, payload: Any) -> int:
+        """Record statuses and new messages, start their processing; returns how many messages started."""
+        messages, statuses = parse_webhook(payload)
+        for status in statuses:
+            self._on_status(status)
+        now = self.app.clock.now()
+        started = 0
+        for message in messages:
+            if message.phone_number_id and message.phone_number_id != self.phone_number_id:
+                log.warning("WhatsApp message for another number (id %s) ignored", message.phone_number_id)
+                continue
+            if self.app.store.seen(f"{CHANNEL}:{message.message_id}", now.isoformat(timespec="milliseconds")):
+                self.counts["duplicate"] += 1
+                log.info("WhatsApp message %s delivered again; already handled", message.message_id)
+                continue
+            self.counts["received"] += 1
+            at = min(message.timestamp, now) if message.timestamp else now
+            if now - at < WINDOW:
+                self.contacts.inbound(message.wa_id, at)
+            self._schedule(message.wa_id, functools.partial(self.process, message))
+            started += 1
+        return started
+
+    def _on_status(self, status: StatusUpdate) -> None:
+        self.counts[f"status:{status.status}"] += 1
+        if status.status != "failed":
+            log.debug("WhatsApp message %s: %s", status.message_id, status.status)
+            return
+        now = self.app.clock.now()
+        for error in status.errors or (StatusError(0, "no reason given"),):
+            if error.code == 131047:
+                self.contacts.close(status.recipient, status.timestamp or now)
+            text = f"message to {mask(status.recipient)} failed: {error.code} {error.title}"
+            if error.details:
+                text += f" ({error.details})"
+            log.warning("WhatsApp %s", text)
+            self.errors.record(CHANNEL, text)
+
+    # --- one message ------------------------------------------------------------------------------
+
+    async def process(self, message: InboundMessage) -> None:
+        """Read receipt and typing, the dialogue, the replies. Never raises: failures are logged."""
+        address = Address(CHANNEL, message.wa_id, "+" + message.wa_id)
+        await self._mark_read(message.message_id)
+        incoming = self._resolve(message.incoming, self.contacts.offered(message.wa_id))
+        try:
+            replies = await self.app.service.handle(address, incoming)
+        except Exception as exc:  # one error handler: a polite reply and a log line with context
+            log.exception("WhatsApp message %s from %s failed", message.message_id, mask(message.wa_id))
+            self.errors.record(CHANNEL, f"handling a message failed: {exc!r}")
+            replies = [Outgoing(self._sorry())]
+        if replies:
+            await self.deliver(message.wa_id, replies)
+
+    @staticmethod
+    def _resolve(incoming: Incoming, offered: Sequence[Button]) -> Incoming:
+        """A typed number or label of the options shown last presses that option."""
+        if incoming.button is not None or not incoming.text or not offered:
+            return incoming
+        typed = to_incoming(incoming.text, offered)
+        if typed.button is None:
+            return incoming
+        return replace(incoming, text=typed.text, button=typed.button)
+
+    async def _mark_read(self, message_id: str) -> None:
+        try:
+            await self.graph.mark_read(message_id, typing=True)
+        except GraphError as exc:
+            log.warning("WhatsApp mark-as-read of %s failed: %s", message_id, exc)
+            if isinstance(exc, GraphAuthError):
+                self.errors.record(CHANNEL, f"token refused: {exc}")
+
+    def _sorry(self) -> str:
+        try:
+            phone = self.app.knowledge().clinic.phone
+        except Exception:  # the knowledge itself may be what broke
+            phone = ""
+        if self.app.texts.has("technical_error"):
+            return self.app.texts.get("technical_error", phone=phone)
+        return SORRY.format(phone=phone).replace(": .", ".")
+
+    async def deliver(self, wa_id: str, messages: Sequence[Outgoing]) -> bool:
+        """Send replies in order; False when Graph refused one (the rest are not sent)."""
+        offered = next((m.buttons for m in reversed(messages) if m.buttons), ())
+        self.contacts.offer(wa_id, offered)
+        for message in messages:
+            for body in render(message):
+                try:
+                    await self.graph.send_message(wa_id, body)
+                except WindowClosedError as exc:
+                    self.contacts.close(wa_id, self.app.clock.now())
+                    self._failed(wa_id, exc, "outside the 24-hour window")
+                    return False
+                except GraphError as exc:
+                    self._failed(wa_id, exc, "token refused" if isinstance(exc, GraphAuthError) else "")
+                    return False
+                self.counts["sent"] += 1
+        return True
+
+    def _failed(self, wa_id: str, exc: GraphError, what: str) -> None:
+        self.counts["send_failed"] += 1
+        text = f"sending to {mask(wa_id)} failed" + (f" ({what})" if what else "") + f": {exc}"
+        log.error("WhatsApp %s", text)
+        self.errors.record(CHANNEL, text)
+
+    async def send_outside_reply(self, address: Address, messages: Sequence[Outgoing]) -> bool:
+        """An administrator's answer or a reminder: only inside the 24-hour window."""
+        if not self.contacts.window_open(address.user_id, self.app.clock.now()):
+            self.counts["window_closed"] += 1
+            log.warning(
+                "WhatsApp message to %s not sent: outside the 24-hour window (only templates allowed)",
+                mask(address.user_id),
+            )
+            return False
+        return await self.deliver(address.user_id, messages)
+
+    # --- background work --------------------------------------------------------------------------
+
+    def _schedule(self, key: str, job: Callable[[], Awaitable[None]]) -> None:
+        previous = self._tails.get(key)
+        task = asyncio.get_running_loop().create_task(self._run_after(previous, job))
+        self._tails[key] = task
+        self._tasks.add(task)
+        task.add_done_callback(functools.partial(self._done, key))
+
+    @staticmethod
+    async def _run_after(previous: asyncio.Task[None] | None, job: Callable[[], Awaitable[None]]) -> None:
+        if previous is not None and not previous.done():
+            await asyncio.wait([previous])
+        await job()
+
+    def _done(self, key: str, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if self._tails.get(key) is task:
+            del self._tails[key]
+        if not task.cancelled() and task.exception() is not None:
+            log.error("WhatsApp background task failed", exc_info=task.exception())
+
+    @property
+    def pending(self) -> int:
+        return len(self._tasks)
+
+    async def drain(self) -> None:
+        """Wait until every accepted message is answered (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def close(self, timeout: float = 10.0) -> None:
+        """Finish the work in hand (up to `timeout` seconds), then close the HTTP client."""
+        try:
+            await asyncio.wait_for(self.drain(), timeout)
+        except TimeoutError:
+            log.warning("WhatsApp: %d messages still in progress at shutdown", len(self._tasks))
+            for task in list(self._tasks):
+                task.cancel()
+            with contextlib.suppress(Exception):
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.graph.aclose()
+
+
+class WhatsAppMessenger(PatientMessenger):
+    """Messages to a WhatsApp patient outside a reply; False outside the 24-hour window."""
+
+    channel = CHANNEL
+
+    def __init__(self, whatsapp: WhatsAppChannel) -> None:
+        self.whatsapp = whatsapp
+
+    async def send(self, address: Address, messages: Sequence[Outgoing]) -> bool:
+        return await self.whatsapp.send_outside_reply(address, messages)
