@@ -48,15 +48,26 @@ class Outbox:
             )
 
     def due(self, sink: str, now: str, limit: int = 200) -> list[OutboxItem]:
+        """The oldest waiting items of a sink, in order, up to the first one still backing off."""
         rows = self.db.query(
-            "SELECT seq, sink, op, payload, attempts FROM outbox WHERE sink = ? AND state = 'pending' "
-            "AND next_at <= ? ORDER BY seq LIMIT ?",
-            (sink, now, limit),
+            "SELECT seq, sink, op, payload, attempts, next_at FROM outbox WHERE sink = ? AND state = 'pending' "
+            "ORDER BY seq LIMIT ?",
+            (sink, limit),
         )
-        return [
-            OutboxItem(int(seq), str(s), str(op), Lead.from_row(json.loads(str(p))), int(a))  # type: ignore[call-overload]
-            for seq, s, op, p, a in rows
-        ]
+        items: list[OutboxItem] = []
+        for seq, s, op, p, a, next_at in rows:
+            if str(next_at) > now:
+                break  # later items wait: a status must never overtake its lead
+            items.append(OutboxItem(int(seq), str(s), str(op), Lead.from_row(json.loads(str(p))), int(a)))  # type: ignore[call-overload]
+        return items
+
+    def earlier_undelivered(self, sink: str, lead_id: str, seq: int) -> bool:
+        """Whether an older item for the same lead is still waiting or parked."""
+        rows = self.db.query(
+            "SELECT 1 FROM outbox WHERE sink = ? AND lead_id = ? AND seq < ? AND state != 'done' LIMIT 1",
+            (sink, lead_id, seq),
+        )
+        return bool(rows)
 
     def mark_done(self, seqs: list[int]) -> None:
         with self.db.transaction() as conn:
@@ -82,6 +93,15 @@ class Outbox:
         with self.db.transaction() as conn:
             cur = conn.execute(
                 "UPDATE outbox SET state = 'pending', next_at = '' WHERE sink = ? AND state = 'parked'",
+                (sink,),
+            )
+            return cur.rowcount
+
+    def retry_now(self, sink: str) -> int:
+        """Make every waiting item of a sink due at once (on start: flush what was left)."""
+        with self.db.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE outbox SET next_at = '' WHERE sink = ? AND state = 'pending' AND next_at != ''",
                 (sink,),
             )
             return cur.rowcount
@@ -219,10 +239,18 @@ class OutboxFlusher:
                     return delivered
                 quota.spend(now)
                 try:
-                    await asyncio.to_thread(self._apply, sink, batch)
+                    applied = await asyncio.to_thread(self._apply, sink, batch)
                 except SinkError as exc:
                     await self._failed(name, batch, exc)
                     return delivered  # keep order: later items wait for the failed ones
+                item = batch[0]
+                if not applied and self.outbox.earlier_undelivered(name, item.lead.id, item.seq):
+                    self.outbox.park([item.seq], f"waits for lead {item.lead.id}, parked earlier")
+                    continue
+                if not applied:
+                    log.warning(
+                        "lead %s is not in %s; status %s not set", item.lead.id, name, item.lead.status
+                    )
                 self.outbox.mark_done([b.seq for b in batch])
                 delivered += len(batch)
 
@@ -250,19 +278,16 @@ class OutboxFlusher:
                 log.exception("cannot warn the administrators about parked leads")
 
     @staticmethod
-    def _apply(sink: LeadSink, batch: list[OutboxItem]) -> None:
+    def _apply(sink: LeadSink, batch: list[OutboxItem]) -> bool:
+        """Deliver one batch; False when a status found no row to set."""
         op = batch[0].op
         if op == "append":
             sink.append([b.lead for b in batch])
         elif op == "upsert":
             sink.upsert(batch[0].lead)
-        elif not sink.update_status(batch[0].lead.id, batch[0].lead.status):
-            log.warning(
-                "lead %s is not in %s; its status %s was not set",
-                batch[0].lead.id,
-                sink.name,
-                batch[0].lead.status,
-            )
+        else:
+            return sink.update_status(batch[0].lead.id, batch[0].lead.status)
+        return True
 
     async def flush(self) -> int:
         total = 0
@@ -283,6 +308,8 @@ class OutboxFlusher:
     async def run_forever(self, interval: float = 2.0) -> None:
         """Flush what was left at once (parked rows included), then whenever woken or due."""
         self._unparked_at.clear()
+        for name in self.sinks:
+            self.outbox.retry_now(name)
         while True:
             try:
                 await self.flush()
