@@ -1,0 +1,59 @@
+"""A check's outcome: one printed line with a mark, what was found and, when something is wrong, the fix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from pydantic import SecretStr
+
+__all__ = ["Line", "Mark", "mask"]
+
+
+class Mark(StrEnum):
+    OK = "✓"
+    FAIL = "✗"
+    WARN = "!"  # worth knowing, does not fail the check
+    SKIP = "–"  # not configured, and that is allowed
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    mark: Mark
+    item: str
+    detail: str
+    fix: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.mark is Mark.FAIL
+
+    def render(self) -> str:
+        text = f"{self.mark} {self.item}: {self.detail}"
+        return f"{text} — fix: {self.fix}" if self.fix else text
+
+
+def ok(item: str, detail: str) -> Line:
+    return Line(Mark.OK, item, detail)
+
+
+def fail(item: str, detail: str, fix: str) -> Line:
+    return Line(Mark.FAIL, item, detail, fix)
+
+
+def warn(item: str, detail: str, fix: str = "") -> Line:
+    return Line(Mark.WARN, item, detail, fix)
+
+
+def skip(item: str, detail: str) -> Line:
+    return Line(Mark.SKIP, item, detail)
+
+
+def mask(secret: SecretStr | str | None) -> str:
+    """Enough of a secret to recognise it, never all of it: `1234…xyz (46 chars)`."""
+    if secret is None:
+        return "not set"
+    value = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
+    if len(value) < 12:
+        return f"*** ({len(value)} chars)"
+    return f"{value[:4]}…{value[-3:]} ({len(value)} chars)"

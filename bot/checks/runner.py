@@ -1,0 +1,66 @@
+"""Runs every check in order: the local ones first, then the configured services side by side."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable
+
+from bot.checks.llm import check_llm
+from bot.checks.local import check_data_dir, check_knowledge, check_prompts, describe_settings
+from bot.checks.model import Line, fail
+from bot.checks.sheets import check_sheets
+from bot.checks.telegram import check_telegram
+from bot.checks.whatsapp import check_whatsapp
+from bot.config import Settings
+from bot.errors import ConfigError
+
+__all__ = ["SERVICE_CHECKS", "config_failures", "run_checks"]
+
+ServiceCheck = Callable[[Settings], Awaitable[list[Line]]]
+SERVICE_CHECKS: tuple[tuple[str, ServiceCheck], ...] = (
+    ("Telegram", check_telegram),
+    ("LLM", check_llm),
+    ("Google Sheets", check_sheets),
+    ("WhatsApp", check_whatsapp),
+)
+
+
+def config_failures(error: ConfigError) -> list[Line]:
+    """One ✗ line per bad variable of a settings error."""
+    text = str(error).removeprefix("bad configuration: ")
+    lines = []
+    for part in text.split("; "):
+        match = re.match(r"([A-Z0-9_.]+): ", part)
+        name = match.group(1) if match else "a setting"
+        lines.append(
+            fail("Settings", part, f"correct {name} in .env (every name is explained in .env.example)")
+        )
+    return lines
+
+
+async def _guarded(item: str, check: ServiceCheck, settings: Settings, timeout: float) -> list[Line]:
+    try:
+        return await asyncio.wait_for(check(settings), timeout)
+    except TimeoutError:
+        return [
+            fail(item, f"no answer within {timeout:.0f} s", "check the network and the service's URL setting")
+        ]
+
+
+async def run_checks(
+    settings: Settings, *, knowledge_only: bool = False, timeout: float = 30.0
+) -> list[Line]:
+    lines = [describe_settings(settings)] if not knowledge_only else []
+    if not knowledge_only:
+        lines += check_data_dir(settings)
+    lines += check_knowledge(settings)
+    lines += check_prompts(settings)
+    if knowledge_only:
+        return lines
+    results = await asyncio.gather(
+        *(_guarded(item, check, settings, timeout) for item, check in SERVICE_CHECKS)
+    )
+    for result in results:
+        lines += result
+    return lines
