@@ -20,6 +20,7 @@ from bot.dialogue.messages import (
     RelayToAdmins,
     StoreLead,
 )
+from bot.dialogue.sanitize import clean_incoming
 from bot.dialogue.state import ConversationState, Stage
 from bot.engine.port import Engine, Understanding
 from bot.knowledge.models import Knowledge
@@ -72,6 +73,7 @@ class ConversationService:
 
     async def handle(self, address: Address, incoming: Incoming) -> list[Outgoing]:
         """Answer one patient message. The lead, if any, is in the local record before this returns."""
+        incoming = clean_incoming(incoming)  # no control characters, lone surrogates or megabyte texts
         async with self._locks[address.key]:
             now = self.clock.now()
             state = self.store.load(address)
