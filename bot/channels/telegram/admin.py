@@ -1,0 +1,266 @@
+"""The administrators' chat (`ADMIN_CHAT_ID`): lead alerts with status buttons, handoffs and replies.
+
+Every alert the bot posts is remembered (message id → conversation, lead) in the local database, so an
+administrator can answer a patient by replying to any alert about them, even after a restart.
+Callback data: `st:<code>:<lead id>` sets a status, `hb` hands the conversation of that alert back.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from aiogram import Bot
+from aiogram.enums import ChatMemberStatus
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message, User
+
+from bot.channels.telegram.render import escape, split_text
+from bot.channels.telegram.sender import Delivery
+from bot.clock import Clock
+from bot.dialogue.messages import Address
+from bot.http.health import ErrorLog
+from bot.notify import AdminNotifier
+from bot.storage.db import Database
+from sheets.schema import Lead, Status
+
+__all__ = ["STATUS_BUTTONS", "AlertBook", "TelegramAdminNotifier", "is_member", "lead_alert_text", "link"]
+
+log = logging.getLogger(__name__)
+
+STATUS_BUTTONS: tuple[tuple[str, str, Status], ...] = (
+    ("w", "В работу", Status.IN_WORK),
+    ("b", "Записан", Status.BOOKED),
+    ("n", "Не дозвонились", Status.NOT_REACHED),
+    ("r", "Отказ", Status.REFUSED),
+)
+STATUS_BY_CODE = {code: status for code, _, status in STATUS_BUTTONS}
+HAND_BACK = "hb"
+MEMBER_STATUSES = {ChatMemberStatus.CREATOR, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.MEMBER}
+CHANNEL_NAMES = {"telegram": "Telegram", "whatsapp": "WhatsApp", "web": "сайт", "console": "консоль"}
+RECENT_LIMIT = 10
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS telegram_alerts (
+    chat_id INTEGER NOT NULL,
+    message_id INTEGER NOT NULL,
+    conversation TEXT NOT NULL,
+    lead_id TEXT NOT NULL DEFAULT '',
+    kind TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (chat_id, message_id)
+)
+"""
+
+
+class AlertBook:
+    """Which conversation (and lead) each alert in the admin chat is about."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        with db.transaction() as conn:
+            conn.execute(_SCHEMA)
+
+    def add(self, chat_id: int, message_id: int, conversation: str, lead_id: str, kind: str, at: str) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO telegram_alerts VALUES (?, ?, ?, ?, ?, ?)",
+                (chat_id, message_id, conversation, lead_id, kind, at),
+            )
+
+    def conversation(self, chat_id: int, message_id: int) -> str | None:
+        rows = self.db.query(
+            "SELECT conversation FROM telegram_alerts WHERE chat_id = ? AND message_id = ?",
+            (chat_id, message_id),
+        )
+        return str(rows[0][0]) if rows else None
+
+
+def link(channel: str, contact: str, user_id: str = "") -> str:
+    """HTML: how an administrator opens the patient's chat (or the plain contact when there is no link)."""
+    if channel == "telegram":
+        if contact.startswith("@"):
+            return f'<a href="https://t.me/{escape(contact[1:])}">{escape(contact)}</a>'
+        chat = user_id or contact
+        if chat.lstrip("-").isdigit():
+            return f'<a href="tg://user?id={chat}">чат {chat}</a>'
+    if channel == "whatsapp":
+        digits = "".join(ch for ch in contact if ch.isdigit())
+        if digits:
+            return f'<a href="https://wa.me/{digits}">{escape(contact)}</a>'
+    return escape(contact or user_id or "—")
+
+
+def lead_alert_text(lead: Lead, *, updated: bool = False) -> str:
+    if lead.status == Status.UNCONFIRMED:
+        title = "⏳ Не подтверждённая заявка (пациент оставил телефон и замолчал)"
+    else:
+        title = "🔄 Заявка обновлена" if updated else "🆕 Новая заявка"
+    rows = [
+        ("Имя", escape(lead.name)),
+        ("Телефон", escape(lead.phone)),
+        ("Врач / услуга", escape(lead.service)),
+        ("Время приёма", escape(lead.window)),
+        ("Обращение", escape(lead.visit)),
+        ("Канал", escape(CHANNEL_NAMES.get(lead.channel, lead.channel))),
+        ("Контакт", link(lead.channel, lead.contact)),
+        ("Комментарий", escape(lead.comment)),
+        ("Статус", f"<b>{escape(lead.status)}</b>"),
+    ]
+    body = "\n".join(f"{name}: {value}" for name, value in rows if value)
+    return f"<b>{title}</b> · <code>{escape(lead.id)}</code>\n{body}\n<i>{escape(lead.created)}</i>"
+
+
+def status_keyboard(lead_id: str) -> InlineKeyboardMarkup:
+    buttons = [
+        InlineKeyboardButton(text=label, callback_data=f"st:{code}:{lead_id}")
+        for code, label, _ in STATUS_BUTTONS
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=[buttons[:2], buttons[2:]])
+
+
+def hand_back_keyboard() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text="Вернуть боту", callback_data=HAND_BACK)]]
+    )
+
+
+def who(user: User | None) -> str:
+    if user is None:
+        return "администратор"
+    name = user.full_name or (f"@{user.username}" if user.username else str(user.id))
+    return name
+
+
+class MemberCheck:
+    """Is this user a member of the admin chat? Positive answers are kept for a few minutes."""
+
+    def __init__(self, bot: Bot, chat_id: int, ttl: float = 300.0) -> None:
+        self.bot = bot
+        self.chat_id = chat_id
+        self.ttl = ttl
+        self._known: dict[int, float] = {}
+
+    async def __call__(self, user_id: int) -> bool:
+        if self._known.get(user_id, 0.0) > time.monotonic():
+            return True
+        try:
+            member = await self.bot.get_chat_member(self.chat_id, user_id)
+        except Exception as exc:  # cannot ask: refuse, and say why in the log
+            log.warning("cannot check membership of %s in the admin chat: %s", user_id, exc)
+            return False
+        ok = member.status in MEMBER_STATUSES or bool(getattr(member, "is_member", False))
+        if ok:
+            self._known[user_id] = time.monotonic() + self.ttl
+        return ok
+
+
+is_member = MemberCheck
+
+
+class TelegramAdminNotifier(AdminNotifier):
+    """Posts alerts to the admin chat. Never raises: a failed alert is logged (the lead is already safe)."""
+
+    def __init__(self, bot: Bot, chat_id: int, *, clock: Clock, tz: ZoneInfo) -> None:
+        self.bot = bot
+        self.chat_id = chat_id
+        self.clock = clock
+        self.tz = tz
+        self.delivery = Delivery(ErrorLog(clock))
+        self.alerts: AlertBook | None = None  # set by `attach` once the application's database exists
+        self.posted: list[int] = []
+
+    def attach(self, alerts: AlertBook, delivery: Delivery) -> None:
+        """Remember alerts in the application's database; share the channel's delivery (and error log)."""
+        self.alerts = alerts
+        self.delivery = delivery
+
+    def now_text(self) -> str:
+        return self.clock.now().astimezone(self.tz).strftime("%d.%m %H:%M")
+
+    async def post(
+        self, text: str, *, conversation: str = "", lead_id: str = "", kind: str = "note",
+        markup: InlineKeyboardMarkup | None = None, reply_to: int | None = None,
+    ) -> Message | None:  # fmt: skip
+        """Send an HTML alert (trimmed under Telegram's limit) and remember what it is about."""
+        if len(text) > 4000:
+            text = text[:3990].rsplit("\n", 1)[0] + "\n…"
+        try:
+            sent = await self.delivery.call(
+                self.chat_id,
+                f"admin {kind} alert",
+                lambda: self.bot.send_message(
+                    self.chat_id, text, reply_markup=markup, reply_to_message_id=reply_to
+                ),
+            )
+        except Exception:  # the notifier's contract: never raise into the conversation
+            log.exception("admin alert (%s) failed", kind)
+            return None
+        if sent is None:
+            return None
+        self.posted.append(sent.message_id)
+        if conversation and self.alerts is not None:
+            at = self.clock.now().isoformat(timespec="seconds")
+            self.alerts.add(self.chat_id, sent.message_id, conversation, lead_id, kind, at)
+        return sent
+
+    async def lead(self, lead: Lead, address: Address, *, updated: bool = False) -> None:
+        await self.post(
+            lead_alert_text(lead, updated=updated),
+            conversation=address.key,
+            lead_id=lead.id,
+            kind="lead",
+            markup=status_keyboard(lead.id),
+        )
+
+    async def handoff(self, address: Address, reason: str, recent: Sequence[str]) -> None:
+        lines = [
+            f"🙋 <b>Пациент просит администратора</b> · {escape(CHANNEL_NAMES.get(address.channel, address.channel))}"
+        ]
+        lines.append(f"Контакт: {link(address.channel, address.contact, address.user_id)}")
+        if reason:
+            lines.append(f"Причина: {escape(reason)}")
+        if recent:
+            lines.append("\n<b>Последние сообщения:</b>")
+            lines.extend(escape(line[:300]) for line in list(recent)[-RECENT_LIMIT:])
+        lines.append(
+            "\n<i>Ответьте на это сообщение (Reply) — ответ уйдёт пациенту. Бот молчит, пока вы не нажмёте «Вернуть боту».</i>"
+        )
+        await self.post(
+            "\n".join(lines), conversation=address.key, kind="handoff", markup=hand_back_keyboard()
+        )
+
+    async def relay(self, address: Address, text: str) -> None:
+        body = escape(split_text(text, 3500)[0] if text else "")
+        await self.post(
+            f"💬 {link(address.channel, address.contact, address.user_id)}:\n{body}",
+            conversation=address.key,
+            kind="relay",
+            markup=hand_back_keyboard(),
+        )
+
+    async def warn(self, text: str) -> None:
+        await self.post(f"⚠️ {escape(text)}", kind="warning")
+
+
+def unescape(text: str) -> str:
+    return html.unescape(text)
+
+
+def status_line(status: str, by: str, when: str) -> str:
+    return f"\n\n✅ <b>{escape(status)}</b> — {escape(by)}, {escape(when)}"
+
+
+def parse_status(data: str) -> tuple[Status, str] | None:
+    kind, _, rest = data.partition(":")
+    code, _, lead_id = rest.partition(":")
+    if kind != "st" or code not in STATUS_BY_CODE or not lead_id:
+        return None
+    return STATUS_BY_CODE[code], lead_id
+
+
+def clinic_time(moment: datetime, tz: ZoneInfo) -> str:
+    return moment.astimezone(tz).strftime("%d.%m %H:%M")

@@ -1,0 +1,239 @@
+"""The Telegram patients' channel: one worker per chat keeps messages in order and joins quick ones.
+
+Handlers only queue what arrived (`TelegramChannel.put`); the chat's worker waits `TELEGRAM_DEBOUNCE` for
+more text from the same chat, asks the conversation service once with everything together, and sends the
+replies with "typing…" shown meanwhile. Buttons, contacts and commands are never held back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from aiogram import Bot
+from aiogram.enums import ChatAction
+
+from bot.bootstrap import App
+from bot.channels.console import to_incoming
+from bot.channels.telegram.inbound import CHANNEL, merge
+from bot.channels.telegram.render import render
+from bot.channels.telegram.sender import Delivery
+from bot.dialogue.messages import Address, Button, Incoming, Outgoing
+from bot.http.health import error_log
+from bot.notify import PatientMessenger
+
+__all__ = ["ChatMemory", "TelegramChannel", "TelegramMessenger"]
+
+log = logging.getLogger(__name__)
+
+SORRY = "Извините, у меня техническая заминка. Напишите, пожалуйста, ещё раз через минуту или позвоните нам: {phone}."
+TYPING_EVERY = 4.5  # Telegram shows "typing…" for 5 seconds
+
+
+@dataclass
+class ChatMemory:
+    """What the channel remembers of a chat between messages (in memory; a restart forgets it safely)."""
+
+    offered: tuple[Button, ...] = ()
+    keyboard_message: int = 0  # the last message with inline buttons: older ones are stale
+    keyboard_text: str = ""
+    contact_keyboard: bool = False
+    last_message: int = 0  # the patient's latest message id (edits of older ones are ignored)
+
+
+@dataclass
+class _Item:
+    address: Address
+    incoming: Incoming
+    debounce: bool
+
+
+@dataclass
+class _Worker:
+    queue: asyncio.Queue[_Item] = field(default_factory=asyncio.Queue)
+    task: asyncio.Task[None] | None = None
+
+
+class TelegramChannel:
+    """Translates between aiogram and the conversation service; owns delivery and the per-chat workers."""
+
+    def __init__(self, app: App, bot: Bot, *, debounce: float | None = None, max_chats: int = 50_000) -> None:
+        self.app = app
+        self.bot = bot
+        self.errors = error_log(app)
+        self.delivery = Delivery(self.errors)
+        self.debounce = app.settings.telegram_debounce.total_seconds() if debounce is None else debounce
+        self.max_wait = max(self.debounce * 4, 0.0)
+        self._memory: OrderedDict[int, ChatMemory] = OrderedDict()
+        self._max_chats = max_chats
+        self._workers: dict[str, _Worker] = {}
+        self.closing = False
+        self.handled = 0
+
+    # --- memory ----------------------------------------------------------------------------------
+
+    def memory(self, chat_id: int) -> ChatMemory:
+        found = self._memory.get(chat_id)
+        if found is None:
+            found = self._memory[chat_id] = ChatMemory()
+            while len(self._memory) > self._max_chats:
+                self._memory.popitem(last=False)
+        else:
+            self._memory.move_to_end(chat_id)
+        return found
+
+    # --- inbound ---------------------------------------------------------------------------------
+
+    def put(self, address: Address, incoming: Incoming, *, debounce: bool = True) -> None:
+        """Queue one patient message for its chat's worker (started on demand, ends when idle)."""
+        worker = self._workers.get(address.key)
+        if worker is None:
+            worker = self._workers[address.key] = _Worker()
+            worker.task = asyncio.get_running_loop().create_task(self._work(address.key, worker))
+        worker.queue.put_nowait(_Item(address, incoming, debounce and self.debounce > 0))
+
+    async def _work(self, key: str, worker: _Worker) -> None:
+        queue = worker.queue
+        try:
+            while not queue.empty():
+                item = queue.get_nowait()
+                if not item.debounce:
+                    await self._typing(int(item.address.user_id))
+                    await self.process(item.address, item.incoming)
+                    continue
+                parts, follow = await self._gather(item, queue)
+                await self.process(item.address, merge(parts))
+                if follow is not None:
+                    await self.process(follow.address, follow.incoming)
+        finally:
+            if self._workers.get(key) is worker:
+                del self._workers[key]
+
+    async def _gather(self, first: _Item, queue: asyncio.Queue[_Item]) -> tuple[list[Incoming], _Item | None]:
+        """Texts arriving within the debounce window of each other, up to `max_wait` in all."""
+        parts = [first.incoming]
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.max_wait
+        with contextlib.suppress(asyncio.CancelledError):  # a stop flushes what was gathered
+            await self._typing(int(first.address.user_id))
+        while not self.closing:
+            wait = min(self.debounce, give_up - loop.time())
+            if wait <= 0:
+                break
+            try:
+                nxt = await asyncio.wait_for(queue.get(), wait)
+            except TimeoutError:
+                break
+            if not nxt.debounce:
+                return parts, nxt
+            parts.append(nxt.incoming)
+        return parts, None
+
+    async def _typing(self, chat_id: int) -> None:
+        try:
+            await self.bot.send_chat_action(chat_id, ChatAction.TYPING)
+        except Exception as exc:  # "typing…" is decoration: never worth a retry or a failure
+            log.debug("typing action to %s failed: %s", chat_id, exc)
+
+    async def _keep_typing(self, chat_id: int) -> None:
+        while True:
+            await asyncio.sleep(TYPING_EVERY)
+            await self._typing(chat_id)
+
+    async def process(self, address: Address, incoming: Incoming) -> None:
+        """The dialogue for one (possibly merged) message, then the replies. Never raises."""
+        chat_id = int(address.user_id)
+        memory = self.memory(chat_id)
+        incoming = self._resolve(incoming, memory.offered)
+        self.delivery.blocked.discard(chat_id)
+        typing = asyncio.get_running_loop().create_task(self._keep_typing(chat_id))
+        try:
+            replies = await self.app.service.handle(address, incoming)
+        except Exception as exc:  # one error handler: a polite reply and a log line with context
+            log.exception("Telegram message from %s failed", address.key)
+            self.errors.record(CHANNEL, f"handling a message from {address.key} failed: {exc!r}")
+            replies = [Outgoing(self._sorry())]
+        finally:
+            typing.cancel()
+        self.handled += 1
+        if replies:
+            await self.send(chat_id, replies)
+
+    @staticmethod
+    def _resolve(incoming: Incoming, offered: Sequence[Button]) -> Incoming:
+        """A typed label of the buttons shown last (the reply keyboard sends labels) presses that button."""
+        if incoming.button is not None or not incoming.text or not offered or incoming.contact_phone:
+            return incoming
+        typed = to_incoming(incoming.text, offered)
+        if typed.button is None or typed.text.strip() != incoming.text.strip():
+            return incoming
+        return replace(incoming, button=typed.button)
+
+    def _sorry(self) -> str:
+        try:
+            phone = self.app.knowledge().clinic.phone
+        except Exception:  # the knowledge itself may be what broke
+            phone = ""
+        if self.app.texts.has("technical_error"):
+            return self.app.texts.get("technical_error", phone=phone)
+        return SORRY.format(phone=phone).replace(": .", ".")
+
+    # --- outbound --------------------------------------------------------------------------------
+
+    async def send(self, chat_id: int, messages: Sequence[Outgoing]) -> bool:
+        """Send in order; False when a message could not be delivered (the rest are not sent)."""
+        memory = self.memory(chat_id)
+        offered = next((m.buttons for m in reversed(messages) if m.buttons), ())
+        if offered:
+            memory.offered = offered
+        for message in messages:
+            for piece in render(message, contact_keyboard_shown=memory.contact_keyboard):
+                sent = await self.delivery.call(
+                    chat_id,
+                    "sendMessage",
+                    lambda p=piece: self.bot.send_message(chat_id, p.text, reply_markup=p.markup),  # type: ignore[misc]
+                )
+                if sent is None:
+                    return False
+                if piece.markup is not None:
+                    memory.contact_keyboard = message.request_contact
+                if message.buttons and not message.request_contact and piece.markup is not None:
+                    memory.keyboard_message = sent.message_id
+                    memory.keyboard_text = piece.text
+        return True
+
+    # --- stop ------------------------------------------------------------------------------------
+
+    @property
+    def pending(self) -> int:
+        return len(self._workers)
+
+    async def drain(self) -> None:
+        """Wait until every queued message is answered (tests, shutdown)."""
+        while self._workers:
+            tasks = [w.task for w in self._workers.values() if w.task is not None]
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def close(self, timeout: float = 10.0) -> None:
+        """Answer what was received (debounce windows cut short), up to `timeout` seconds."""
+        self.closing = True
+        try:
+            await asyncio.wait_for(self.drain(), timeout)
+        except TimeoutError:
+            log.warning("Telegram: %d chats still in progress at shutdown", len(self._workers))
+
+
+class TelegramMessenger(PatientMessenger):
+    """Messages to a Telegram patient outside a reply (an administrator's answer, a reminder)."""
+
+    channel = CHANNEL
+
+    def __init__(self, telegram: TelegramChannel) -> None:
+        self.telegram = telegram
+
+    async def send(self, address: Address, messages: Sequence[Outgoing]) -> bool:
+        return await self.telegram.send(int(address.user_id), messages)

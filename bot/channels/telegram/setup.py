@@ -1,0 +1,244 @@
+"""Wiring Telegram into the running service: the bot, the dispatcher, polling or the webhook, and `check`'s probe."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+from typing import Any
+
+from aiogram import BaseMiddleware, Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, TelegramObject, Update
+from aiohttp import web
+
+from bot.bootstrap import App
+from bot.channels.telegram.admin import AlertBook, MemberCheck, TelegramAdminNotifier
+from bot.channels.telegram.channel import TelegramChannel, TelegramMessenger
+from bot.channels.telegram.handlers import build_admin_router, build_patient_router
+from bot.clock import Clock
+from bot.config import Settings
+from bot.errors import ConfigError
+
+__all__ = [
+    "EXTRAS_KEY",
+    "SECRET_HEADER",
+    "WEBHOOK_PATH",
+    "TelegramRuntime",
+    "build_admin_notifier",
+    "build_bot",
+    "probe_telegram",
+    "setup_telegram",
+]
+
+log = logging.getLogger(__name__)
+
+EXTRAS_KEY = "telegram"
+WEBHOOK_PATH = "/webhook/telegram"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+PATIENT_COMMANDS = [
+    BotCommand(command="start", description="Начать: запись к врачу и вопросы"),
+    BotCommand(command="help", description="Что умеет бот"),
+]
+ADMIN_COMMANDS = [
+    BotCommand(command="report", description="Сводка за 7 дней (/report 30 — за 30)"),
+    BotCommand(command="help", description="Как работать с заявками здесь"),
+]
+
+
+def build_bot(settings: Settings, *, timeout: float = 60.0) -> Bot:
+    """aiogram's Bot on TELEGRAM_API_URL (Telegram's, a local Bot API server or a test server), HTML mode."""
+    if settings.telegram_bot_token is None:
+        raise ConfigError("Telegram is not configured: set TELEGRAM_BOT_TOKEN (from @BotFather)")
+    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url), timeout=timeout)
+    return Bot(
+        settings.telegram_bot_token.get_secret_value(),
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
+    )
+
+
+def build_admin_notifier(bot: Bot, settings: Settings, clock: Clock) -> TelegramAdminNotifier:
+    """The admin chat's notifier for `build_app(notifier=...)`; `setup_telegram` attaches it to the app."""
+    if settings.admin_chat_id is None:
+        raise ConfigError("ADMIN_CHAT_ID is not set: the chat of administrators for alerts")
+    return TelegramAdminNotifier(bot, settings.admin_chat_id, clock=clock, tz=settings.tz)
+
+
+class _Once(BaseMiddleware):
+    """No update processed twice, across restarts too (the update id is kept in the state database)."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    async def __call__(self, handler: Any, event: TelegramObject, data: dict[str, Any]) -> Any:
+        if isinstance(event, Update):
+            now = self.app.clock.now().isoformat(timespec="milliseconds")
+            if self.app.store.seen(f"telegram:{event.update_id}", now):
+                log.info("update %s already processed; skipped", event.update_id)
+                return None
+        return await handler(event, data)
+
+
+class TelegramRuntime:
+    """The bot, its dispatcher and channel, and how updates come in (polling or webhook)."""
+
+    def __init__(
+        self, app: App, bot: Bot, notifier: TelegramAdminNotifier | None, *, debounce: float | None = None
+    ):
+        self.app = app
+        self.bot = bot
+        self.notifier = notifier
+        self.channel = TelegramChannel(app, bot, debounce=debounce)
+        self.dispatcher = Dispatcher()
+        self.dispatcher.update.outer_middleware(_Once(app))
+        if notifier is not None:
+            alerts = AlertBook(app.db)
+            notifier.attach(alerts, self.channel.delivery)
+            members = MemberCheck(bot, notifier.chat_id)
+            self.dispatcher.include_router(build_admin_router(self.channel, notifier, alerts, members))
+        self.dispatcher.include_router(build_patient_router(self.channel))
+        self._polling: asyncio.Task[None] | None = None
+        self._feeds: set[asyncio.Task[Any]] = set()
+        self.username = ""
+
+    async def prepare(self) -> None:
+        """getMe, the commands menu (patients and the admin chat)."""
+        me = await self.bot.get_me()
+        self.username = me.username or ""
+        await self.channel.delivery.call(
+            0,
+            "setMyCommands",
+            lambda: self.bot.set_my_commands(PATIENT_COMMANDS, scope=BotCommandScopeDefault()),
+        )
+        if self.notifier is not None:
+            chat = self.notifier.chat_id
+            await self.channel.delivery.call(
+                chat,
+                "setMyCommands",
+                lambda: self.bot.set_my_commands(ADMIN_COMMANDS, scope=BotCommandScopeChat(chat_id=chat)),
+            )
+
+    # --- long polling ------------------------------------------------------------------------------
+
+    async def start_polling(self, *, polling_timeout: int = 25) -> None:
+        """Poll in the background (a webhook left from webhook mode is removed first)."""
+        info = await self.bot.get_webhook_info()
+        if info.url:
+            log.info("removing the webhook %s to poll instead", info.url)
+            await self.bot.delete_webhook(drop_pending_updates=False)
+        self._polling = asyncio.get_running_loop().create_task(
+            self.dispatcher.start_polling(
+                self.bot,
+                polling_timeout=polling_timeout,
+                handle_signals=False,
+                close_bot_session=False,
+                allowed_updates=ALLOWED_UPDATES,
+            )
+        )
+
+    # --- webhook -----------------------------------------------------------------------------------
+
+    def add_webhook_route(self, http_app: web.Application) -> None:
+        http_app.router.add_post(WEBHOOK_PATH, self.receive)
+
+    async def set_webhook(self) -> None:
+        settings = self.app.settings
+        if not settings.telegram_webhook_url:
+            raise ConfigError("TELEGRAM_WEBHOOK_URL is not set")
+        secret = (
+            settings.telegram_webhook_secret.get_secret_value() if settings.telegram_webhook_secret else None
+        )
+        url = settings.telegram_webhook_url
+        if not url.rstrip("/").endswith(WEBHOOK_PATH):
+            url = url.rstrip("/") + WEBHOOK_PATH
+        await self.bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
+
+    async def receive(self, request: web.Request) -> web.Response:
+        """POST /webhook/telegram: the secret header checked (401 otherwise), 200 at once, work after."""
+        expected = self.app.settings.telegram_webhook_secret
+        if expected is not None:
+            given = request.headers.get(SECRET_HEADER, "")
+            if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
+                return web.Response(status=401, text="Unauthorized")
+        try:
+            update = Update.model_validate(await request.json(), context={"bot": self.bot})
+        except ValueError:
+            return web.Response(status=400, text="Bad Request")
+        task = asyncio.get_running_loop().create_task(self.dispatcher.feed_update(self.bot, update))
+        self._feeds.add(task)
+        task.add_done_callback(self._feeds.discard)
+        return web.json_response({"ok": True})
+
+    # --- stop --------------------------------------------------------------------------------------
+
+    async def stop(self, timeout: float = 8.0) -> None:
+        """Stop taking updates, answer what was received, close the session."""
+        if self._polling is not None:
+            with contextlib.suppress(RuntimeError):  # polling already ended
+                await self.dispatcher.stop_polling()
+            self._polling.cancel()
+            await asyncio.gather(self._polling, return_exceptions=True)
+        if self._feeds:
+            await asyncio.wait(list(self._feeds), timeout=timeout)
+        await self.channel.close(timeout)
+        await self.bot.session.close()
+
+
+def setup_telegram(
+    app: App, bot: Bot, notifier: TelegramAdminNotifier | None = None, *, debounce: float | None = None
+) -> TelegramRuntime:
+    """The Telegram runtime for `app`: the "telegram" messenger registered, routers built."""
+    runtime = TelegramRuntime(app, bot, notifier, debounce=debounce)
+    app.messengers.register(TelegramMessenger(runtime.channel))
+    app.extras[EXTRAS_KEY] = runtime
+    return runtime
+
+
+async def probe_telegram(settings: Settings) -> list[tuple[bool, str]]:
+    """`check`: the token (getMe), the admin chat (reachable, bot a member), the webhook state."""
+    results: list[tuple[bool, str]] = []
+    try:
+        bot = build_bot(settings, timeout=10.0)
+    except ConfigError as exc:
+        return [(False, str(exc))]
+    try:
+        try:
+            me = await bot.get_me()
+        except Exception as exc:
+            return [(False, f"Telegram token refused or {settings.telegram_api_url} unreachable ({exc}); "
+                            "check TELEGRAM_BOT_TOKEN (from @BotFather) and TELEGRAM_API_URL")]  # fmt: skip
+        results.append((True, f"Telegram bot @{me.username} answers"))
+        if settings.admin_chat_id is None:
+            results.append((False, "ADMIN_CHAT_ID is not set: administrators get no alerts; add the bot to "
+                                   "their chat and put the chat id there"))  # fmt: skip
+        else:
+            try:
+                member = await bot.get_chat_member(settings.admin_chat_id, me.id)
+                ok = member.status in {"creator", "administrator", "member"}
+                results.append((ok, f"admin chat {settings.admin_chat_id}: the bot is "
+                                    + ("a member" if ok else f"'{member.status}'; add the bot to the chat")))  # fmt: skip
+            except Exception as exc:
+                results.append((False, f"admin chat {settings.admin_chat_id} is not reachable ({exc}); "
+                                       "add the bot to the chat and check ADMIN_CHAT_ID"))  # fmt: skip
+        try:
+            info = await bot.get_webhook_info()
+        except Exception as exc:
+            results.append((False, f"webhook state unknown ({exc})"))
+        else:
+            if settings.telegram_webhook_url:
+                ok = bool(info.url) and info.url.startswith(settings.telegram_webhook_url.rstrip("/"))
+                note = f"webhook set to {info.url}" if info.url else "webhook not set yet (`run` sets it)"
+                last = f"; last error: {info.last_error_message}" if info.last_error_message else ""
+                results.append((ok or not info.url, note + last))
+            else:
+                results.append((True, "long polling" + (f" (a webhook {info.url} will be removed at start)"
+                                                        if info.url else "")))  # fmt: skip
+    finally:
+        await bot.session.close()
+    return results
