@@ -3,26 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
+import logging
 import re
 from collections.abc import Awaitable, Callable
 
-from bot.checks.llm import check_llm
 from bot.checks.local import check_data_dir, check_knowledge, check_prompts, describe_settings
 from bot.checks.model import Line, fail
-from bot.checks.sheets import check_sheets
-from bot.checks.telegram import check_telegram
-from bot.checks.whatsapp import check_whatsapp
 from bot.config import Settings
 from bot.errors import ConfigError
 
 __all__ = ["SERVICE_CHECKS", "config_failures", "run_checks"]
 
+log = logging.getLogger(__name__)
+
 ServiceCheck = Callable[[Settings], Awaitable[list[Line]]]
-SERVICE_CHECKS: tuple[tuple[str, ServiceCheck], ...] = (
-    ("Telegram", check_telegram),
-    ("LLM", check_llm),
-    ("Google Sheets", check_sheets),
-    ("WhatsApp", check_whatsapp),
+# (item, module, function): imported only when services are checked, so `check --knowledge` stays quick.
+SERVICE_CHECKS: tuple[tuple[str, str, str], ...] = (
+    ("Telegram", "bot.checks.telegram", "check_telegram"),
+    ("LLM", "bot.checks.llm", "check_llm"),
+    ("Google Sheets", "bot.checks.sheets", "check_sheets"),
+    ("WhatsApp", "bot.checks.whatsapp", "check_whatsapp"),
 )
 
 
@@ -30,7 +31,7 @@ def config_failures(error: ConfigError) -> list[Line]:
     """One ✗ line per bad variable of a settings error."""
     text = str(error).removeprefix("bad configuration: ")
     lines = []
-    for part in text.split("; "):
+    for part in re.split(r"; (?=[A-Z0-9_.]+: )", text):
         match = re.match(r"([A-Z0-9_.]+): ", part)
         name = match.group(1) if match else "a setting"
         lines.append(
@@ -58,9 +59,8 @@ async def run_checks(
     lines += check_prompts(settings)
     if knowledge_only:
         return lines
-    results = await asyncio.gather(
-        *(_guarded(item, check, settings, timeout) for item, check in SERVICE_CHECKS)
-    )
+    checks = [(item, getattr(importlib.import_module(module), name)) for item, module, name in SERVICE_CHECKS]
+    results = await asyncio.gather(*(_guarded(item, check, settings, timeout) for item, check in checks))
     for result in results:
         lines += result
     return lines

@@ -6,6 +6,7 @@ from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
+    ClientDecodeError,
     TelegramAPIError,
     TelegramBadRequest,
     TelegramForbiddenError,
@@ -73,16 +74,24 @@ async def _admin_chat(bot: Bot, settings: Settings, bot_id: int, username: str) 
     if chat_id is None:
         return fail(item, "ADMIN_CHAT_ID is not set: nobody is alerted about new leads", add_fix)
     try:
-        chat = await bot.get_chat(chat_id)
+        title = await _title(bot, chat_id)
         member = await bot.get_chat_member(chat_id, bot_id)
     except (TelegramBadRequest, TelegramNotFound, TelegramForbiddenError) as exc:
         return fail(item, f"chat {chat_id} is not reachable ({exc.message})", add_fix)
     except TelegramAPIError as exc:
         return fail(item, f"chat {chat_id}: {exc.message}", "try again in a minute")
-    title = chat.title or chat.username or str(chat_id)
     if member.status not in MEMBER_STATUSES:
-        return fail(item, f"the bot is not a member of «{title}» (status {member.status})", add_fix)
-    return ok(item, f"«{title}» ({chat.type}), the bot is {member.status}")
+        return fail(item, f"the bot is not a member of {title} (status {member.status})", add_fix)
+    return ok(item, f"{title}, the bot is {member.status}")
+
+
+async def _title(bot: Bot, chat_id: int) -> str:
+    """The chat's title; a reply this aiogram cannot parse (a newer or older Bot API) still means it exists."""
+    try:
+        chat = await bot.get_chat(chat_id)
+    except ClientDecodeError:
+        return f"chat {chat_id}"
+    return f"«{chat.title or chat.username or chat_id}» ({chat.type})"
 
 
 async def _webhook(bot: Bot, settings: Settings) -> Line:

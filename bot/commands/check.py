@@ -7,9 +7,6 @@ import asyncio
 import sys
 
 from bot.checks.model import Line
-from bot.checks.runner import config_failures, run_checks
-from bot.config import load_settings
-from bot.errors import ConfigError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,6 +29,10 @@ def _print(lines: list[Line]) -> int:
 
 
 def main(args: argparse.Namespace) -> int:
+    from bot.checks.runner import config_failures, run_checks
+    from bot.config import load_settings
+    from bot.errors import ConfigError
+
     try:
         settings = load_settings()
     except ConfigError as exc:

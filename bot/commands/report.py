@@ -6,11 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from bot.bootstrap import build_app
-from bot.cli import setup_logging
-from bot.config import load_settings
-from bot.report.build import render_report
-
 
 def _positive(value: str) -> int:
     number = int(value)
@@ -30,6 +25,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from bot.bootstrap import build_app
+    from bot.cli import setup_logging
+    from bot.config import load_settings
+    from bot.report.build import render_report
+
     settings = load_settings()
     setup_logging("WARNING")
     app = build_app(settings)

@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from sheets.csv_sink import CsvLeadSink
 from sheets.schema import Lead
 
@@ -60,12 +62,10 @@ def test_report_command_prints_the_table_and_writes_the_png(tmp_path: Path) -> N
     assert "По каналам" in result.stdout and "whatsapp" in result.stdout
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
-    bad = subprocess.run(
-        [sys.executable, "-m", "bot", "report", "--days", "0"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-        timeout=60,
-    )
-    assert bad.returncode == 2 and "--days" in bad.stderr
+
+def test_days_must_be_positive(capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["report", "--days", "0"])
+    assert exit_info.value.code == 2 and "--days" in capsys.readouterr().err

@@ -1,0 +1,314 @@
+"""`check` against fake servers speaking the real protocols (Bot API, OpenAI, Sheets, Graph)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from bot.checks.model import Line, Mark
+from bot.checks.runner import run_checks
+from bot.config import Settings
+from sheets.schema import DOCTORS_HEADER, LEAD_HEADER
+from tests.fakes.bot_api import BOT_USERNAME, FakeBotApi
+from tests.fakes.bot_api import TOKEN as BOT_TOKEN
+from tests.fakes.graph_api import PHONE_NUMBER_ID, FakeGraphAPI
+from tests.fakes.graph_api import TOKEN as WA_TOKEN
+from tests.fakes.sheets_api import FakeSheetsApi, write_credentials
+
+ROOT = Path(__file__).resolve().parents[2]
+SHEET = "check-sheet"
+ADMIN_CHAT = -1001234567890
+LLM_KEY = "sk-test-key-for-the-fake-openai-0123456789"
+
+
+class FakeOpenAI:
+    """`POST /v1/chat/completions` as OpenAI answers it: 401 for another key, 404 for an unknown model."""
+
+    def __init__(self, models: tuple[str, ...] = ("gpt-4o-mini",)) -> None:
+        self.models = models
+        self.requests: list[dict[str, Any]] = []
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._complete)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/v1"
+        return self.url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _complete(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.requests.append(body)
+        if request.headers.get("Authorization") != f"Bearer {LLM_KEY}":
+            error = {"message": "Incorrect API key provided", "type": "invalid_request_error"}
+            return web.json_response({"error": {**error, "code": "invalid_api_key"}}, status=401)
+        if body.get("model") not in self.models:
+            error = {
+                "message": f"The model `{body.get('model')}` does not exist",
+                "type": "invalid_request_error",
+            }
+            return web.json_response({"error": {**error, "code": "model_not_found"}}, status=404)
+        return web.json_response(
+            {
+                "id": "chatcmpl-1",
+                "object": "chat.completion",
+                "created": 1,
+                "model": body["model"],
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": "да"}, "finish_reason": "stop"}
+                ],
+                "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6},
+            }
+        )
+
+
+def fill_headers(api: FakeSheetsApi, lead_header: tuple[str, ...] = LEAD_HEADER) -> None:
+    book = api.spreadsheets[SHEET]
+    for title, header in (("Обращения", lead_header), ("Врачи", DOCTORS_HEADER)):
+        sheet = book.sheet(title)
+        assert sheet is not None
+        sheet.grid = []
+        for col, name in enumerate(header):
+            sheet.set(0, col, ("text", name))
+
+
+@pytest.fixture
+def sheets_api() -> Iterator[FakeSheetsApi]:
+    with FakeSheetsApi() as server:
+        server.add_spreadsheet(SHEET, "Клиника", sheets=("Обращения", "Врачи", "Сводка"))
+        fill_headers(server)
+        yield server
+
+
+@pytest.fixture
+async def bot_api() -> AsyncIterator[FakeBotApi]:
+    server = await FakeBotApi().start()
+    server.members[ADMIN_CHAT] = set()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def graph() -> AsyncIterator[FakeGraphAPI]:
+    server = FakeGraphAPI()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def openai_api() -> AsyncIterator[FakeOpenAI]:
+    server = FakeOpenAI()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+def env(
+    tmp_path: Path,
+    sheets_api: FakeSheetsApi,
+    bot_api: FakeBotApi,
+    graph: FakeGraphAPI,
+    openai_api: FakeOpenAI,
+) -> dict[str, str]:
+    """Every service configured and pointing at its fake: the environment of a healthy installation."""
+    return {
+        "TELEGRAM_BOT_TOKEN": BOT_TOKEN,
+        "TELEGRAM_API_URL": bot_api.url,
+        "ADMIN_CHAT_ID": str(ADMIN_CHAT),
+        "OPENAI_API_KEY": LLM_KEY,
+        "OPENAI_BASE_URL": openai_api.url,
+        "OPENAI_MODEL": "gpt-4o-mini",
+        "GOOGLE_SHEET_ID": SHEET,
+        "GOOGLE_APPLICATION_CREDENTIALS": str(write_credentials(sheets_api, tmp_path)),
+        "GOOGLE_SHEETS_API_URL": sheets_api.base_url,
+        "WHATSAPP_TOKEN": WA_TOKEN,
+        "WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
+        "WHATSAPP_API_URL": graph.url,
+        "WHATSAPP_APP_SECRET": "app-secret-0123456789abcdef",
+        "WHATSAPP_VERIFY_TOKEN": "verify-token-0123456789",
+        "DATA_DIR": str(tmp_path / "data"),
+        "KNOWLEDGE_DIR": str(ROOT / "knowledge"),
+        "PROMPTS_DIR": str(ROOT / "prompts"),
+    }
+
+
+def configured(settings: Settings, env: dict[str, str], **changes: str) -> Settings:
+    values = {**env, **changes}
+    return Settings(**{k.lower(): v for k, v in values.items()})  # type: ignore[arg-type]
+
+
+def failed(lines: list[Line]) -> list[str]:
+    return [line.render() for line in lines if line.mark is Mark.FAIL]
+
+
+async def run_cli(env: dict[str, str], cwd: Path, *args: str) -> tuple[int, str]:
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM", "OPENAI", "GOOGLE", "WHATSAPP"))
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "check",
+        *args,
+        cwd=cwd,
+        env={**clean, **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 90)
+    return int(process.returncode or 0), out.decode()
+
+
+async def test_all_good_exits_0_and_prints_no_secret(env: dict[str, str], tmp_path: Path) -> None:
+    code, out = await run_cli(env, tmp_path)
+    assert code == 0, out
+    assert "✗" not in out and out.rstrip().endswith("All is well.")
+    assert f"@{BOT_USERNAME}" in out
+    assert "clinic-bot@clinic-test.iam.gserviceaccount.com" in out
+    assert "Worksheet «Обращения»: header of 11 columns is right" in out
+    assert "✓ LLM:" in out and "gpt-4o-mini" in out
+    assert "✓ WhatsApp number: +7 846 200-30-40 «Здоровье Самары»" in out
+    for secret in (BOT_TOKEN, LLM_KEY, WA_TOKEN, "app-secret-0123456789abcdef"):
+        assert secret not in out
+    assert BOT_TOKEN[:4] + "…" in out  # recognisable, not whole
+
+
+async def test_everything_broken_exits_non_zero_with_the_right_lines(
+    env: dict[str, str], tmp_path: Path, sheets_api: FakeSheetsApi
+) -> None:
+    sheets_api.deny = True  # the sheet is not shared with the service account
+    broken = {
+        **env,
+        "TELEGRAM_BOT_TOKEN": "123456:WRONG-token-0000000000000000",
+        "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",  # nothing listens: a dead LLM
+        "WHATSAPP_TOKEN": "EAAG-expired",
+    }
+    code, out = await run_cli(broken, tmp_path)
+    assert code == 1, out
+    lines = out.splitlines()
+
+    def line(prefix: str) -> str:
+        found = [x for x in lines if x.startswith(prefix)]
+        assert found, f"no line {prefix!r} in:\n{out}"
+        return found[0]
+
+    assert "401 Unauthorized" in line("✗ Telegram token:") and "@BotFather" in line("✗ Telegram token:")
+    assert "not shared with clinic-bot@clinic-test.iam.gserviceaccount.com" in line("✗ Google Sheet access:")
+    assert "add clinic-bot@clinic-test.iam.gserviceaccount.com as an Editor" in line("✗ Google Sheet access:")
+    assert "cannot connect to http://127.0.0.1:9/v1" in line("✗ LLM:") and "OPENAI_BASE_URL" in line("✗ LLM:")
+    assert "invalid or expired" in line("✗ WhatsApp number:") and "WHATSAPP_TOKEN" in line(
+        "✗ WhatsApp number:"
+    )
+    assert "4 problem(s)" in out
+    assert "123456:WRONG-token-0000000000000000" not in out and "EAAG-expired" not in out
+
+
+async def test_missing_header_and_missing_worksheet(
+    settings: Settings, env: dict[str, str], sheets_api: FakeSheetsApi
+) -> None:
+    header = list(LEAD_HEADER)
+    header[3] = "Тел."
+    fill_headers(sheets_api, tuple(header[:10]))  # «Статус» gone, «Телефон» renamed
+    book = sheets_api.spreadsheets[SHEET]
+    book.sheets = [s for s in book.sheets if s.title != "Врачи"]
+    lines = await run_checks(configured(settings, env))
+    problems = failed(lines)
+    assert len(problems) == 2, problems
+    [leads] = [p for p in problems if "«Обращения»" in p]
+    assert "D1 is «Тел.», must be «Телефон»" in leads and "K1 is empty, must be «Статус»" in leads
+    assert "init-sheet" in leads
+    [doctors] = [p for p in problems if "«Врачи»" in p]
+    assert "missing" in doctors and "python -m bot init-sheet" in doctors
+
+
+async def test_admin_chat_webhook_and_llm_model(
+    settings: Settings, env: dict[str, str], bot_api: FakeBotApi, openai_api: FakeOpenAI
+) -> None:
+    bot_api.webhook = {"url": "https://old.example.ru/hook"}
+    lines = await run_checks(configured(settings, env, ADMIN_CHAT_ID="-100999", OPENAI_MODEL="gpt-9"))
+    problems = failed(lines)
+    assert any(
+        p.startswith("✗ Admin chat: chat -100999 is not reachable") and "ADMIN_CHAT_ID" in p for p in problems
+    )
+    assert any(p.startswith("✗ LLM:") and "no model «gpt-9»" in p and "OPENAI_MODEL" in p for p in problems)
+    [webhook] = [x for x in lines if x.item == "Telegram webhook"]
+    assert webhook.mark is Mark.WARN and "https://old.example.ru/hook" in webhook.detail
+    assert openai_api.requests and openai_api.requests[-1]["max_tokens"] == 5
+
+
+async def test_wrong_llm_key_and_whatsapp_number(settings: Settings, env: dict[str, str]) -> None:
+    lines = await run_checks(
+        configured(settings, env, OPENAI_API_KEY="sk-wrong-0123456789", WHATSAPP_PHONE_NUMBER_ID="555")
+    )
+    problems = failed(lines)
+    assert any(p.startswith("✗ LLM:") and "rejected" in p and "OPENAI_API_KEY" in p for p in problems)
+    assert any("phone number id 555 is not found" in p and "Phone number ID" in p for p in problems)
+    assert all("sk-wrong-0123456789" not in p for p in problems)
+
+
+async def test_a_bot_outside_the_admin_chat(
+    settings: Settings, env: dict[str, str], bot_api: FakeBotApi
+) -> None:
+    async def left(params: dict[str, Any]) -> Any:
+        return {"status": "left", "user": bot_api.user(int(params["user_id"]), "Бот")}
+
+    bot_api._m_getchatmember = left  # type: ignore[method-assign]
+    lines = await run_checks(configured(settings, env))
+    [admin] = [x for x in lines if x.item == "Admin chat"]
+    assert admin.mark is Mark.FAIL and "not a member" in admin.detail and f"@{BOT_USERNAME}" in admin.fix
+
+
+async def test_missing_credentials_file(settings: Settings, env: dict[str, str], tmp_path: Path) -> None:
+    lines = await run_checks(
+        configured(settings, env, GOOGLE_APPLICATION_CREDENTIALS=str(tmp_path / "no.json"))
+    )
+    [creds] = [x for x in lines if x.item == "Google credentials"]
+    assert creds.mark is Mark.FAIL and "no.json" in creds.render()
+
+
+async def test_nothing_configured_is_fine(settings: Settings) -> None:
+    lines = await run_checks(settings)
+    assert not failed(lines)
+    assert {x.item for x in lines if x.mark is Mark.SKIP} == {"Telegram", "LLM", "Google Sheets", "WhatsApp"}
+
+
+def test_bad_settings_are_one_line_each(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HTTP_PORT", "eighty")
+    monkeypatch.setenv("CLINIC_TIMEZONE", "Mars/Olympus")
+    assert main(["check"]) == 1
+    out = capsys.readouterr().out
+    failures = [x for x in out.splitlines() if x.startswith("✗ Settings:")]
+    assert len(failures) == 2 and any("HTTP_PORT" in x and "eighty" in x for x in failures)
+    assert any("Mars/Olympus" in x and "correct CLINIC_TIMEZONE in .env" in x for x in failures)
+
+
+def test_secrets_are_masked() -> None:
+    from bot.checks.model import mask
+
+    assert mask(None) == "not set" and mask("short") == "*** (5 chars)"
+    assert mask("sk-abcdefghijklmnop") == "sk-a…nop (19 chars)"
+    assert json.dumps(mask(BOT_TOKEN)).count("TEST") == 0
