@@ -123,35 +123,43 @@ class Outbox:
 
 
 class WriteQuota:
-    """A sliding one-minute window of write calls, so a sink's quota (Sheets: 60/min/user) is never hit."""
+    """Keeps a sink's write quota (Sheets: 60/min/user) without asking the server: never more than
+    `per_minute` calls in any minute, and paced by a token bucket (`burst` calls at once, then one per
+    60/per_minute seconds) so the minute is not spent in its first seconds while later leads wait."""
 
-    def __init__(self, per_minute: int | None) -> None:
+    def __init__(self, per_minute: int | None, burst: int | None = None) -> None:
         self.per_minute = per_minute
+        self.burst = max(1, burst if burst is not None else (per_minute or 0) // 6)
+        self.rate = (per_minute or 1) / 60.0  # tokens per second
+        self.tokens = float(self.burst)
+        self.refilled: datetime | None = None
         self.calls: deque[datetime] = deque()
 
-    def _trim(self, now: datetime) -> None:
-        while self.calls and now - self.calls[0] >= _MINUTE:
-            self.calls.popleft()
+    def _refill(self, now: datetime) -> None:
+        if self.refilled is not None:
+            elapsed = max(0.0, (now - self.refilled).total_seconds())
+            self.tokens = min(float(self.burst), self.tokens + elapsed * self.rate)
+        self.refilled = now
 
     def free_at(self, now: datetime) -> datetime | None:
         """None when a call may go now, else the moment the next one may."""
         if self.per_minute is None:
             return None
-        self._trim(now)
-        if len(self.calls) < self.per_minute:
-            return None
-        return self.calls[len(self.calls) - self.per_minute] + _MINUTE
+        while self.calls and now - self.calls[0] >= _MINUTE:
+            self.calls.popleft()
+        self._refill(now)
+        moments = []
+        if len(self.calls) >= self.per_minute:
+            moments.append(self.calls[len(self.calls) - self.per_minute] + _MINUTE)
+        if self.tokens < 1.0:
+            moments.append(now + timedelta(seconds=(1.0 - self.tokens) / self.rate))
+        return max(moments) if moments else None
 
     def spend(self, now: datetime) -> None:
         if self.per_minute is not None:
+            self._refill(now)
+            self.tokens -= 1.0
             self.calls.append(now)
-
-    def exhausted(self, now: datetime) -> None:
-        """The server said 429: count the window as full."""
-        if self.per_minute is not None:
-            self._trim(now)
-            while len(self.calls) < self.per_minute:
-                self.calls.append(now)
 
 
 class OutboxFlusher:
@@ -258,8 +266,6 @@ class OutboxFlusher:
         seqs = [b.seq for b in batch]
         now = self.clock.now()
         if exc.retryable:
-            if "429" in str(exc):
-                self.quotas[name].exhausted(now)
             next_at = now + self._backoff(batch[0].attempts)
             self.outbox.retry_later(seqs, self._iso(next_at), str(exc))
             log.warning("sink %s failed for %d item(s) (%s); retry at %s", name, len(seqs), exc, next_at)

@@ -131,41 +131,65 @@ def test_backoff_grows_and_is_capped() -> None:
     assert all(30.0 <= d <= 60.0 for d in delays[6:])
 
 
-async def test_quota_is_kept_without_asking_the_server(db: Database) -> None:
+async def test_quota_is_kept_and_paced_without_asking_the_server(db: Database) -> None:
+    rig = Rig(db, FlakySink(writes_per_minute=12))  # burst 2, then one call per 5 s
+    start = rig.clock.now()
+    for i in range(300):  # a lead every second for five minutes
+        rig.enqueue(make_lead(i))
+        await rig.flusher.flush()
+        rig.clock.advance(timedelta(seconds=1))
+    rig.clock.advance(timedelta(seconds=10))
+    await rig.flusher.flush()
+    assert [lead.id for lead in rig.sink.leads] == [make_lead(i).id for i in range(300)]
+    times = [start + timedelta(seconds=t) for t in range(0, 320)]
+    stamps = rig.flusher.quotas["flaky"].calls
+    assert all(sum(1 for c in stamps if t <= c < t + timedelta(minutes=1)) <= 12 for t in times)
+    assert len(rig.sink.calls) >= 55  # paced through the minutes, not spent and then idle
+    assert rig.states() == {}
+
+
+async def test_blocked_flush_says_when_to_come_back(db: Database) -> None:
     rig = Rig(db, FlakySink(writes_per_minute=2))
     for i in range(3):
         rig.enqueue(make_lead(i))
         await rig.flusher.flush()
-        rig.clock.advance(timedelta(seconds=1))
-    assert len(rig.sink.calls) == 2
-    assert rig.flusher.blocked_until["flaky"] == rig.clock.now() - timedelta(seconds=3) + timedelta(minutes=1)
+    assert len(rig.sink.calls) == 1  # burst 1: the next call 30 s later
+    assert rig.flusher.blocked_until["flaky"] == rig.clock.now() + timedelta(seconds=30)
     assert rig.flusher.next_due() == rig.flusher.blocked_until["flaky"]
-    rig.enqueue(make_lead(3), make_lead(4))
-    rig.clock.advance(timedelta(seconds=58))
-    assert await rig.flusher.flush() == 3  # the three waiting leads in one call
-    assert rig.sink.calls[-1] == ("append", ["L0000002", "L0000003", "L0000004"])
+    rig.clock.advance(timedelta(seconds=30))
+    assert await rig.flusher.flush() == 2
+    assert rig.sink.calls[-1] == ("append", ["L0000001", "L0000002"])
 
 
-async def test_server_429_fills_the_window(db: Database) -> None:
-    rig = Rig(db, FlakySink(writes_per_minute=10), base_delay=1.0)
+async def test_server_429_is_retried_after_a_short_backoff(db: Database) -> None:
+    rig = Rig(db, FlakySink(writes_per_minute=60), base_delay=1.0)
     rig.sink.fail = [SinkError("Google Sheets quota exceeded (429 ...)")]
     rig.enqueue(make_lead(1))
     await rig.flusher.flush()
-    rig.clock.advance(timedelta(seconds=30))
-    assert await rig.flusher.flush() == 0  # backoff is over but the minute is not
-    rig.clock.advance(timedelta(seconds=31))
+    assert await rig.flusher.flush() == 0
+    rig.clock.advance(timedelta(seconds=1.01))
     assert await rig.flusher.flush() == 1
+    assert rig.outbox.last_errors() == []
 
 
-def test_write_quota_sliding_window() -> None:
+def test_write_quota_window_and_pacing() -> None:
     clock = FakeClock()
-    quota = WriteQuota(3)
+    quota = WriteQuota(3, burst=3)
     for _ in range(3):
         assert quota.free_at(clock.now()) is None
         quota.spend(clock.now())
         clock.advance(timedelta(seconds=10))
     assert quota.free_at(clock.now()) == clock.now() + timedelta(seconds=30)
     assert WriteQuota(None).free_at(clock.now()) is None
+    paced = WriteQuota(60)  # a burst of 10, then one a second
+    for _ in range(10):
+        assert paced.free_at(clock.now()) is None
+        paced.spend(clock.now())
+    assert paced.free_at(clock.now()) == clock.now() + timedelta(seconds=1)
+    clock.advance(timedelta(seconds=2.5))
+    paced.spend(clock.now())
+    paced.spend(clock.now())
+    assert paced.free_at(clock.now()) == clock.now() + timedelta(seconds=0.5)
 
 
 async def test_refusal_parks_warns_once_and_is_retried_later(db: Database) -> None:
