@@ -1,15 +1,149 @@
-"""Placeholder until its issue lands: the command explains that it is not available yet."""
+"""`python -m bot run`: the service — Telegram (polling or webhook), WhatsApp, the widget, the outbox, timers.
+
+Stops gracefully on SIGTERM/SIGINT: no new updates are taken, the messages in hand are answered, the outbox
+gets a last flush, exit status 0 within a few seconds.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import importlib
+import logging
+import signal
 import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from bot.bootstrap import App, build_app
+from bot.cli import setup_logging
+from bot.clock import SystemClock
+from bot.config import Settings, load_settings
+from bot.http.server import create_http_app, start_http
+from bot.scheduler import run_scheduler
+
+__all__ = ["add_arguments", "main", "serve"]
+
+log = logging.getLogger("bot.run")
+
+NOT_CONFIGURED = (
+    "Telegram is not configured (TELEGRAM_BOT_TOKEN is empty) and neither WhatsApp nor the site widget is on: "
+    "no patient can reach the bot. Put the token from @BotFather into TELEGRAM_BOT_TOKEN in .env "
+    "(and ADMIN_CHAT_ID for the administrators' alerts). Only the outbox flusher and timers run now."
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING (default: LOG_LEVEL or INFO)")
+
+
+def _optional(module: str, name: str) -> Callable[..., Any] | None:
+    """A channel's setup function when that channel's package exists in this version."""
+    try:
+        return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+    except (ImportError, AttributeError):
+        return None
+
+
+async def serve(
+    settings: Settings,
+    stop: asyncio.Event,
+    *,
+    on_ready: Callable[[App, int | None], Awaitable[None] | None] | None = None,
+    polling_timeout: int = 25,
+) -> int:
+    """Run until `stop` is set. `on_ready(app, http_port)` is called once everything listens."""
+    clock = SystemClock()
+    bot = None
+    notifier = None
+    if settings.telegram_enabled:
+        from bot.channels.telegram import build_admin_notifier, build_bot
+
+        bot = build_bot(settings)
+        if settings.admin_chat_id is not None:
+            notifier = build_admin_notifier(bot, settings, clock)
+        else:
+            log.warning("ADMIN_CHAT_ID is not set: alerts about leads go to the log only")
+    app = build_app(settings, clock=clock, notifier=notifier)
+    background: list[asyncio.Task[None]] = [
+        asyncio.create_task(app.flusher.run_forever(), name="outbox"),
+        asyncio.create_task(run_scheduler(app), name="timers"),
+    ]
+    http_app = create_http_app(app)
+    need_http = False
+    runtime = None
+    runner: web.AppRunner | None = None
+    port: int | None = None
+    try:
+        if bot is not None:
+            from bot.channels.telegram import setup_telegram
+
+            runtime = setup_telegram(app, bot, notifier)
+            await runtime.prepare()
+            log.info("Telegram bot @%s ready", runtime.username)
+            if settings.telegram_webhook_url:
+                runtime.add_webhook_route(http_app)
+                need_http = True
+        if settings.whatsapp_enabled:
+            setup_whatsapp = _optional("bot.channels.whatsapp", "setup_whatsapp")
+            if setup_whatsapp is None:
+                log.error("WhatsApp is configured but this version has no WhatsApp channel")
+            else:
+                setup_whatsapp(app, http_app)
+                need_http = True
+        if settings.web_demo or settings.web_allowed_origins:
+            setup_web = _optional("bot.channels.web", "setup_web")
+            if setup_web is None:
+                log.error("WEB_DEMO/WEB_ALLOWED_ORIGINS are set but this version has no site widget")
+            else:
+                setup_web(app, http_app)
+                need_http = True
+        if need_http:
+            runner, port = await start_http(http_app, settings.http_host, settings.http_port)
+            log.info("HTTP server on %s:%s", settings.http_host, port)
+        if runtime is not None:
+            if settings.telegram_webhook_url:
+                await runtime.set_webhook()
+                log.info("Telegram webhook mode: %s", settings.telegram_webhook_url)
+            else:
+                await runtime.start_polling(polling_timeout=polling_timeout)
+                log.info("Telegram long polling started")
+        if runtime is None and not need_http:
+            log.warning(NOT_CONFIGURED)
+            print(NOT_CONFIGURED, file=sys.stderr, flush=True)
+        if on_ready is not None:
+            result = on_ready(app, port)
+            if result is not None:
+                await result
+        await stop.wait()
+        log.info("stopping: finishing the messages in hand")
+    finally:
+        if runtime is not None:
+            await runtime.stop(timeout=5)
+        if runner is not None:
+            await runner.cleanup()
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(app.flusher.flush(), 3)
+        app.close()
+    return 0
+
+
+async def _main(settings: Settings) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    return await serve(settings, stop)
 
 
 def main(args: argparse.Namespace) -> int:
-    print("this command is not built yet", file=sys.stderr)
-    return 1
+    settings = load_settings()
+    setup_logging(args.log_level or settings.log_level)
+    return asyncio.run(_main(settings))
