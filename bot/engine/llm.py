@@ -1,0 +1,179 @@
+"""The LLM engine: the offline engine first, then at most one model call, then validation by code.
+
+The model supplies what code cannot: a natural answer to a free question and the facts in a message the
+offline extractors missed. Every fact it reports is validated by the same extractors (`llm_guard`); its
+answer is checked against the knowledge. Any failure — timeout, 429/5xx beyond the retries, garbage, a
+rejected answer — leaves the offline Understanding, so the patient always gets a reply and the booking
+goes on. `Understanding.tokens` carries the usage, which the service sums per conversation.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+
+from bot.config import Settings
+from bot.dialogue.language import clean
+from bot.dialogue.messages import Incoming
+from bot.dialogue.state import ConversationState
+from bot.engine.llm_client import CallLimits, LlmClient, LlmError
+from bot.engine.llm_guard import KnowledgeFacts, accept_fields, merge, reply_problem, skip_model
+from bot.engine.llm_prompt import Context, Prompt, PromptBuilder, load_system_template
+from bot.engine.offline import OfflineEngine
+from bot.engine.port import Engine, Understanding
+from bot.knowledge.models import Doctor, Knowledge
+
+log = logging.getLogger(__name__)
+
+__all__ = ["LlmEngine", "build_llm_engine", "probe_llm"]
+
+CONTEXT_FAQ_SCORE = 0.15  # looser than the offline answer threshold: the model picks what fits
+
+
+@dataclass
+class EngineStats:
+    calls: int = 0
+    fallbacks: int = 0
+    rejected_replies: int = 0
+    skipped: int = 0
+    tokens: int = 0
+
+
+class LlmEngine(Engine):
+    name = "llm"
+
+    def __init__(self, offline: OfflineEngine, client: LlmClient, builder: PromptBuilder) -> None:
+        self.offline = offline
+        self.client = client
+        self.builder = builder
+        self.stats = EngineStats()
+        self._facts: KnowledgeFacts | None = None
+
+    def facts(self) -> KnowledgeFacts:
+        idx = self.offline.indexes()
+        if self._facts is None or self._facts.knowledge is not idx.knowledge:
+            self._facts = KnowledgeFacts.build(idx.knowledge, idx.doctors)
+        return self._facts
+
+    async def understand(self, state: ConversationState, incoming: Incoming) -> Understanding:
+        offline = self.offline.understand_now(state, incoming)
+        text = clean(incoming.text)
+        if incoming.contact_phone or skip_model(offline, state, text):
+            self.stats.skipped += 1
+            return offline
+        try:
+            return await self._with_model(state, text, offline)
+        except LlmError as exc:
+            log.warning("LLM failed, offline answer used: %s", exc)
+        except Exception:  # the port's contract: never raise; the offline answer is always there
+            log.exception("LLM engine error, offline answer used")
+        self.stats.fallbacks += 1
+        return replace(offline, extra={**offline.extra, "engine": "offline-fallback"})
+
+    def prompt(self, state: ConversationState, text: str, offline: Understanding) -> Prompt:
+        idx = self.offline.indexes()
+        return self.builder.build(state, text, idx.knowledge, self.context(state, text, offline))
+
+    def context(self, state: ConversationState, text: str, offline: Understanding) -> Context:
+        """The FAQ entries and doctors this message is about (not the whole knowledge)."""
+        idx = self.offline.indexes()
+        faq = [hit.entry for hit in offline.faq]
+        for hit in idx.faq.search(text, limit=3):
+            if hit.score >= CONTEXT_FAQ_SCORE and hit.entry not in faq:
+                faq.append(hit.entry)
+        return Context(tuple(faq[:3]), _relevant_doctors(idx.knowledge, state, offline))
+
+    async def _with_model(self, state: ConversationState, text: str, offline: Understanding) -> Understanding:
+        prompt = self.prompt(state, text, offline)
+        self.stats.calls += 1
+        result = await self.client.complete(prompt.messages)
+        self.stats.tokens += result.tokens
+        facts = self.facts()
+        turn = result.turn
+        accepted = accept_fields(turn, offline, state, text, facts) if turn.structured else {}
+        dropped = set(turn.values) - set(accepted)
+        if dropped:
+            log.info("LLM values not taken (invalid, ungrounded or already known): %s", sorted(dropped))
+        reply: str | None = turn.reply
+        problem = reply_problem(turn.reply, facts, prompt.rules, state, text) if turn.reply else "empty"
+        if problem:
+            if turn.reply:
+                self.stats.rejected_replies += 1
+                log.warning("LLM reply rejected (%s); the offline answer is used", problem)
+            reply = None
+        return merge(offline, turn, accepted, reply, result.tokens)
+
+
+def _relevant_doctors(knowledge: Knowledge, state: ConversationState, u: Understanding) -> tuple[Doctor, ...]:
+    named = set(u.doctors) | set(u.suggestions) | set(state.choices) | {state.booking.doctor}
+    specialties = {u.specialty, state.booking.specialty, *u.specialty_options} - {None, ""}
+    picked = [d for d in knowledge.doctors if d.full_name in named]
+    picked += [d for d in knowledge.doctors if d.specialty in specialties and d not in picked]
+    return tuple(picked)
+
+
+def build_llm_engine(settings: Settings, knowledge_provider: object, offline_engine: OfflineEngine) -> Engine:
+    """The LLM engine of the settings (OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_MODEL, LLM_* limits)."""
+    del knowledge_provider  # the offline engine already holds it and rebuilds its indexes on reload
+    if settings.openai_api_key is None:
+        return offline_engine
+    client = LlmClient(
+        api_key=settings.openai_api_key.get_secret_value(),
+        base_url=settings.openai_base_url,
+        model=settings.openai_model,
+        limits=limits_from(settings),
+    )
+    builder = PromptBuilder(load_system_template(settings.prompts_dir), settings.llm_token_budget)
+    return LlmEngine(offline_engine, client, builder)
+
+
+def limits_from(settings: Settings) -> CallLimits:
+    return CallLimits(
+        connect=settings.llm_connect_timeout.total_seconds(),
+        first_token=settings.llm_first_token_timeout.total_seconds(),
+        total=settings.llm_total_timeout.total_seconds(),
+        max_retries=settings.llm_max_retries,
+    )
+
+
+async def probe_llm(settings: Settings) -> tuple[bool, str]:
+    """For `check`: the endpoint answers, the key is accepted and the model exists (a 1-token request)."""
+    import openai
+
+    if settings.openai_api_key is None:
+        return True, "OPENAI_API_KEY is not set: the offline engine is used"
+    where = settings.openai_base_url or "https://api.openai.com/v1"
+    client = openai.AsyncOpenAI(
+        api_key=settings.openai_api_key.get_secret_value(),
+        base_url=settings.openai_base_url,
+        max_retries=0,
+        timeout=openai.Timeout(
+            settings.llm_total_timeout.total_seconds(), connect=settings.llm_connect_timeout.total_seconds()
+        ),
+    )
+    model = settings.openai_model
+    try:
+        try:
+            await client.models.retrieve(model)
+            return True, f"LLM {where}: model {model} is available"
+        except openai.NotFoundError:
+            pass  # some compatible servers have no /models; ask the model itself
+        response = await client.chat.completions.create(
+            model=model, messages=[{"role": "user", "content": "ping"}], max_tokens=1
+        )
+        return True, f"LLM {where}: model {response.model or model} answers"
+    except openai.AuthenticationError:
+        return False, f"LLM {where}: the key was rejected (401); check OPENAI_API_KEY"
+    except openai.PermissionDeniedError:
+        return False, f"LLM {where}: the key may not use model {model} (403); check OPENAI_MODEL or the key"
+    except openai.NotFoundError:
+        return False, f"LLM {where}: model {model} does not exist there; set OPENAI_MODEL to one it serves"
+    except openai.APIStatusError as exc:
+        return False, f"LLM {where}: HTTP {exc.status_code}; the endpoint is not usable right now"
+    except (openai.APIConnectionError, openai.APITimeoutError) as exc:
+        return (
+            False,
+            f"LLM {where}: cannot connect ({type(exc).__name__}); check OPENAI_BASE_URL and the network",
+        )
+    finally:
+        await client.close()
