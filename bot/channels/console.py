@@ -30,7 +30,7 @@ def render(messages: Sequence[Outgoing], *, colour: bool) -> tuple[str, list[But
 def to_incoming(line: str, buttons: Sequence[Button]) -> Incoming:
     """A typed line: a button's number or label presses it; anything else is text."""
     stripped = line.strip()
-    if stripped.isdigit() and buttons and 1 <= int(stripped) <= len(buttons):
+    if stripped.isascii() and stripped.isdigit() and buttons and 1 <= int(stripped) <= len(buttons):
         return Incoming(text=buttons[int(stripped) - 1].label, button=buttons[int(stripped) - 1].data)
     for button in buttons:
         if fold(stripped) == fold(button.label):
