@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +53,8 @@ class FakeGraphAPI:
         self.requests = 0
         self.gate: asyncio.Event | None = None  # when set to an unset Event, sends wait for it
         self._failures: deque[Failure] = deque()
+        self._changed: asyncio.Condition | None = None
+        self.count_to: Counter[str] = Counter()  # accepted messages per recipient
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -77,6 +79,13 @@ class FakeGraphAPI:
             elif message["type"] == "interactive":
                 result.append(message["interactive"]["body"]["text"])
         return result
+
+    async def wait_sent(self, wa_id: str, count: int, timeout: float = 10.0) -> None:
+        """Until `count` messages were accepted for `wa_id`."""
+        if self._changed is None:
+            self._changed = asyncio.Condition()
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(lambda: self.count_to[wa_id] >= count), timeout)
 
     async def start(self) -> str:
         app = web.Application()
@@ -154,6 +163,10 @@ class FakeGraphAPI:
             self.refused.append((exc.code, payload))
             return self._error(exc)
         self.sent.append(payload)
+        self.count_to[payload["to"]] += 1
+        if self._changed is not None:
+            async with self._changed:
+                self._changed.notify_all()
         wamid = f"wamid.FAKE{next(self._ids):06d}"
         return web.json_response(
             {

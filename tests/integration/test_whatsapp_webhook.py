@@ -11,6 +11,9 @@ import pytest
 from bot.channels.whatsapp import whatsapp_window_open
 from bot.clock import FakeClock
 from bot.config import Settings
+from bot.dialogue.messages import Incoming
+from bot.dialogue.state import ConversationState
+from bot.engine.port import Engine, Understanding
 from tests.fakes import meta_webhook as meta
 from tests.integration.whatsapp_harness import PATIENT, Harness, running, visible
 
@@ -186,3 +189,18 @@ async def test_healthz_reports_backlog_and_conversations(wa: Harness) -> None:
     assert health["conversations"] == 1
     assert health["outbox"] == {} and health["last_errors"] == []
     assert "whatsapp" in health["channels"]
+
+
+class BrokenEngine(Engine):
+    """An engine that breaks its contract: the channel must still answer politely."""
+
+    async def understand(self, state: ConversationState, incoming: Incoming) -> Understanding:
+        raise RuntimeError("engine exploded")
+
+
+async def test_an_unexpected_failure_gets_a_polite_answer_and_is_recorded(wa: Harness) -> None:
+    wa.app.service.engine = BrokenEngine()
+    replies = await wa.say("Здравствуйте")
+    assert len(replies) == 1
+    assert "техническая заминка" in visible(replies) and "+7 (846) 200-30-40" in visible(replies)
+    assert "engine exploded" in wa.channel.errors.recent()[0]["error"]

@@ -123,9 +123,6 @@ class WhatsAppChannel:
                 log.info("WhatsApp message %s delivered again; already handled", message.message_id)
                 continue
             self.counts["received"] += 1
-            at = min(message.timestamp, now) if message.timestamp else now
-            if now - at < WINDOW:
-                self.contacts.inbound(message.wa_id, at)
             self._schedule(message.wa_id, functools.partial(self.process, message))
             started += 1
         return started
@@ -150,7 +147,11 @@ class WhatsAppChannel:
     async def process(self, message: InboundMessage) -> None:
         """Read receipt and typing, the dialogue, the replies. Never raises: failures are logged."""
         address = Address(CHANNEL, message.wa_id, "+" + message.wa_id)
-        await self._mark_read(message.message_id)
+        now = self.app.clock.now()
+        at = min(message.timestamp, now) if message.timestamp else now
+        if now - at < WINDOW:
+            self.contacts.inbound(message.wa_id, at)
+        receipt = asyncio.create_task(self._mark_read(message.message_id))  # while the answer is prepared
         incoming = self._resolve(message.incoming, self.contacts.offered(message.wa_id))
         try:
             replies = await self.app.service.handle(address, incoming)
@@ -158,6 +159,7 @@ class WhatsAppChannel:
             log.exception("WhatsApp message %s from %s failed", message.message_id, mask(message.wa_id))
             self.errors.record(CHANNEL, f"handling a message failed: {exc!r}")
             replies = [Outgoing(self._sorry())]
+        await receipt  # blue ticks before the answer
         if replies:
             await self.deliver(message.wa_id, replies)
 
@@ -191,7 +193,8 @@ class WhatsAppChannel:
     async def deliver(self, wa_id: str, messages: Sequence[Outgoing]) -> bool:
         """Send replies in order; False when Graph refused one (the rest are not sent)."""
         offered = next((m.buttons for m in reversed(messages) if m.buttons), ())
-        self.contacts.offer(wa_id, offered)
+        if list(offered) != self.contacts.offered(wa_id):
+            self.contacts.offer(wa_id, offered)
         for message in messages:
             for body in render(message):
                 try:
