@@ -401,6 +401,8 @@ class FakeBotApi:
 
     async def _m_sendphoto(self, params: dict[str, Any]) -> Any:
         photo = params.get("photo", b"")
+        if isinstance(photo, str) and photo.startswith("attach://"):
+            photo = params.get(photo.removeprefix("attach://"), b"")
         self.photos.append((int(params["chat_id"]), len(photo) if isinstance(photo, bytes) else 0))
         sent = self._record(params, str(params.get("caption", "")))
         return {**self._message_result(sent), "photo": [{"file_id": "p1", "file_unique_id": "u1",
