@@ -72,6 +72,7 @@ class GoogleSheetsSink(LeadSink):
         api_url: str = GOOGLE_BASE,
         writes_per_minute: int = 60,
         cache_dir: Path | None = None,
+        knowledge_dir: Path | None = None,
         timeout: tuple[float, float] = (5.0, 30.0),
     ) -> None:
         self.sheet_id = sheet_id
@@ -79,8 +80,10 @@ class GoogleSheetsSink(LeadSink):
         self.api_url = api_url
         self.writes_per_minute = writes_per_minute
         self.cache_file = cache_dir / "doctors_cache.json" if cache_dir else None
+        self.knowledge_dir = knowledge_dir
         self.timeout = timeout
         self.doctor_problems: list[Problem] = []
+        self._last_doctors: list[Doctor] | None = None
         self._client: gspread.Client | None = None
         self._email = ""
         self._lock = threading.Lock()
@@ -285,9 +288,11 @@ class GoogleSheetsSink(LeadSink):
     # --- doctors ---------------------------------------------------------------------------------
 
     def read_doctors(self) -> list[Doctor] | None:
-        """Doctors from "Врачи"; on an outage the last good copy (DATA_DIR), or None (use doctors.csv)."""
+        """Doctors from "Врачи"; on an outage the last good copy (DATA_DIR), or None (use doctors.csv).
+
+        A missing or empty "Врачи" (and a missing "Обращения") is created first, seeded from doctors.csv."""
         try:
-            rows = self.values(quoted(DOCTORS_SHEET))
+            rows = self._doctor_rows()
         except SinkError as exc:
             cached = self._cached_doctors()
             log.warning(
@@ -302,12 +307,32 @@ class GoogleSheetsSink(LeadSink):
         for problem in problems:
             log.warning("%s", problem)
         if not doctors:
-            cached = self._cached_doctors()
-            return cached
+            return self._cached_doctors()
+        self._last_doctors = doctors
         self._store_cache(doctors)
         return doctors
 
+    def _doctor_rows(self) -> list[list[str]]:
+        try:
+            rows = self.values(quoted(DOCTORS_SHEET))
+        except SinkError as exc:
+            if not (isinstance(exc.__cause__, APIError) and exc.__cause__.response.status_code == 400):
+                raise
+            rows = []
+        if len(rows) > 1 or self.knowledge_dir is None:
+            return rows
+        from bot.knowledge.loader import load_knowledge
+        from sheets.setup import ensure_sheets
+
+        local = load_knowledge(self.knowledge_dir).doctors
+        report = ensure_sheets(self, local)
+        for change in report.changes:
+            log.warning("sheet: %s", change)
+        return self.values(quoted(DOCTORS_SHEET))
+
     def _cached_doctors(self) -> list[Doctor] | None:
+        if self._last_doctors is not None:
+            return list(self._last_doctors)
         if self.cache_file is None or not self.cache_file.exists():
             return None
         try:
@@ -375,4 +400,5 @@ def build_google_sink(settings: Settings) -> GoogleSheetsSink:
         api_url=settings.google_sheets_api_url,
         writes_per_minute=settings.sheets_writes_per_minute,
         cache_dir=settings.data_dir,
+        knowledge_dir=settings.knowledge_dir,
     )
