@@ -143,6 +143,8 @@ class PromptBuilder:
             fixed = cut_to_tokens(fixed, fixed_limit)
             return self._finish([{"role": "system", "content": fixed}, message], 0)
         room = self.budget - count_messages([{"content": fixed}, message]) - 8
+        history = [_turn(who, said) for who, said in state.history]
+        room -= count_tokens(_earlier(state, len(history))) + 1  # kept free for the summary of old turns
 
         faq, room = _take([_faq_block(e) for e in context.faq[:MAX_FAQ]], room)
         doctors, room = _take([_doctor_line(d) for d in context.doctors[:MAX_DOCTORS]], room)
@@ -154,9 +156,6 @@ class PromptBuilder:
         if specialties:
             values["specialties"] = specialties
 
-        history = [_turn(who, said) for who, said in state.history]
-        earlier_note = _earlier(state, len(history))
-        room -= count_tokens(earlier_note) + 1
         kept: list[dict[str, str]] = []
         for turn in reversed(history):
             cost = count_messages([turn]) - count_messages([])
