@@ -1,0 +1,113 @@
+"""`python -m bot run` with the WHATSAPP_* variables set serves patients on WhatsApp and stops cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import os
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.fakes import meta_webhook as meta
+from tests.fakes.graph_api import PHONE_NUMBER_ID, TOKEN, FakeGraphAPI
+
+ROOT = Path(__file__).resolve().parents[2]
+PATIENT = "79171234567"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def environment(tmp_path: Path, api_url: str, port: int) -> dict[str, str]:
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM", "OPENAI", "GOOGLE", "WHATSAPP"))
+    }
+    env.update(
+        DATA_DIR=str(tmp_path / "data"),
+        KNOWLEDGE_DIR=str(ROOT / "knowledge"),
+        PROMPTS_DIR=str(ROOT / "prompts"),
+        WHATSAPP_TOKEN=TOKEN,
+        WHATSAPP_PHONE_NUMBER_ID=PHONE_NUMBER_ID,
+        WHATSAPP_APP_SECRET=meta.APP_SECRET,
+        WHATSAPP_VERIFY_TOKEN=meta.VERIFY_TOKEN,
+        WHATSAPP_API_URL=api_url,
+        HTTP_HOST="127.0.0.1",
+        HTTP_PORT=str(port),
+        QUIET_HOURS="",
+    )
+    return env
+
+
+async def wait_healthy(http: aiohttp.ClientSession, base: str, proc: asyncio.subprocess.Process) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert proc.returncode is None, "the service exited early"
+        try:
+            async with http.get(base + "/healthz") as response:
+                if response.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.1)
+    raise AssertionError("the service did not start listening")
+
+
+@pytest.mark.timeout(90)
+async def test_run_answers_whatsapp_and_records_the_lead(tmp_path: Path) -> None:
+    graph = FakeGraphAPI()
+    api_url = await graph.start()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        cwd=tmp_path,
+        env=environment(tmp_path, api_url, port),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with aiohttp.ClientSession() as http:
+            await wait_healthy(http, base, proc)
+            query = {"hub.mode": "subscribe", "hub.verify_token": meta.VERIFY_TOKEN, "hub.challenge": "42"}
+            async with http.get(base + "/webhook/whatsapp", params=query) as response:
+                assert (response.status, await response.text()) == (200, "42")
+
+            script = ["Здравствуйте, я Анна, хочу к лору утром, повторно, 89171234567", "да", "да"]
+            for text in script:
+                before = graph.count_to[PATIENT]
+                body = meta.encode(
+                    meta.message_body(PATIENT, meta.text(text), timestamp=int(time.time()), name="Анна")
+                )
+                headers = {"Content-Type": "application/json", "X-Hub-Signature-256": meta.sign(body)}
+                async with http.post(base + "/webhook/whatsapp", data=body, headers=headers) as response:
+                    assert response.status == 200
+                await graph.wait_sent(PATIENT, before + 1, timeout=20)
+                await asyncio.sleep(0.2)  # a reply may come in several messages
+            assert "Заявка принята" in "\n".join(graph.texts(PATIENT)[-2:])
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 20) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        await graph.stop()
+    with open(tmp_path / "data" / "leads.csv", encoding="utf-8", newline="") as fh:
+        [row] = list(csv.DictReader(fh))
+    assert (row["Имя"], row["Телефон"], row["Канал"], row["Контакт"]) == (
+        "Анна",
+        "+79171234567",
+        "whatsapp",
+        "+79171234567",
+    )
