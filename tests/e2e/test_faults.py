@@ -80,3 +80,39 @@ def test_full_disk_is_reported_at_start(tmp_path: Path) -> None:
     assert result.returncode == 2
     [line] = [x for x in result.stderr.splitlines() if x.strip()]
     assert "DATA_DIR" in line and "not writable" in line and "space" in line
+
+
+def test_check_reports_a_read_only_data_dir(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    command = readonly_command(data, [sys.executable, "-m", "bot", "check"])
+    try:
+        result = subprocess.run(
+            command, capture_output=True, text=True, cwd=tmp_path, env=bot_env(data), timeout=60
+        )
+    finally:
+        data.chmod(0o755)
+    assert result.returncode != 0
+    [line] = [x for x in result.stdout.splitlines() if x.startswith("✗")]
+    assert "Data folder" in line and "not writable" in line and "DATA_DIR" in line
+
+
+def test_check_reports_a_full_disk(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "check"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=bot_env(data),
+        timeout=60,
+        preexec_fn=_write_nothing,
+    )
+    assert result.returncode != 0
+    assert any(x.startswith("✗ Data folder") and "not writable" in x for x in result.stdout.splitlines())
+
+
+def _write_nothing() -> None:  # pragma: no cover - runs in the child
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
