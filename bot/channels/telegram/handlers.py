@@ -32,6 +32,10 @@ __all__ = ["build_admin_router", "build_patient_router"]
 log = logging.getLogger(__name__)
 
 STALE = "Эти кнопки уже неактуальны — ответьте, пожалуйста, на последнее сообщение."
+EDITED = (
+    "Я вижу, что вы исправили сообщение, но читаю только новые. Напишите, пожалуйста, исправление "
+    "отдельным сообщением — например: «имя Анна» или новый номер телефона."
+)
 ADMIN_HELP = (
     "Здесь появляются новые заявки и просьбы позвать администратора.\n"
     "• Кнопки под заявкой меняют её статус в таблице.\n"
@@ -69,11 +73,13 @@ def build_patient_router(channel: TelegramChannel) -> Router:
 
     @router.edited_message()
     async def edited(message: Message) -> None:
-        """A patient corrected their latest message: read it again; edits of older ones are ignored."""
-        if message.message_id != channel.memory(message.chat.id).last_message or not message.text:
+        """An edit is not re-read (it would answer twice); the patient is asked to write the fix anew."""
+        if message.message_id != channel.memory(message.chat.id).last_message:
             log.info("edit of an older message in %s ignored", message.chat.id)
             return
-        channel.put(address_of(message.chat, message.from_user), incoming_of(message))
+        texts = channel.app.texts
+        note = texts.get("edited_message") if texts.has("edited_message") else EDITED
+        await channel.send(message.chat.id, [Outgoing(note)])
 
     @router.callback_query()
     async def pressed(query: CallbackQuery) -> None:
