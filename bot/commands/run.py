@@ -23,6 +23,8 @@ from bot.cli import setup_logging
 from bot.clock import SystemClock
 from bot.config import Settings, load_settings
 from bot.http.server import create_http_app, start_http
+from bot.knowledge.watch import watch_knowledge
+from bot.report.weekly import run_weekly_report, telegram_sender
 from bot.scheduler import run_scheduler
 
 __all__ = ["add_arguments", "main", "serve"]
@@ -71,7 +73,11 @@ async def serve(
     background: list[asyncio.Task[None]] = [
         asyncio.create_task(app.flusher.run_forever(), name="outbox"),
         asyncio.create_task(run_scheduler(app), name="timers"),
+        asyncio.create_task(watch_knowledge(app), name="knowledge"),
     ]
+    if bot is not None and settings.admin_chat_id is not None:
+        sender = telegram_sender(bot, settings.admin_chat_id)
+        background.append(asyncio.create_task(run_weekly_report(app, sender), name="weekly-report"))
     http_app = create_http_app(app)
     need_http = False
     runtime = None
