@@ -95,6 +95,14 @@ def _parse_doctors(text: str, source: str, report: _Report) -> list[Doctor]:
         report.error(source, 1, f"the file is empty; the first line must be {','.join(DOCTOR_COLUMNS)}")
         return []
     missing = [c for c in DOCTOR_COLUMNS[:2] if c not in header]
+    if missing and len(header) == 1 and ";" in header[0]:
+        report.error(
+            source,
+            1,
+            "the columns are separated by «;» (Excel saves CSV that way); save the file as "
+            "«CSV UTF-8 (comma delimited)» or replace «;» with «,»",
+        )
+        return []
     if missing:
         report.error(
             source,
@@ -148,22 +156,35 @@ def _parse_range(value: str) -> tuple[time, time] | None:
     return time(h1, m1), time(min(h2, 23), m2 if h2 < 24 else 59)
 
 
-def _parse_hours(raw: dict[str, Any], source: str, report: _Report) -> WorkingHours:
+def key_line(text: str, key: str, after: int = 0) -> int:
+    """The line where a TOML key is set (`key = ...` or `"key" = ...`), searched from line `after`; 0 if none."""
+    pattern = re.compile(rf"""^\s*["']?{re.escape(key)}["']?\s*=""")
+    for number, line in enumerate(text.splitlines(), start=1):
+        if number > after and pattern.match(line):
+            return number
+    return 0
+
+
+def _parse_hours(raw: dict[str, Any], source: str, report: _Report, text: str = "") -> WorkingHours:
     days: list[tuple[time, time] | None] = [None] * 7
+    table = next((n for n, line in enumerate(text.splitlines(), start=1) if line.strip() == "[hours]"), 0)
     for key, value in raw.items():
+        line = key_line(text, key, after=table) or table
         span = key.strip().lower().replace("–", "-")
         first, _, last = span.partition("-")
         if first not in _DAYS or (last and last not in _DAYS):
             report.warn(
-                source, 0, f"[hours]: «{key}» is not a day; use пн, вт, ср, чт, пт, сб, вс or a range пн-пт"
+                source,
+                line,
+                f"[hours]: «{key}» is not a day; use пн, вт, ср, чт, пт, сб, вс or a range пн-пт",
             )
             continue
         start, end = _DAYS.index(first), _DAYS.index(last or first)
-        text = str(value).strip().lower()
-        closed = text in {"", "выходной", "закрыто", "нет"}
-        hours = None if closed else _parse_range(text)
+        hours_text = str(value).strip().lower()
+        closed = hours_text in {"", "выходной", "закрыто", "нет"}
+        hours = None if closed else _parse_range(hours_text)
         if not closed and hours is None:
-            report.warn(source, 0, f'[hours] {key} = «{value}»: write it like "08:00-20:00" or "выходной"')
+            report.warn(source, line, f'[hours] {key} = «{value}»: write it like "08:00-20:00" or "выходной"')
             continue
         for day in range(start, end + 1):
             days[day] = hours
@@ -174,16 +195,43 @@ def _parse_clinic(text: str, source: str, report: _Report) -> ClinicFacts:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", 0) or 0
+        at = re.search(r"at line (\d+)", str(exc))
+        line = getattr(exc, "lineno", 0) or (int(at.group(1)) if at else 0)
         report.error(source, line, f"cannot read the file: {exc}; check quotes and `=` on that line")
         return ClinicFacts()
     for required in ("name", "phone", "address"):
         if not str(data.get(required, "")).strip():
-            report.error(source, 0, f'`{required}` is missing; add a line like {required} = "..."')
+            line = key_line(text, required)
+            if line:
+                report.error(
+                    source, line, f'`{required}` is empty; write it between the quotes: {required} = "..."'
+                )
+            else:
+                report.error(source, 0, f'`{required}` is missing; add a line like {required} = "..."')
     if not str(data.get("privacy_url", "")).strip():
-        report.warn(source, 0, "`privacy_url` is missing; patients must get a link to the privacy policy")
+        report.warn(
+            source,
+            key_line(text, "privacy_url"),
+            "`privacy_url` is missing; patients must get a link to the privacy policy",
+        )
     hours_raw = data.get("hours", {})
-    hours = _parse_hours(hours_raw if isinstance(hours_raw, dict) else {}, source, report)
+    if "hours" in data and not isinstance(hours_raw, dict):
+        report.warn(
+            source,
+            key_line(text, "hours"),
+            'write the hours as a table: [hours] then lines like "пн-пт" = "08:00-20:00"',
+        )
+    hours = _parse_hours(hours_raw if isinstance(hours_raw, dict) else {}, source, report, text)
+    callback = data.get("callback_minutes", 15)
+    try:
+        callback_minutes = int(callback or 15)
+    except (TypeError, ValueError):
+        report.warn(
+            source,
+            key_line(text, "callback_minutes"),
+            f"callback_minutes = «{callback}» is not a number; 15 is used",
+        )
+        callback_minutes = 15
     privacy = str(data.get("privacy_url", "")).strip()
     return ClinicFacts(
         name=str(data.get("name", "")).strip(),
@@ -197,7 +245,7 @@ def _parse_clinic(text: str, source: str, report: _Report) -> ClinicFacts:
         website=str(data.get("website", "")).strip(),
         telegram=str(data.get("telegram", "")).strip(),
         whatsapp=str(data.get("whatsapp", "")).strip(),
-        callback_minutes=int(data.get("callback_minutes", 15) or 15),
+        callback_minutes=callback_minutes,
     )
 
 
