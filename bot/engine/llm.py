@@ -16,7 +16,7 @@ from bot.config import Settings
 from bot.dialogue.language import clean
 from bot.dialogue.messages import Incoming
 from bot.dialogue.state import ConversationState
-from bot.engine.llm_client import CallLimits, LlmClient, LlmError
+from bot.engine.llm_client import CallLimits, LlmClient, LlmError, request_overhead
 from bot.engine.llm_guard import KnowledgeFacts, accept_fields, merge, reply_problem, skip_model
 from bot.engine.llm_prompt import Context, Prompt, PromptBuilder, load_system_template
 from bot.engine.offline import OfflineEngine
@@ -123,7 +123,9 @@ def build_llm_engine(settings: Settings, knowledge_provider: object, offline_eng
         model=settings.openai_model,
         limits=limits_from(settings),
     )
-    builder = PromptBuilder(load_system_template(settings.prompts_dir), settings.llm_token_budget)
+    # The budget covers everything sent: the messages and the tool/JSON schema that goes with them.
+    budget = max(settings.llm_token_budget - request_overhead(), 300)
+    builder = PromptBuilder(load_system_template(settings.prompts_dir), budget)
     return LlmEngine(offline_engine, client, builder)
 
 

@@ -13,6 +13,7 @@ and the working mode is remembered.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import time
@@ -39,6 +40,15 @@ log = logging.getLogger(__name__)
 MODES = ("tools", "json_schema", "text")
 MAX_OUTPUT_TOKENS = 400
 JSON_ONLY = "Ответьте одним JSON-объектом без пояснений, с полями reply, intents, " + ", ".join(FIELDS) + "."
+
+
+def request_overhead() -> int:
+    """Tokens the structured-output machinery adds to a prompt in the costliest mode (tool schema, JSON
+    schema or the JSON-only instruction): kept out of the budget given to the prompt builder."""
+    tool = count_tokens(json.dumps(tool_definition(), ensure_ascii=False))
+    schema = count_tokens(json.dumps(response_format(), ensure_ascii=False))
+    instruction = count_messages([{"content": JSON_ONLY}]) - count_messages([])
+    return max(tool, schema, instruction)
 
 
 class LlmError(BotError):
