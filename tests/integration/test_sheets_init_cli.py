@@ -1,0 +1,89 @@
+"""`python -m bot init-sheet` as a subprocess against the fake Sheets API: twice, and its failures."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.sheets_api import FakeSheetsApi, write_credentials
+
+ROOT = Path(__file__).resolve().parents[2]
+SHEET = "cli-sheet"
+
+
+@pytest.fixture
+def api() -> Iterator[FakeSheetsApi]:
+    with FakeSheetsApi() as server:
+        server.add_spreadsheet(SHEET)
+        yield server
+
+
+def init_sheet(tmp_path: Path, **env_vars: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM", "OPENAI", "GOOGLE", "WHATSAPP"))
+    }
+    env.update(
+        DATA_DIR=str(tmp_path / "data"),
+        KNOWLEDGE_DIR=str(ROOT / "knowledge"),
+        PROMPTS_DIR=str(ROOT / "prompts"),
+    )
+    env.update(env_vars)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "init-sheet"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=60,
+    )
+
+
+def test_init_sheet_twice(api: FakeSheetsApi, tmp_path: Path) -> None:
+    env = {
+        "GOOGLE_SHEET_ID": SHEET,
+        "GOOGLE_APPLICATION_CREDENTIALS": str(write_credentials(api, tmp_path)),
+        "GOOGLE_SHEETS_API_URL": api.base_url,
+    }
+    first = init_sheet(tmp_path, **env)
+    assert first.returncode == 0, first.stderr
+    assert "created the sheet «Обращения»" in first.stdout and "formatted «Обращения»" in first.stdout
+    writes = api.writes()
+    second = init_sheet(tmp_path, **env)
+    assert second.returncode == 0, second.stderr
+    assert "nothing changed" in second.stdout
+    assert api.writes() == writes
+
+
+def test_init_sheet_explains_what_is_wrong(api: FakeSheetsApi, tmp_path: Path) -> None:
+    credentials = str(write_credentials(api, tmp_path))
+    api.deny = True
+    denied = init_sheet(
+        tmp_path,
+        GOOGLE_SHEET_ID=SHEET,
+        GOOGLE_APPLICATION_CREDENTIALS=credentials,
+        GOOGLE_SHEETS_API_URL=api.base_url,
+    )
+    assert denied.returncode == 1
+    assert "clinic-bot@clinic-test.iam.gserviceaccount.com" in denied.stderr and "Share" in denied.stderr
+    api.deny = False
+    wrong = init_sheet(
+        tmp_path,
+        GOOGLE_SHEET_ID="typo",
+        GOOGLE_APPLICATION_CREDENTIALS=credentials,
+        GOOGLE_SHEETS_API_URL=api.base_url,
+    )
+    assert wrong.returncode == 1 and "GOOGLE_SHEET_ID" in wrong.stderr and "404" in wrong.stderr
+    missing = init_sheet(
+        tmp_path,
+        GOOGLE_SHEET_ID=SHEET,
+        GOOGLE_APPLICATION_CREDENTIALS=str(tmp_path / "none.json"),
+        GOOGLE_SHEETS_API_URL=api.base_url,
+    )
+    assert missing.returncode == 1 and "does not exist" in missing.stderr
+    unset = init_sheet(tmp_path)
+    assert unset.returncode == 1 and "GOOGLE_SHEET_ID is not set" in unset.stderr
