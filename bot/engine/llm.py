@@ -37,6 +37,7 @@ class EngineStats:
     rejected_replies: int = 0
     skipped: int = 0
     tokens: int = 0
+    last_call_seconds: float = 0.0  # the model call alone, for the overhead figure
 
 
 class LlmEngine(Engine):
@@ -88,6 +89,7 @@ class LlmEngine(Engine):
         self.stats.calls += 1
         result = await self.client.complete(prompt.messages)
         self.stats.tokens += result.tokens
+        self.stats.last_call_seconds = result.seconds
         facts = self.facts()
         turn = result.turn
         accepted = accept_fields(turn, offline, state, text, facts) if turn.structured else {}
