@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import Any
 
 from bot.checks.model import Line, fail, ok, skip, warn
 from bot.config import Settings
@@ -100,6 +101,27 @@ def _check_sync(settings: Settings) -> list[Line]:
             )
         else:
             lines.append(ok(item, f"header of {len(header)} columns is right"))
+            if name == DOCTORS_SHEET:
+                lines += _doctor_rows(sink, quoted(name))
     if SUMMARY_SHEET not in titles:
         lines.append(warn(f"Worksheet «{SUMMARY_SHEET}»", "missing: no live summary for the owner", INIT_FIX))
+    return lines
+
+
+def _doctor_rows(sink: Any, range_: str) -> list[Line]:
+    """The rows of «Врачи» read as the bot reads them: each problem with its row number."""
+    from sheets.google import parse_doctor_rows
+
+    try:
+        doctors, problems = parse_doctor_rows(sink.values(range_))
+    except SinkError as exc:
+        return [
+            fail(f"Worksheet «{DOCTORS_SHEET}»", f"cannot read the rows ({exc})", "try again in a minute")
+        ]
+    lines = [
+        warn(f"Worksheet «{DOCTORS_SHEET}»", f"row {p.line}: {p.message}" if p.line else p.message)
+        for p in problems
+    ]
+    if doctors:
+        lines.append(ok(f"Worksheet «{DOCTORS_SHEET}»", f"{len(doctors)} doctors"))
     return lines

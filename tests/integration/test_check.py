@@ -312,3 +312,19 @@ def test_secrets_are_masked() -> None:
     assert mask(None) == "not set" and mask("short") == "*** (5 chars)"
     assert mask("sk-abcdefghijklmnop") == "sk-a…nop (19 chars)"
     assert json.dumps(mask(BOT_TOKEN)).count("TEST") == 0
+
+
+async def test_doctor_rows_of_the_sheet_are_checked_like_doctors_csv(
+    settings: Settings, env: dict[str, str], sheets_api: FakeSheetsApi
+) -> None:
+    sheet = sheets_api.spreadsheets[SHEET].sheet("Врачи")
+    assert sheet is not None
+    for row, cells in enumerate([("Смирнова Елена Викторовна", "ЛОР"), ("Петров Иван Ильич", "")], start=1):
+        for col, value in enumerate(cells):
+            sheet.set(row, col, ("text", value))
+    lines = await run_checks(configured(settings, env))
+    doctors = [x.render() for x in lines if x.item == "Worksheet «Врачи»"]
+    assert any(
+        x.startswith("! Worksheet «Врачи»: row 3: «Петров Иван Ильич» has no Специальность") for x in doctors
+    )
+    assert "✓ Worksheet «Врачи»: 1 doctors" in doctors and not failed(lines)

@@ -176,3 +176,25 @@ def test_check_knowledge_lists_each_problem_with_path_and_line(tmp_path: Path, s
     assert lines[0].mark is Mark.FAIL and "1 error(s) stop the bot" in lines[0].detail
     [error] = [x for x in lines[1:] if x.mark is Mark.FAIL]
     assert "clinic.toml:" in error.detail and error.fix.startswith("write it between the quotes")
+
+
+def test_check_knowledge_command_exit_status(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KNOWLEDGE_DIR", str(ROOT / "knowledge"))
+    monkeypatch.setenv("PROMPTS_DIR", str(ROOT / "prompts"))
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123456:not-checked-with-knowledge-only")
+    assert main(["check", "--knowledge"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("✓ Knowledge:") and "Telegram" not in out and out.rstrip().endswith("All is well.")
+
+    (tmp_path / "k").mkdir()
+    broken = folder(tmp_path / "k", faq_md=b"## \xcf\xf0\xe8?\n")
+    monkeypatch.setenv("KNOWLEDGE_DIR", str(broken))
+    assert main(["check", "--knowledge"]) == 1
+    out = capsys.readouterr().out
+    assert f"✗ Knowledge: {broken / 'faq.md'}:1: the file is not in UTF-8" in out
+    assert "— fix: save it again as UTF-8" in out and "1 problem(s)" not in out.splitlines()[0]
