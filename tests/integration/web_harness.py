@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ class Server:
         headers = {"Content-Type": "text/plain;charset=UTF-8"}
         if origin:
             headers["Origin"] = origin
-        data = body if isinstance(body, bytes) else aiohttp.helpers.json.dumps(body)  # type: ignore[attr-defined]
+        data = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False)
         async with self.http.post(self.url + path, data=data, headers=headers) as response:
             return response.status, await response.json()
 
