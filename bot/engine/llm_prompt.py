@@ -9,6 +9,7 @@ that it was received, and in earlier turns phone-like numbers are masked.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,9 @@ from bot.dialogue.state import ConversationState, Slot
 from bot.engine.llm_tokens import count_messages, count_tokens, cut_to_tokens
 from bot.errors import KnowledgeError
 from bot.knowledge.models import Doctor, FaqEntry, Knowledge
-from bot.prompts import resolve_prompts_dir
+from bot.prompts import PACKAGE_PROMPTS, resolve_prompts_dir
+
+log = logging.getLogger(__name__)
 
 SYSTEM_FILE = "system.md"
 _COMMENT = re.compile(r"<!--.*?-->\s*", re.DOTALL)
@@ -43,6 +46,9 @@ _MISSING = {
 def load_system_template(prompts_dir: Path) -> str:
     """`prompts/system.md` without its operator comments."""
     path = resolve_prompts_dir(prompts_dir) / SYSTEM_FILE
+    if not path.exists() and (PACKAGE_PROMPTS / SYSTEM_FILE).exists():
+        log.warning("%s is missing; the project's prompts/%s is used", path, SYSTEM_FILE)
+        path = PACKAGE_PROMPTS / SYSTEM_FILE
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:

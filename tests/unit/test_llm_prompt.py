@@ -163,3 +163,12 @@ def test_token_estimate_is_pessimistic_and_cut_respects_it() -> None:
 
 
 BIG = big_knowledge()
+
+
+def test_a_prompts_folder_without_system_md_uses_the_projects_copy(tmp_path: Path, template: str) -> None:
+    (tmp_path / "replies.toml").write_text('greeting = "Здравствуйте"\n', encoding="utf-8")
+    assert load_system_template(tmp_path) == template
+    (tmp_path / "system.md").write_text(
+        "<!-- заметка -->\nВы — вежливый администратор. ${booking}", encoding="utf-8"
+    )
+    assert load_system_template(tmp_path) == "Вы — вежливый администратор. ${booking}"
