@@ -118,7 +118,8 @@ async def _webhook(bot: Bot, settings: Settings) -> Line:
     if info.url:
         return warn(
             item,
-            f"set to {info.url} while TELEGRAM_WEBHOOK_URL is empty{pending}; polling gets nothing while it is set",
-            "set TELEGRAM_WEBHOOK_URL to it, or remove it (Bot API method deleteWebhook)",
+            f"set to {info.url} while TELEGRAM_WEBHOOK_URL is empty{pending}; "
+            "`run` removes it at start and uses long polling",
+            "nothing to do, unless you meant webhook mode: then set TELEGRAM_WEBHOOK_URL",
         )
     return ok(item, f"none: long polling{pending}")
