@@ -64,6 +64,7 @@ async def test_start_greets_and_menu_is_set(api: FakeBotApi, tmp_path: Path) -> 
         assert {c["command"] for c in api.commands} >= {"start", "help"} or api.method_calls("setMyCommands")
         commands = [c["commands"] for c in api.method_calls("setMyCommands")]
         assert any(any(x["command"] == "report" for x in cmds) for cmds in commands)
+        await say(run, "Где вы находитесь?")  # text waits for more in the debounce window: "typing…" shown
         assert (PATIENT, "typing") in api.actions
 
 

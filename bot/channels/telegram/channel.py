@@ -8,7 +8,6 @@ replies with "typing…" shown meanwhile. Buttons, contacts and commands are nev
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -32,6 +31,7 @@ log = logging.getLogger(__name__)
 
 SORRY = "Извините, у меня техническая заминка. Напишите, пожалуйста, ещё раз через минуту или позвоните нам: {phone}."
 TYPING_EVERY = 4.5  # Telegram shows "typing…" for 5 seconds
+TYPING_AFTER = 0.3  # a button's answer: "typing…" only when it is not there at once
 
 
 @dataclass
@@ -102,8 +102,7 @@ class TelegramChannel:
             while not queue.empty():
                 item = queue.get_nowait()
                 if not item.debounce:
-                    await self._typing(int(item.address.user_id))
-                    await self.process(item.address, item.incoming)
+                    await self.process(item.address, item.incoming, typing_after=TYPING_AFTER)
                     continue
                 parts, follow = await self._gather(item, queue)
                 await self.process(item.address, merge(parts))
@@ -118,8 +117,7 @@ class TelegramChannel:
         parts = [first.incoming]
         loop = asyncio.get_running_loop()
         give_up = loop.time() + self.max_wait
-        with contextlib.suppress(asyncio.CancelledError):  # a stop flushes what was gathered
-            await self._typing(int(first.address.user_id))
+        await self._typing(int(first.address.user_id))  # shown while the window waits for more
         while not self.closing:
             wait = min(self.debounce, give_up - loop.time())
             if wait <= 0:
@@ -139,18 +137,21 @@ class TelegramChannel:
         except Exception as exc:  # "typing…" is decoration: never worth a retry or a failure
             log.debug("typing action to %s failed: %s", chat_id, exc)
 
-    async def _keep_typing(self, chat_id: int) -> None:
+    async def _keep_typing(self, chat_id: int, first: float) -> None:
+        await asyncio.sleep(first)
         while True:
-            await asyncio.sleep(TYPING_EVERY)
             await self._typing(chat_id)
+            await asyncio.sleep(TYPING_EVERY)
 
-    async def process(self, address: Address, incoming: Incoming) -> None:
+    async def process(
+        self, address: Address, incoming: Incoming, *, typing_after: float = TYPING_EVERY
+    ) -> None:
         """The dialogue for one (possibly merged) message, then the replies. Never raises."""
         chat_id = int(address.user_id)
         memory = self.memory(chat_id)
         incoming = self._resolve(incoming, memory.offered)
         self.delivery.blocked.discard(chat_id)
-        typing = asyncio.get_running_loop().create_task(self._keep_typing(chat_id))
+        typing = asyncio.get_running_loop().create_task(self._keep_typing(chat_id, typing_after))
         try:
             replies = await self.app.service.handle(address, incoming)
         except Exception as exc:  # one error handler: a polite reply and a log line with context

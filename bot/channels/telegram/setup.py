@@ -8,18 +8,19 @@ import hmac
 import logging
 from typing import Any
 
-from aiogram import BaseMiddleware, Bot, Dispatcher
+from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, TelegramObject, Update
+from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
 from aiohttp import web
 
 from bot.bootstrap import App
 from bot.channels.telegram.admin import AlertBook, MemberCheck, TelegramAdminNotifier
 from bot.channels.telegram.channel import TelegramChannel, TelegramMessenger
 from bot.channels.telegram.handlers import build_admin_router, build_patient_router
+from bot.channels.telegram.once import UpdateLog
 from bot.clock import Clock
 from bot.config import Settings
 from bot.errors import ConfigError
@@ -70,21 +71,6 @@ def build_admin_notifier(bot: Bot, settings: Settings, clock: Clock) -> Telegram
     return TelegramAdminNotifier(bot, settings.admin_chat_id, clock=clock, tz=settings.tz)
 
 
-class _Once(BaseMiddleware):
-    """No update processed twice, across restarts too (the update id is kept in the state database)."""
-
-    def __init__(self, app: App) -> None:
-        self.app = app
-
-    async def __call__(self, handler: Any, event: TelegramObject, data: dict[str, Any]) -> Any:
-        if isinstance(event, Update):
-            now = self.app.clock.now().isoformat(timespec="milliseconds")
-            if self.app.store.seen(f"telegram:{event.update_id}", now):
-                log.info("update %s already processed; skipped", event.update_id)
-                return None
-        return await handler(event, data)
-
-
 class TelegramRuntime:
     """The bot, its dispatcher and channel, and how updates come in (polling or webhook)."""
 
@@ -96,7 +82,8 @@ class TelegramRuntime:
         self.notifier = notifier
         self.channel = TelegramChannel(app, bot, debounce=debounce)
         self.dispatcher = Dispatcher()
-        self.dispatcher.update.outer_middleware(_Once(app))
+        self.updates = UpdateLog(app.db, bot.id)
+        self.dispatcher.update.outer_middleware(self.updates)
         if notifier is not None:
             alerts = AlertBook(app.db)
             notifier.attach(alerts, self.channel.delivery)
@@ -187,6 +174,7 @@ class TelegramRuntime:
         if self._feeds:
             await asyncio.wait(list(self._feeds), timeout=timeout)
         await self.channel.close(timeout)
+        await self.updates.close()
         await self.bot.session.close()
 
 

@@ -1,0 +1,194 @@
+"""N Telegram patients writing at once, through the fake Bot API, answered by the real aiogram bot.
+
+The fake Bot API runs in a child process (so the bot's CPU time is its own) and stamps each update when it is
+queued and each reply when it arrives; the bot runs here with long polling, the offline engine and the
+SQLite state, as `run` does. Two rounds: every patient writes "Здравствуйте, хочу к лору", then, once all
+were answered, "да". Prints p50/p95/max from a patient's message to the bot's first reply (and to "typing…"),
+updates per second, and the bot process's CPU time per message, as `FIGURE name value unit` lines.
+
+    .venv/bin/python bench/telegram_load.py              # 100 and 1,000 patients
+    .venv/bin/python bench/telegram_load.py --quick      # 100 patients
+    .venv/bin/python bench/telegram_load.py -n 1000 --debounce 1.2
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import multiprocessing as mp
+import statistics
+import sys
+import tempfile
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.bootstrap import build_app  # noqa: E402
+from bot.channels.telegram import build_admin_notifier, build_bot, setup_telegram  # noqa: E402
+from bot.clock import SystemClock  # noqa: E402
+from bot.config import load_settings  # noqa: E402
+from tests.fakes.bot_api import TOKEN, FakeBotApi, Sent  # noqa: E402
+
+ADMIN_CHAT = -100500
+ROUNDS = ("Здравствуйте, хочу к лору", "да")
+FIRST_CHAT = 10_000_000
+
+
+# --- the fake Bot API's process ------------------------------------------------------------------
+
+
+async def _fake(conn: Connection, patients: int, timeout: float) -> None:
+    api = await FakeBotApi().start()
+    api.members[ADMIN_CHAT] = {1}
+    queued: dict[int, float] = {}
+    replied: dict[int, float] = {}
+    typing: dict[int, float] = {}
+
+    def on_send(sent: Sent) -> None:
+        if sent.chat_id in queued and sent.chat_id not in replied:
+            replied[sent.chat_id] = time.perf_counter()
+
+    api.on_send = on_send
+    original_action = api._m_sendchataction
+
+    async def on_action(params: dict[str, Any]) -> Any:
+        chat = int(params["chat_id"])
+        if chat in queued and chat not in typing:
+            typing[chat] = time.perf_counter()
+        return await original_action(params)
+
+    api._m_sendchataction = on_action  # type: ignore[method-assign]
+    conn.send(api.port)
+    results = []
+    for text in ROUNDS:
+        await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # "go"
+        queued.clear()
+        replied.clear()
+        typing.clear()
+        started = time.perf_counter()
+        for i in range(patients):
+            chat = FIRST_CHAT + i
+            api.message(chat, text)
+            queued[chat] = time.perf_counter()
+        deadline = time.monotonic() + timeout
+        while len(replied) < patients and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        elapsed = time.perf_counter() - started
+        latencies = sorted(replied[c] - queued[c] for c in replied)
+        typings = sorted(typing[c] - queued[c] for c in typing)
+        results.append({"latencies": latencies, "typing": typings, "elapsed": elapsed, "answered": len(replied)})
+        conn.send(results[-1])
+    await api.stop()
+
+
+def _fake_main(conn: Connection, patients: int, timeout: float) -> None:
+    asyncio.run(_fake(conn, patients, timeout))
+
+
+# --- the bot (this process) -----------------------------------------------------------------------
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    index = min(len(values) - 1, max(0, round(q * (len(values) - 1))))
+    return values[index]
+
+
+async def _bot(port: int, conn: Connection, patients: int, debounce: float, data: Path) -> list[dict[str, Any]]:
+    settings = load_settings(
+        data_dir=data,
+        knowledge_dir=ROOT / "knowledge",
+        prompts_dir=ROOT / "prompts",
+        telegram_bot_token=TOKEN,
+        telegram_api_url=f"http://127.0.0.1:{port}",
+        admin_chat_id=ADMIN_CHAT,
+        telegram_debounce=f"{debounce}s",
+        quiet_hours="",
+    )
+    bot = build_bot(settings)
+    clock = SystemClock()
+    notifier = build_admin_notifier(bot, settings, clock)
+    app = build_app(settings, clock=clock, notifier=notifier)
+    runtime = setup_telegram(app, bot, notifier)
+    await runtime.prepare()
+    await runtime.start_polling(polling_timeout=1)
+    loop = asyncio.get_running_loop()
+    rounds = []
+    try:
+        for _ in ROUNDS:
+            cpu = time.process_time()
+            conn.send("go")
+            result: dict[str, Any] = await loop.run_in_executor(None, conn.recv)
+            await runtime.channel.drain()
+            result["cpu"] = time.process_time() - cpu
+            rounds.append(result)
+    finally:
+        await runtime.stop(timeout=10)
+        app.close()
+    return rounds
+
+
+def run(patients: int, debounce: float, timeout: float) -> dict[str, float]:
+    ctx = mp.get_context("spawn")
+    ours, theirs = ctx.Pipe()
+    child = ctx.Process(target=_fake_main, args=(theirs, patients, timeout), daemon=True)
+    child.start()
+    port = ours.recv()
+    with tempfile.TemporaryDirectory() as tmp:
+        rounds = asyncio.run(_bot(port, ours, patients, debounce, Path(tmp)))
+    child.join(10)
+    latencies = sorted(x for r in rounds for x in r["latencies"])
+    typings = sorted(x for r in rounds for x in r["typing"])
+    messages = patients * len(rounds)
+    answered = sum(r["answered"] for r in rounds)
+    elapsed = sum(r["elapsed"] for r in rounds)
+    cpu = sum(r["cpu"] for r in rounds)
+    return {
+        "answered": answered / messages,
+        "p50": percentile(latencies, 0.50),
+        "p95": percentile(latencies, 0.95),
+        "p99": percentile(latencies, 0.99),
+        "max": latencies[-1] if latencies else float("nan"),
+        "typing_p95": percentile(typings, 0.95),
+        "updates_per_s": answered / elapsed if elapsed else 0.0,
+        "cpu_ms_per_message": 1000 * cpu / messages,
+        "mean": statistics.fmean(latencies) if latencies else float("nan"),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", "--patients", type=int, action="append", help="patients (repeatable)")
+    parser.add_argument("--quick", action="store_true", help="100 patients only")
+    parser.add_argument("--debounce", type=float, default=0.0, help="TELEGRAM_DEBOUNCE in seconds (default 0)")
+    parser.add_argument("--timeout", type=float, default=120.0)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+    sizes = args.patients or ([100] if args.quick else [100, 1000])
+    print(f"Telegram load: {len(ROUNDS)} rounds, debounce {args.debounce:g} s, offline engine, fake Bot API")
+    for n in sizes:
+        r = run(n, args.debounce, args.timeout)
+        print(
+            f"  {n:>5} patients: answered {r['answered']:.1%}, first reply p50 {r['p50'] * 1000:.0f} ms, "
+            f"p95 {r['p95'] * 1000:.0f} ms, p99 {r['p99'] * 1000:.0f} ms, max {r['max'] * 1000:.0f} ms; "
+            f"typing p95 {r['typing_p95'] * 1000:.0f} ms; {r['updates_per_s']:.0f} updates/s; "
+            f"bot CPU {r['cpu_ms_per_message']:.2f} ms/message"
+        )
+        tag = f"tg_{n}"
+        print(f"FIGURE {tag}_answered {r['answered'] * 100:.1f} %")
+        print(f"FIGURE {tag}_reply_p50 {r['p50'] * 1000:.0f} ms")
+        print(f"FIGURE {tag}_reply_p95 {r['p95'] * 1000:.0f} ms")
+        print(f"FIGURE {tag}_reply_max {r['max'] * 1000:.0f} ms")
+        print(f"FIGURE {tag}_updates_per_s {r['updates_per_s']:.0f} 1/s")
+        print(f"FIGURE {tag}_cpu_per_message {r['cpu_ms_per_message']:.2f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
