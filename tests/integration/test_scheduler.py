@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -11,7 +12,7 @@ from bot.clock import FakeClock
 from bot.config import Settings
 from bot.dialogue.messages import Address, Incoming, Outgoing
 from bot.notify import LogNotifier, PatientMessenger
-from bot.scheduler import tick
+from bot.scheduler import run_scheduler, tick
 from sheets.schema import Status
 
 SAMARA = ZoneInfo("Europe/Samara")
@@ -242,3 +243,42 @@ async def test_undelivered_reminder_is_not_repeated(app: App, clock: FakeClock) 
     await run_until(app, clock, clinic_time(14, 0), step=timedelta(minutes=10))
     assert len(messenger.sent) == 1
     assert app.store.load(PATIENT).followup_sent
+
+
+class BrokenMessenger(PatientMessenger):
+    channel = "telegram"
+
+    async def send(self, address: Address, messages: Sequence[Outgoing]) -> bool:
+        raise ConnectionError("Bot API unreachable")
+
+
+async def test_a_failing_channel_does_not_stop_other_timers(app: App, clock: FakeClock) -> None:
+    clock.set(clinic_time(10))
+    app.messengers.register(BrokenMessenger())
+    console = setup(app, clock)
+    await say(app, "хочу к лору", who=Address("telegram", "1"))
+    await up_to_window(app)
+    clock.set(clinic_time(10, 31))
+    result = await tick(app)
+    assert result.errors == 1 and result.reminders == 1
+    assert len(console.sent) == 1
+    assert app.store.load(Address("telegram", "1")).followup_sent  # not retried in a loop
+    clock.set(clinic_time(12, 1))
+    result = await tick(app)
+    assert (result.errors, result.unconfirmed) == (0, 1)
+
+
+async def test_run_scheduler_loop_acts_on_its_own(app: App, clock: FakeClock) -> None:
+    clock.set(clinic_time(10))
+    messenger = setup(app, clock)
+    await say(app, "хочу к лору")
+    clock.set(clinic_time(10, 31))
+    task = asyncio.create_task(run_scheduler(app, interval=0.01))
+    try:
+        for _ in range(200):
+            if messenger.sent:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+    assert len(messenger.sent) == 1
