@@ -17,7 +17,14 @@ from bot.dialogue.language import clean
 from bot.dialogue.messages import Incoming
 from bot.dialogue.state import ConversationState
 from bot.engine.llm_client import CallLimits, LlmClient, LlmError, request_overhead
-from bot.engine.llm_guard import KnowledgeFacts, accept_fields, merge, reply_problem, skip_model
+from bot.engine.llm_guard import (
+    KnowledgeFacts,
+    accept_fields,
+    merge,
+    reply_problem,
+    skip_model,
+    without_greeting,
+)
 from bot.engine.llm_prompt import Context, Prompt, PromptBuilder, load_system_template
 from bot.engine.offline import OfflineEngine
 from bot.engine.port import Engine, Understanding
@@ -96,10 +103,10 @@ class LlmEngine(Engine):
         dropped = set(turn.values) - set(accepted)
         if dropped:
             log.info("LLM values not taken (invalid, ungrounded or already known): %s", sorted(dropped))
-        reply: str | None = turn.reply
-        problem = reply_problem(turn.reply, facts, prompt.rules, state, text) if turn.reply else "empty"
+        reply: str | None = without_greeting(turn.reply)
+        problem = reply_problem(reply, facts, prompt.rules, state, text) if reply else "empty"
         if problem:
-            if turn.reply:
+            if reply:
                 self.stats.rejected_replies += 1
                 log.warning("LLM reply rejected (%s); the offline answer is used", problem)
             reply = None

@@ -48,7 +48,7 @@ _INITIALS = re.compile(r"([А-ЯЁ][а-яё]+)\s+[А-ЯЁ]\.\s?[А-ЯЁ]\.")
 _AFTER_TITLE = re.compile(r"(?:доктор|врач|специалист)\w*\s+([А-ЯЁ][а-яё]+)", re.IGNORECASE)
 _PRICE = re.compile(
     r"(\d[\d\s\u00a0]*(?:[.,]\d+)?)\s*(?:руб|р\.|₽|rub|тыс)"
-    r"|(?:стоит|стоимость\w*|цена\w*|обойд[её]тся|от)\s+(\d[\d\s\u00a0]*)",
+    r"|(?:стоит|стоимость\w*|цена\w*|обойд[её]тся)\s+(?:от\s+|до\s+)?(\d[\d\s\u00a0]*)",
     re.IGNORECASE,
 )
 _URL = re.compile(r"(?:https?://|www\.)[^\s)»\"']+|\b[\w-]+\.(?:ru|рф|com|org|net|su)\b[^\s)»\"']*")
@@ -61,6 +61,10 @@ _LEAK_MARKERS = ("record_turn", "${", "intents", "```", "<!--")
 _TIME_CUE = re.compile(r"(утр|вечер|обед|час|врем|днем|днём|половин|любое|неважно|\d)")
 _VISIT_CUE = re.compile(r"(был|перв|повтор|раньше|впервые|ходил|обращал|наблюда|лечил|нов)")
 MAX_REPLY = 1200
+_LEADING_GREETING = re.compile(
+    r"^\s*(здравствуйте|добрый\s+(день|вечер)|доброе\s+утро|доброго\s+времени\s+суток|привет\w*)[!.,\s]*",
+    re.IGNORECASE,
+)
 
 
 def _digits(text: str) -> str:
@@ -199,6 +203,12 @@ def _known_specialty(value: str, facts: KnowledgeFacts) -> str | None:
 
 
 # ---------------------------------------------------------------------------- reply
+
+
+def without_greeting(reply: str) -> str:
+    """The core greets on first contact itself; a model's "Здравствуйте!" would make it twice."""
+    rest = _LEADING_GREETING.sub("", reply, count=1).strip()
+    return rest[:1].upper() + rest[1:] if rest else ""
 
 
 def reply_problem(

@@ -8,7 +8,14 @@ import pytest
 
 from bot.dialogue.extract.doctors import DoctorIndex
 from bot.dialogue.state import Booking, ConversationState, Slot, Stage
-from bot.engine.llm_guard import KnowledgeFacts, accept_fields, merge, reply_problem, skip_model
+from bot.engine.llm_guard import (
+    KnowledgeFacts,
+    accept_fields,
+    merge,
+    reply_problem,
+    skip_model,
+    without_greeting,
+)
 from bot.engine.llm_prompt import load_system_template
 from bot.engine.llm_schema import GarbageError, ModelTurn, parse_arguments, parse_text
 from bot.engine.port import Intent, Understanding
@@ -158,6 +165,7 @@ def test_plain_answers_and_emergencies_skip_the_model() -> None:
         "Позвоните нам: +7 (846) 200-30-40, или оставьте заявку здесь.",
         "Политика обработки данных: https://zdorovie-samara.example.ru/privacy",
         "Ольга, точную стоимость назовёт администратор, когда перезвонит.",
+        "ЛОР принимает детей от 3 лет, педиатр — от 0 до 18 лет.",
     ],
 )
 def test_grounded_replies_pass(reply: str, facts: KnowledgeFacts, rules: str) -> None:
@@ -192,6 +200,13 @@ def test_invented_or_leaking_replies_are_rejected(
 ) -> None:
     problem = reply_problem(reply, facts, rules, state(), "вопрос")
     assert problem is not None and why in problem
+
+
+def test_a_models_greeting_is_left_to_the_core() -> None:
+    assert without_greeting("Здравствуйте! Да, парковка есть.") == "Да, парковка есть."
+    assert without_greeting("добрый день, мы работаем до 20:00") == "Мы работаем до 20:00"
+    assert without_greeting("Здравствуйте!") == ""
+    assert without_greeting("Парковка есть.") == "Парковка есть."
 
 
 def test_model_output_in_any_form() -> None:
