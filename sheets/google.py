@@ -59,6 +59,14 @@ def rewriting_client(base_url: str) -> type[HTTPClient]:
     return RewritingHTTPClient
 
 
+class _ProxiedCredentials(Credentials):  # type: ignore[misc]
+    """Service-account credentials for a custom API base (a proxy or a test server): no side lookup of the
+    "regional access boundary" at Google's IAM endpoint, which would bypass the proxy."""
+
+    def _is_regional_access_boundary_lookup_required(self) -> bool:
+        return False
+
+
 class GoogleSheetsSink(LeadSink):
     """Leads as rows of "Обращения" (values written RAW: patient text never becomes a formula or number)."""
 
@@ -124,7 +132,8 @@ class GoogleSheetsSink(LeadSink):
                 retryable=False,
             ) from exc
         try:
-            credentials = Credentials.from_service_account_info(info, scopes=list(SCOPES))
+            kind = Credentials if self.api_url.rstrip("/") == GOOGLE_BASE else _ProxiedCredentials
+            credentials = kind.from_service_account_info(info, scopes=list(SCOPES))
         except (ValueError, KeyError, TypeError) as exc:
             raise SinkError(
                 f"the credentials file {path} is not a service account key ({exc}); it must have "

@@ -140,6 +140,7 @@ class FakeSheetsApi:
         self.calls: Counter[str] = Counter()
         self.log: list[tuple[str, str]] = []
         self.failures: list[int] = []
+        self.lost_responses: list[int] = []  # statuses returned after the write was applied
         self.outage = False
         self.deny = False
         self.write_quota: int | None = None  # writes allowed per window
@@ -176,6 +177,11 @@ class FakeSheetsApi:
     def fail_next(self, count: int, status: int = 503) -> None:
         with self._lock:
             self.failures.extend([status] * count)
+
+    def lose_next_response(self, count: int = 1, status: int = 503) -> None:
+        """The next `count` write calls are applied, then answered with an error (a lost response)."""
+        with self._lock:
+            self.lost_responses.extend([status] * count)
 
     def writes(self) -> int:
         return sum(n for kind, n in self.calls.items() if kind in WRITE_KINDS)
@@ -261,7 +267,9 @@ class FakeSheetsApi:
         raw = request.rel_url.raw_path.removeprefix("/v4/spreadsheets/")
         body = await request.json() if request.can_read_body else {}
         try:
-            _kind, result = self._dispatch(request, raw, body)
+            kind, result = self._dispatch(request, raw, body)
+            if kind in WRITE_KINDS and self.lost_responses:
+                raise ApiError(self.lost_responses.pop(0), "backend error after the write was applied")
         except ApiError as exc:
             payload = {"error": {"code": exc.status, "message": exc.message, "status": exc.reason}}
             return web.json_response(payload, status=exc.status)

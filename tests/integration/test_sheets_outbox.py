@@ -232,3 +232,25 @@ async def test_kill_9_between_append_and_mark_writes_once(api: FakeSheetsApi, tm
     assert sheet_ids(api) == [make_lead(n).id for n in range(3)]  # checked, not appended again
     assert api.calls["append"] == 1
     db.close()
+
+
+async def test_lost_response_after_an_applied_append_is_not_a_duplicate(
+    api: FakeSheetsApi, tmp_path: Path
+) -> None:
+    clock = FakeClock()
+    sink = GoogleSheetsSink(SHEET, write_credentials(api, tmp_path), api_url=api.base_url)
+    db = Database(tmp_path / "state.sqlite3")
+    outbox = Outbox(db, ["sheets"])
+    flusher = OutboxFlusher(outbox, {"sheets": sink}, clock)
+    with db.transaction() as conn:
+        for n in range(2):
+            outbox.enqueue(conn, "append", make_lead(n), "")
+    sink.append([])  # nothing; the header comes with the first real append
+    api.lose_next_response(2)  # the header write and the append both "fail" after being applied
+    delivered = 0
+    for _ in range(5):
+        delivered += await flusher.flush()
+        clock.advance(timedelta(minutes=1))
+    assert delivered == 2 and api.calls["append"] == 1  # the retry found both IDs and appended nothing
+    assert sheet_ids(api) == [make_lead(0).id, make_lead(1).id]
+    db.close()
