@@ -335,3 +335,60 @@ def test_whatsapp_webhook_parser_takes_any_payload(payload: object) -> None:
     for message in messages:
         assert isinstance(message.incoming, Incoming) and isinstance(message.wa_id, str)
     assert all(isinstance(status, inbound.StatusUpdate) for status in statuses)
+
+
+telegram_message = st.fixed_dictionaries(
+    {
+        "message_id": st.integers(1, 2**31),
+        "date": st.integers(0, 2**31),
+        "chat": st.fixed_dictionaries(
+            {"id": st.integers(-(2**40), 2**40), "type": st.just("private")},
+            optional={"username": st.text(max_size=20)},
+        ),
+    },
+    optional={
+        "from": st.fixed_dictionaries(
+            {"id": st.integers(1, 2**40), "is_bot": st.just(False), "first_name": st.text(max_size=30)},
+            optional={"username": st.text(max_size=20)},
+        ),
+        "text": message_text,
+        "caption": st.text(max_size=50),
+        "contact": st.fixed_dictionaries(
+            {
+                "phone_number": st.text(alphabet=string.digits + "+ -", max_size=20),
+                "first_name": st.text(max_size=10),
+            }
+        ),
+        "sticker": st.just(
+            {
+                "file_id": "x",
+                "file_unique_id": "y",
+                "type": "regular",
+                "width": 1,
+                "height": 1,
+                "is_animated": False,
+                "is_video": False,
+            }
+        ),
+    },
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(raw=st.lists(telegram_message, min_size=1, max_size=4))
+def test_telegram_parser_takes_any_message(raw: list[dict[str, object]]) -> None:
+    inbound = pytest.importorskip("bot.channels.telegram.inbound")
+    from aiogram.types import Message
+
+    parts = []
+    for data in raw:
+        message = Message.model_validate(data)
+        incoming = inbound.incoming_of(message)
+        address = inbound.address_of(message.chat, message.from_user)
+        assert address.channel == "telegram" and address.contact
+        if incoming.contact_phone:
+            assert incoming.contact_phone.startswith("+")
+        parts.append(incoming)
+    merged = inbound.merge(parts)
+    assert isinstance(merged, Incoming)
+    assert all(p.text.strip() in merged.text for p in parts if p.text.strip())
