@@ -273,7 +273,7 @@ buttons_strategy = st.lists(
 )
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(
     line=st.one_of(st.text(max_size=200), st.sampled_from(HOSTILE), st.integers(-5, 15).map(str)),
     buttons=buttons_strategy,
@@ -327,7 +327,7 @@ def _whatsapp_like() -> st.SearchStrategy[object]:
     )
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(payload=st.one_of(json_values, _whatsapp_like()))
 def test_whatsapp_webhook_parser_takes_any_payload(payload: object) -> None:
     inbound = pytest.importorskip("bot.channels.whatsapp.inbound")
