@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -117,11 +117,14 @@ class TimerRules:
         return moment if moment - last <= REMINDER_MAX_AGE else None
 
     def unconfirmed_at(self, state: ConversationState) -> datetime | None:
+        """The first record of the silent patient's request, or its refresh after they wrote again."""
         last = _parse(state.last_patient_at)
-        if last is None or state.unconfirmed_recorded or not self.in_progress(state):
+        if last is None or not self.in_progress(state) or not self.recordable(state):
             return None
-        if not self.recordable(state):
-            return None
+        if state.unconfirmed_recorded:
+            recorded = _parse(state.unconfirmed_at)
+            if not state.lead_id or recorded is None or last <= recorded:
+                return None
         return last + self.unconfirmed_delay
 
     def due_at(self, state: ConversationState, now: datetime) -> str:
@@ -240,23 +243,39 @@ async def _process(app: App, rules: TimerRules, address: Address, now: datetime,
                 message = reminder_message(state, app.texts, knowledge)
                 state.remember("bot", message.text)
         record = rules.unconfirmed_at(state)
+        refresh = state.unconfirmed_recorded
         if record is not None and record <= now:
             lead = unconfirmed_lead(state, address, now, rules.tz, knowledge)
-            state.lead_id = lead.id
+            if refresh:
+                lead = _refreshed(app, lead)  # None: nothing new was said, the row stands
+            state.lead_id = lead.id if lead is not None else state.lead_id
             state.unconfirmed_recorded = True
-        leads = [(lead, False)] if lead is not None else []
+            state.unconfirmed_at = format_due(now)
+        leads = [(lead, refresh)] if lead is not None else []
         app.store.save(address, state, format_due(now), leads, due_at=rules.due_at(state, now))
     if lead is not None:
         result.unconfirmed += 1
-        log.info("unconfirmed lead %s recorded for %s", lead.id, address.key)
+        log.info(
+            "unconfirmed lead %s %s for %s", lead.id, "refreshed" if refresh else "recorded", address.key
+        )
         await service.deliver_leads()
-        await app.notifier.lead(lead, address)
+        await app.notifier.lead(lead, address, updated=refresh)
     if message is not None:
         if await app.messengers.send(address, [message]):
             result.reminders += 1
         else:
             result.skipped += 1
             log.info("reminder to %s not delivered by its channel", address.key)
+
+
+def _refreshed(app: App, lead: Lead) -> Lead | None:
+    """The row again with what the patient changed since; its time and the administrators' status kept."""
+    found = app.store.lead(lead.id)
+    if found is None:
+        return lead
+    stored = found[0]
+    fresh = replace(lead, created=stored.created, status=stored.status)
+    return None if fresh == stored else fresh
 
 
 async def tick(app: App, rules: TimerRules | None = None, *, limit: int = 100) -> Tick:

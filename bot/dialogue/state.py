@@ -70,6 +70,7 @@ class ConversationState:
     last_patient_at: str = ""
     followup_sent: bool = False
     unconfirmed_recorded: bool = False
+    unconfirmed_at: str = ""  # when that row was last written; a later silence refreshes it
     closed: bool = False  # said goodbye or declined: no reminders
     handoff_since: str = ""
     tokens_used: int = 0

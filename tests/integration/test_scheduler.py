@@ -282,3 +282,28 @@ async def test_run_scheduler_loop_acts_on_its_own(app: App, clock: FakeClock) ->
     finally:
         task.cancel()
     assert len(messenger.sent) == 1
+
+
+async def test_a_changed_phone_after_the_record_refreshes_the_same_row(app: App, clock: FakeClock) -> None:
+    clock.set(clinic_time(10))
+    setup(app, clock)
+    await up_to_window(app)
+    await run_until(app, clock, clinic_time(12, 5))
+    [first] = csv_rows(app)
+    await app.service.set_status(first.id, Status.NOT_REACHED, "admin")
+    clock.set(clinic_time(13, 0))
+    await say(app, "ой, мой номер 89271234567")
+    await run_until(app, clock, clinic_time(14, 55))
+    assert csv_rows(app)[0].phone == "+79123456789"
+    await run_until(app, clock, clinic_time(15, 5))
+    [row] = csv_rows(app)
+    assert (row.id, row.phone, row.created) == (first.id, "+79271234567", first.created)
+    assert row.status == Status.NOT_REACHED  # the administrators' status is not overwritten
+    assert isinstance(app.notifier, LogNotifier)
+    assert sum(first.id in alert for alert in app.notifier.sent) == 2
+    # Back again with nothing new, then silent: no write, no alert.
+    clock.set(clinic_time(16, 0))
+    await say(app, "а парковка у вас есть?")
+    await run_until(app, clock, clinic_time(19, 0), step=timedelta(minutes=30))
+    assert sum(first.id in alert for alert in app.notifier.sent) == 2
+    assert len(csv_rows(app)) == 1

@@ -125,3 +125,11 @@ def test_due_times_compare_as_text_with_the_service_times() -> None:
     due = RULES.due_at(booking_state(last), last)
     assert due.endswith("+00:00") and len(due) == len("2026-11-23T06:30:00.000+00:00")
     assert format_due(at(10, 29)) < due <= format_due(at(10, 30))
+
+
+def test_a_patient_writing_after_the_record_gets_it_refreshed_after_a_new_silence() -> None:
+    state = booking_state(at(13), phone="+79123456789", consent=True, followup_sent=True)
+    state.unconfirmed_recorded, state.lead_id, state.unconfirmed_at = True, "ABCD2345", format_due(at(12))
+    assert RULES.due_at(state, at(13)) == format_due(at(15))
+    state.unconfirmed_at = format_due(at(15))
+    assert RULES.due_at(state, at(15)) == ""
