@@ -21,6 +21,7 @@ from sheets.schema import Lead
 
 log = logging.getLogger(__name__)
 _MINUTE = timedelta(minutes=1)
+_SINK_NAMES = {"sheets": "Google-таблицу", "csv": "файл leads.csv"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,9 +277,11 @@ class OutboxFlusher:
         if self.on_parked and (last is None or now - last >= self.warn_every):
             self._warned_at[name] = now
             try:
+                where = _SINK_NAMES.get(name, name)
                 await self.on_parked(
-                    f"Заявки не записаны в {name}: {exc}. Они сохранены локально и будут записаны, "
-                    "как только доступ восстановится."
+                    f"⚠️ Заявки ({len(seqs)}) не записаны в {where}: {exc}. Они сохранены на компьютере "
+                    "клиники и будут дописаны после исправления (при перезапуске сервиса или в течение "
+                    f"{int(self.parked_retry.total_seconds() // 60)} мин)."
                 )
             except Exception:  # the warning is best effort; the leads are safe in the outbox
                 log.exception("cannot warn the administrators about parked leads")
