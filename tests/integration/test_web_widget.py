@@ -179,9 +179,9 @@ async def test_forged_button_data_is_only_words(server: Server) -> None:
     await widget.bot_messages()
     stored = server.app.store.find(f"web:{widget.hello['session']}")
     assert stored is not None
-    assert [e.text for e in server.channel.transcript.after(widget.hello["session"]) if e.sender == "patient"] == [
-        "Записаться"
-    ]
+    assert [
+        e.text for e in server.channel.transcript.after(widget.hello["session"]) if e.sender == "patient"
+    ] == ["Записаться"]
 
 
 async def test_an_administrators_reply_reaches_the_open_widget_live(server: Server) -> None:
@@ -195,7 +195,9 @@ async def test_an_administrators_reply_reaches_the_open_widget_live(server: Serv
     assert isinstance(notifier, LogNotifier)
     assert any(s.startswith(f"handoff {key}") for s in notifier.sent)
 
-    delivered = await server.app.service.admin_reply(key, [Outgoing("Здравствуйте! Это Елена, администратор.")])
+    delivered = await server.app.service.admin_reply(
+        key, [Outgoing("Здравствуйте! Это Елена, администратор.")]
+    )
     assert delivered is True
     frame = await widget.next("messages")
     assert frame["messages"][0]["text"] == "Здравствуйте! Это Елена, администратор."
@@ -230,3 +232,29 @@ async def test_widget_assets_and_demo_page(server: Server) -> None:
     assert response.status == 200 and '<script src="/widget.js"' in page
     async with server.http.get(server.url + "/healthz") as response:
         assert "web" in (await response.json())["channels"]
+
+
+async def test_behind_a_local_proxy_each_visitor_has_its_own_ip_bucket(
+    settings: Settings, clock: FakeClock
+) -> None:
+    limits = WebLimits(session_burst=100, ip_burst=2, ip_per_minute=0.001)
+    async with serving(web_settings(settings), clock, limits) as server:
+
+        async def visitor(address: str) -> list[str]:
+            headers = {"Origin": SITE, "X-Forwarded-For": f"10.0.0.1, {address}"}
+            ws = await server.http.ws_connect(server.url + "/ws", headers=headers)
+            await ws.send_json({"type": "hello", "token": None})
+            await ws.receive_json()
+            codes = []
+            for _ in range(3):
+                await ws.send_json({"type": "message", "text": "где вы находитесь?"})
+                while (frame := await ws.receive_json(timeout=5))["type"] not in ("error", "messages") or (
+                    frame["type"] == "messages" and frame["messages"][0]["from"] == "patient"
+                ):
+                    pass
+                codes.append(frame.get("code", "ok"))
+            await ws.close()
+            return codes
+
+        assert await visitor("203.0.113.5") == ["ok", "ok", "rate_limited"]
+        assert await visitor("203.0.113.6") == ["ok", "ok", "rate_limited"]

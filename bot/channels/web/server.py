@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 EXTRAS_KEY = "web"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 HELLO_TIMEOUT = 10.0
+LOOPBACK = frozenset({"127.0.0.1", "::1"})
 
 
 class WebServer:
@@ -123,7 +124,7 @@ class WebServer:
         origin = self.origin_of(request)
         if origin is None:
             return self.refuse_origin(request)
-        ip = request.remote or "?"
+        ip = client_ip(request)
         limits = self.channel.limits
         ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=limits.max_frame)
         await ws.prepare(request)
@@ -198,7 +199,7 @@ class WebServer:
             return self.refuse_origin(request)
         try:
             payload = await self._body(request)
-            result = await work(payload, request.remote or "?")
+            result = await work(payload, client_ip(request))
         except Refusal as refusal:
             return self._json(refusal.to_json(), origin, status=refusal.status)
         return self._json(result, origin)
@@ -234,6 +235,16 @@ class WebServer:
             return {"type": "messages", "messages": [e.to_json() for e in entries]}
 
         return await self._guarded(request, work)
+
+
+def client_ip(request: web.Request) -> str:
+    """The visitor's address for the per-IP limits. Behind a reverse proxy on this machine (nginx with
+    `proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for`) the last address the proxy added."""
+    remote = request.remote or "?"
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    if forwarded and remote in LOOPBACK:
+        return forwarded.split(",")[-1].strip() or remote
+    return remote
 
 
 def _parse(raw: str | bytes) -> dict[str, Any]:
