@@ -220,6 +220,7 @@ def whatsapp_window_open(db: Database, address: Address, state: ConversationStat
 class Tick:
     """What one pass of the scheduler did (for logs and tests)."""
 
+    due: int = 0
     reminders: int = 0
     skipped: int = 0
     unconfirmed: int = 0
@@ -227,11 +228,10 @@ class Tick:
 
 
 async def _process(app: App, rules: TimerRules, address: Address, now: datetime, result: Tick) -> None:
-    service = app.service
     knowledge = app.knowledge()
     lead: Lead | None = None
     message: Outgoing | None = None
-    async with service.conversation_lock(address.key):
+    async with app.service.conversation_lock(address.key):
         state = app.store.load(address)  # fresh: the patient may have written since `due` was read
         remind = rules.reminder_at(state, now)
         if remind is not None and remind <= now:
@@ -258,7 +258,6 @@ async def _process(app: App, rules: TimerRules, address: Address, now: datetime,
         log.info(
             "unconfirmed lead %s %s for %s", lead.id, "refreshed" if refresh else "recorded", address.key
         )
-        await service.deliver_leads()
         await app.notifier.lead(lead, address, updated=refresh)
     if message is not None:
         if await app.messengers.send(address, [message]):
@@ -283,21 +282,29 @@ async def tick(app: App, rules: TimerRules | None = None, *, limit: int = 100) -
     rules = rules or TimerRules.from_settings(app.settings)
     now = app.clock.now()
     result = Tick()
-    for stored in app.store.due(format_due(now), limit=limit):
+    due = app.store.due(format_due(now), limit=limit)
+    result.due = len(due)
+    for stored in due:
         try:
             await _process(app, rules, stored.address, now, result)
         except Exception:  # one broken conversation must not stop the others' timers
             result.errors += 1
             log.exception("timer of %s failed", stored.address.key)
+    if result.unconfirmed:
+        await app.service.deliver_leads()  # one push of the outbox for the whole batch
     return result
 
 
-async def run_scheduler(app: App, interval: float = 15.0) -> None:
-    """The scheduler task of `run`: a pass every `interval` seconds, forever."""
+async def run_scheduler(app: App, interval: float = 15.0, batch: int = 100) -> None:
+    """The scheduler task of `run`: passes every `interval` seconds, forever; a full batch (the morning
+    after a busy night) is followed at once by the next, as long as the passes make progress."""
     rules = TimerRules.from_settings(app.settings)
     while True:
         try:
-            await tick(app, rules)
+            result = await tick(app, rules, limit=batch)
+            while result.due == batch and result.errors < batch:
+                await asyncio.sleep(0)  # let patients' messages in between batches
+                result = await tick(app, rules, limit=batch)
         except Exception:  # the loop must outlive any single failure (a locked database, a bad row)
             log.exception("scheduler pass failed")
         await asyncio.sleep(interval)

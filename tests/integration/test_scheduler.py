@@ -307,3 +307,20 @@ async def test_a_changed_phone_after_the_record_refreshes_the_same_row(app: App,
     await run_until(app, clock, clinic_time(19, 0), step=timedelta(minutes=30))
     assert sum(first.id in alert for alert in app.notifier.sent) == 2
     assert len(csv_rows(app)) == 1
+
+
+async def test_a_full_batch_is_followed_at_once_by_the_next(app: App, clock: FakeClock) -> None:
+    clock.set(clinic_time(10))
+    messenger = setup(app, clock)
+    for n in range(5):
+        await say(app, "хочу к лору", who=Address("console", f"b{n}"))
+    clock.set(clinic_time(10, 31))
+    task = asyncio.create_task(run_scheduler(app, interval=3600, batch=2))
+    try:
+        for _ in range(300):
+            if len(messenger.sent) == 5:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+    assert sorted(key for key, _, _ in messenger.sent) == [f"console:b{n}" for n in range(5)]
