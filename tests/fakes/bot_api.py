@@ -122,6 +122,7 @@ class FakeBotApi:
         self._message_ids = itertools.count(1)
         self._new_update = asyncio.Event()
         self._poll_generation = 0
+        self._stopping = False
         self._runner: web.AppRunner | None = None
         self.port = 0
         self.on_send: Callable[[Sent], None] | None = None
@@ -143,7 +144,7 @@ class FakeBotApi:
         return self
 
     async def stop(self) -> None:
-        self._poll_generation += 1
+        self._stopping = True  # open long polls end with an empty answer
         self._new_update.set()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -352,7 +353,7 @@ class FakeBotApi:
         while True:
             if generation != self._poll_generation:
                 return self._error(409, "Conflict: terminated by other getUpdates request")
-            if self.updates or time.monotonic() >= deadline:
+            if self.updates or time.monotonic() >= deadline or self._stopping:
                 limit = int(params.get("limit") or 100)
                 return self.updates[:limit]
             self._new_update.clear()
