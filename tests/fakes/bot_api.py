@@ -444,6 +444,8 @@ class FakeBotApi:
 
     async def _m_getchatmember(self, params: dict[str, Any]) -> Any:
         chat_id, user_id = int(params["chat_id"]), int(params["user_id"])
+        if chat_id not in self.members and chat_id < 0:
+            return self._error(400, "Bad Request: chat not found")
         user = self.user(user_id, "Ольга")
         if user_id == BOT_ID or user_id in self.members.get(chat_id, set()):
             return {"status": "member", "user": user}
