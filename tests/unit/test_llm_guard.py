@@ -223,3 +223,13 @@ def test_model_output_in_any_form() -> None:
         parse_text("   ")
     numeric = parse_arguments('{"reply": "ok", "phone": 89123456789, "name": "null", "window": ""}')
     assert numeric.values == {"phone": "89123456789"}
+
+
+def test_every_answer_of_the_knowledge_passes_the_reply_checks(facts: KnowledgeFacts, rules: str) -> None:
+    """A model that repeats the clinic's own FAQ answers is never mistaken for an inventing one."""
+    rejected = {
+        entry.question: problem
+        for entry in facts.knowledge.faq
+        if (problem := reply_problem(entry.answer[:1200], facts, rules, state(), entry.question))
+    }
+    assert rejected == {}
