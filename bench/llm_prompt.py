@@ -129,6 +129,7 @@ async def overhead(name: str, knowledge_dir: Path, rounds: int) -> None:
             if engine.stats.last_call_seconds:
                 total_ms.append(spent * 1000)
                 extra_ms.append((spent - engine.stats.last_call_seconds) * 1000)
+    await engine.aclose()
     await fake.close()
     print(
         f"{name}: {len(total_ms)} model turns; understand p50 {statistics.median(total_ms):.2f} ms, "

@@ -57,6 +57,9 @@ class LlmEngine(Engine):
         self.stats = EngineStats()
         self._facts: KnowledgeFacts | None = None
 
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
     def facts(self) -> KnowledgeFacts:
         idx = self.offline.indexes()
         if self._facts is None or self._facts.knowledge is not idx.knowledge:

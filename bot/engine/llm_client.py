@@ -119,6 +119,13 @@ class LlmClient:
             self._loop = loop
         return self._client
 
+    async def aclose(self) -> None:
+        """Close the HTTP pool (call from the loop that used it)."""
+        if self._client is not None and self._loop is asyncio.get_running_loop():
+            await self._client.close()
+        self._client = None
+        self._loop = None
+
     async def complete(self, messages: list[dict[str, str]]) -> CallResult:
         started = time.monotonic()
         try:
