@@ -193,8 +193,14 @@ async def test_all_good_exits_0_and_prints_no_secret(env: dict[str, str], tmp_pa
 
 
 async def test_everything_broken_exits_non_zero_with_the_right_lines(
-    env: dict[str, str], tmp_path: Path, sheets_api: FakeSheetsApi
+    env: dict[str, str],
+    tmp_path: Path,
+    sheets_api: FakeSheetsApi,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    from bot.cli import main
+
     sheets_api.deny = True  # the sheet is not shared with the service account
     broken = {
         **env,
@@ -202,7 +208,12 @@ async def test_everything_broken_exits_non_zero_with_the_right_lines(
         "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",  # nothing listens: a dead LLM
         "WHATSAPP_TOKEN": "EAAG-expired",
     }
-    code, out = await run_cli(broken, tmp_path)
+    monkeypatch.chdir(tmp_path)
+    for name, value in broken.items():
+        monkeypatch.setenv(name, value)
+    # The command runs its own event loop: in a thread, while this loop serves the fake APIs.
+    code = await asyncio.to_thread(main, ["check"])
+    out = capsys.readouterr().out
     assert code == 1, out
     lines = out.splitlines()
 
