@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from pydantic import SecretStr
 
 from bot.checks.model import Line, Mark
 from bot.checks.runner import run_checks
@@ -339,3 +340,17 @@ async def test_doctor_rows_of_the_sheet_are_checked_like_doctors_csv(
         x.startswith("! Worksheet «Врачи»: row 3: «Петров Иван Ильич» has no Специальность") for x in doctors
     )
     assert "✓ Worksheet «Врачи»: 1 doctors" in doctors and not failed(lines)
+
+
+async def test_a_token_that_is_not_a_token(settings: Settings) -> None:
+    from bot.checks.telegram import check_telegram
+
+    [line] = await check_telegram(
+        settings.model_copy(update={"telegram_bot_token": SecretStr("my bot password")})
+    )
+    assert (
+        line.mark is Mark.FAIL
+        and "does not look like a bot token" in line.detail
+        and "@BotFather" in line.fix
+    )
+    assert "my bot password" not in line.render()
