@@ -59,12 +59,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def site_page(bot: str, transport: str = "") -> bytes:
+def site_page(bot: str, transport: str = "", color: str = "#6a1b9a") -> bytes:
     extra = f' data-transport="{transport}"' if transport else ""
     return (
         '<!doctype html><html lang="ru"><head><meta charset="utf-8"><title>Сайт клиники</title></head>'
         f'<body><h1>Клиника</h1><script src="{bot}/widget.js" data-title="Клиника"'
-        f' data-color="#6a1b9a" data-position="left"{extra} async></script></body></html>'
+        f' data-color="{color}" data-position="left"{extra} async></script></body></html>'
     ).encode()
 
 
@@ -105,7 +105,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     port = free_port()
     bot = f"http://127.0.0.1:{port}"
     allowed_site, allowed = serve_site(site_page(bot, transport="http"))
-    refused_site, refused = serve_site(site_page(bot))
+    refused_site, refused = serve_site(site_page(bot, color="#ffd54f"))
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM", "OPENAI", "GOOGLE", "WHATSAPP"))
     }
@@ -323,6 +323,13 @@ def test_booking_by_typing_with_a_reload_in_the_middle(service: Running, browser
     # A new tab of the same site continues the same conversation.
     browser.switch_to.new_window("tab")
     browser.get(service.url + "/")
+    # A returning patient: the widget reconnects at once (the session is known), the old history is loaded
+    # quietly (no "new message" badge for it).
+    wait_for(
+        browser, lambda d: d.find_element(By.CSS_SELECTOR, "[data-clinic-chat]").get_attribute("data-session")
+    )
+    wait_for(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, '[data-role="message"]')) > 4)
+    assert not browser.find_element(By.CSS_SELECTOR, ".cw-badge").is_displayed()
     open_widget(browser)
     wait_for(browser, lambda d: "Заявка принята" in transcript(d))
     browser.close()
@@ -335,6 +342,9 @@ def test_an_allowed_site_on_another_origin_over_the_http_fallback(
     fresh(browser, service.allowed)
     root = browser.find_element(By.CSS_SELECTOR, "[data-clinic-chat]")
     assert root.get_attribute("data-position") == "left"
+    launcher = role(browser, "launcher")
+    assert launcher.value_of_css_property("background-color") == "rgba(106, 27, 154, 1)"
+    assert launcher.value_of_css_property("color") == "rgba(255, 255, 255, 1)"  # white on dark purple
     open_widget(browser)
     assert "Здоровье Самары" in last_bot_text(browser)
     assert "согласн" in choose(browser, "Невролог").lower()
@@ -343,7 +353,11 @@ def test_an_allowed_site_on_another_origin_over_the_http_fallback(
 
 def test_a_refused_origin_shows_that_the_chat_is_not_connected(service: Running, browser: WebDriver) -> None:
     fresh(browser, service.refused)
-    role(browser, "launcher").click()
+    launcher = role(browser, "launcher")
+    wait_for(
+        browser, lambda d: launcher.value_of_css_property("color") == "rgba(17, 17, 17, 1)"
+    )  # dark on amber
+    launcher.click()
     notice = browser.find_element(By.CSS_SELECTOR, ".cw-notice")
     wait_for(browser, lambda d: notice.is_displayed() and "не подключён" in notice.text)
     assert not role(browser, "input").is_enabled()

@@ -34,6 +34,19 @@
     open: false, started: false, queue: [], pending: null, retry: 0, polling: false
   };
 
+  /** Black or white text, whichever reads better on the site's colour (WCAG relative luminance). */
+  function readableOn(color) {
+    var m = /^#?([0-9a-f]{3}|[0-9a-f]{6})$/i.exec(String(color).trim());
+    if (!m) return "#ffffff";
+    var hex = m[1].length === 3 ? m[1].replace(/(.)/g, "$1$1") : m[1];
+    var lum = [0, 2, 4].map(function (i) {
+      var c = parseInt(hex.substr(i, 2), 16) / 255;
+      return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4);
+    });
+    var l = 0.2126 * lum[0] + 0.7152 * lum[1] + 0.0722 * lum[2];
+    return (l + 0.05) / 0.05 > 1.05 / (l + 0.05) ? "#111111" : "#ffffff";
+  }
+
   // ---- DOM -------------------------------------------------------------------------------
   function el(tag, attrs, text) {
     var node = document.createElement(tag);
@@ -47,6 +60,7 @@
   var uid = "cw" + Math.random().toString(36).slice(2, 8);
   var root = el("div", { "class": "cw-root", "data-position": opts.position, "data-clinic-chat": "" });
   root.style.setProperty("--cw-color", opts.color);
+  root.style.setProperty("--cw-on-color", readableOn(opts.color));
   var launcher = el("button", {
     type: "button", "class": "cw-launcher", "data-role": "launcher", "aria-expanded": "false",
     "aria-controls": uid + "-panel", "aria-label": opts.launcher + " Открыть чат"
@@ -113,7 +127,7 @@
     for (var i = 0; i < old.length; i++) old[i].parentNode.removeChild(old[i]);
   }
 
-  function render(messages) {
+  function render(messages, quiet) {
     var added = false, fromBot = false;
     for (var i = 0; i < messages.length; i++) {
       var m = messages[i];
@@ -138,7 +152,7 @@
     }
     if (added) {
       log.scrollTop = log.scrollHeight;
-      if (fromBot && !state.open) badge.hidden = false;
+      if (fromBot && !state.open && !quiet) badge.hidden = false;
     }
   }
 
@@ -176,7 +190,7 @@
     store.set("token", data.token);
     root.setAttribute("data-session", data.session);
     applyConfig(data.config);
-    render(data.messages || []);
+    render(data.messages || [], true);  // the history: no "new message" badge for it
     state.connected = true;
     state.connecting = false;
     state.retry = 0;
