@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import time
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -100,4 +102,35 @@ async def test_sheet_outage_during_booking_then_delivery_once(
             rows = api.values("s1", "Обращения")
             assert [r[3] for r in rows[1:]] == ["+79123456789"]
         finally:
+            app.close()
+
+
+async def test_slow_sheet_does_not_slow_the_patients_answer(
+    settings: Settings, clock: FakeClock, tmp_path: Path
+) -> None:
+    with FakeSheetsApi() as api:
+        api.add_spreadsheet("s1")
+        sheet = GoogleSheetsSink(
+            "s1", write_credentials(api, tmp_path), api_url=api.base_url, cache_dir=tmp_path
+        )
+        app = build_app(
+            settings, clock=clock, sinks={"csv": CsvLeadSink(settings.leads_csv), "sheets": sheet}
+        )
+        flusher = asyncio.create_task(app.flusher.run_forever(interval=0.05))
+        try:
+            api.latency = 0.8  # every Sheets call takes 0.8 s
+            for text in BOOKING[:2]:
+                await app.service.handle(PATIENT, Incoming(text=text))
+            began = time.perf_counter()
+            replies = await app.service.handle(PATIENT, Incoming(text=BOOKING[2]))
+            assert time.perf_counter() - began < 0.7
+            assert "Заявка принята" in replies[0].text
+            assert [lead.phone for lead in app.sinks["csv"].read_all()] == ["+79123456789"]
+            for _ in range(200):
+                if not app.outbox.backlog():
+                    break
+                await asyncio.sleep(0.05)
+            assert [r[3] for r in api.values("s1", "Обращения")[1:]] == ["+79123456789"]
+        finally:
+            flusher.cancel()
             app.close()
