@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 from pydantic import SecretStr
 
 from bot.checks.model import Line, Mark
@@ -22,61 +21,13 @@ from tests.fakes.bot_api import BOT_USERNAME, FakeBotApi
 from tests.fakes.bot_api import TOKEN as BOT_TOKEN
 from tests.fakes.graph_api import PHONE_NUMBER_ID, FakeGraphAPI
 from tests.fakes.graph_api import TOKEN as WA_TOKEN
+from tests.fakes.openai_api import Answer, FakeOpenAI
 from tests.fakes.sheets_api import FakeSheetsApi, write_credentials
 
 ROOT = Path(__file__).resolve().parents[2]
 SHEET = "check-sheet"
 ADMIN_CHAT = -1001234567890
 LLM_KEY = "sk-test-key-for-the-fake-openai-0123456789"
-
-
-class FakeOpenAI:
-    """`POST /v1/chat/completions` as OpenAI answers it: 401 for another key, 404 for an unknown model."""
-
-    def __init__(self, models: tuple[str, ...] = ("gpt-4o-mini",)) -> None:
-        self.models = models
-        self.requests: list[dict[str, Any]] = []
-        self._runner: web.AppRunner | None = None
-        self.url = ""
-
-    async def start(self) -> str:
-        app = web.Application()
-        app.router.add_post("/v1/chat/completions", self._complete)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/v1"
-        return self.url
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    async def _complete(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        self.requests.append(body)
-        if request.headers.get("Authorization") != f"Bearer {LLM_KEY}":
-            error = {"message": "Incorrect API key provided", "type": "invalid_request_error"}
-            return web.json_response({"error": {**error, "code": "invalid_api_key"}}, status=401)
-        if body.get("model") not in self.models:
-            error = {
-                "message": f"The model `{body.get('model')}` does not exist",
-                "type": "invalid_request_error",
-            }
-            return web.json_response({"error": {**error, "code": "model_not_found"}}, status=404)
-        return web.json_response(
-            {
-                "id": "chatcmpl-1",
-                "object": "chat.completion",
-                "created": 1,
-                "model": body["model"],
-                "choices": [
-                    {"index": 0, "message": {"role": "assistant", "content": "да"}, "finish_reason": "stop"}
-                ],
-                "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6},
-            }
-        )
 
 
 def fill_headers(api: FakeSheetsApi, lead_header: tuple[str, ...] = LEAD_HEADER) -> None:
@@ -115,10 +66,10 @@ async def graph() -> AsyncIterator[FakeGraphAPI]:
 
 @pytest.fixture
 async def openai_api() -> AsyncIterator[FakeOpenAI]:
-    server = FakeOpenAI()
+    server = FakeOpenAI(api_key=LLM_KEY)
     await server.start()
     yield server
-    await server.stop()
+    await server.close()
 
 
 @pytest.fixture
@@ -135,7 +86,7 @@ def env(
         "TELEGRAM_API_URL": bot_api.url,
         "ADMIN_CHAT_ID": str(ADMIN_CHAT),
         "OPENAI_API_KEY": LLM_KEY,
-        "OPENAI_BASE_URL": openai_api.url,
+        "OPENAI_BASE_URL": openai_api.base_url,
         "OPENAI_MODEL": "gpt-4o-mini",
         "GOOGLE_SHEET_ID": SHEET,
         "GOOGLE_APPLICATION_CREDENTIALS": str(write_credentials(sheets_api, tmp_path)),
@@ -354,3 +305,11 @@ async def test_a_token_that_is_not_a_token(settings: Settings) -> None:
         and "@BotFather" in line.fix
     )
     assert "my bot password" not in line.render()
+
+
+async def test_llm_out_of_quota(settings: Settings, env: dict[str, str], openai_api: FakeOpenAI) -> None:
+    from bot.checks.llm import check_llm
+
+    openai_api.script(Answer(status=429, retry_after="20"))
+    [line] = await check_llm(configured(settings, env))
+    assert line.mark is Mark.FAIL and "429" in line.detail and "balance" in line.fix
