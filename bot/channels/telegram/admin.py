@@ -27,7 +27,7 @@ from bot.notify import AdminNotifier
 from bot.storage.db import Database
 from sheets.schema import Lead, Status
 
-__all__ = ["STATUS_BUTTONS", "AlertBook", "TelegramAdminNotifier", "is_member", "lead_alert_text", "link"]
+__all__ = ["STATUS_BUTTONS", "AlertBook", "MemberCheck", "TelegramAdminNotifier", "lead_alert_text", "link"]
 
 log = logging.getLogger(__name__)
 
@@ -152,13 +152,10 @@ class MemberCheck:
         except Exception as exc:  # cannot ask: refuse, and say why in the log
             log.warning("cannot check membership of %s in the admin chat: %s", user_id, exc)
             return False
-        ok = member.status in MEMBER_STATUSES or bool(getattr(member, "is_member", False))
+        ok = member.status in MEMBER_STATUSES or bool(getattr(member, "MemberCheck", False))
         if ok:
             self._known[user_id] = time.monotonic() + self.ttl
         return ok
-
-
-is_member = MemberCheck
 
 
 class TelegramAdminNotifier(AdminNotifier):

@@ -16,6 +16,7 @@ from bot.channels.telegram.admin import (
     AlertBook,
     MemberCheck,
     TelegramAdminNotifier,
+    hand_back_keyboard,
     lead_alert_text,
     parse_status,
     status_keyboard,
@@ -171,6 +172,11 @@ def build_admin_router(
             lambda: channel.bot.edit_message_text(text, chat_id=admin_chat, message_id=message.message_id),
         )
 
+    @router.callback_query()
+    async def other_button(query: CallbackQuery) -> None:
+        """Old or unknown buttons in the admin chat: answered, so Telegram's spinner stops."""
+        await query.answer("Эта кнопка больше не действует.")
+
     @router.message(Command("report"))
     async def report(message: Message, command: CommandObject) -> None:
         days = int(command.args) if command.args and command.args.strip().isdigit() else 7
@@ -214,8 +220,6 @@ def build_admin_router(
             note = "✓ Отправлено пациенту. Бот молчит в этом разговоре, пока вы не нажмёте «Вернуть боту»."
         else:
             note = "✗ Не удалось доставить ответ пациенту (канал недоступен или вне окна WhatsApp)."
-        from bot.channels.telegram.admin import hand_back_keyboard
-
         await notifier.post(
             note, conversation=key, kind="reply", markup=hand_back_keyboard(), reply_to=message.message_id
         )
