@@ -95,6 +95,7 @@ async def _fake(conn: Connection, patients: int, timeout: float, spread: float) 
             {"latencies": latencies, "typing": typings, "elapsed": elapsed, "answered": len(replied)}
         )
         conn.send(results[-1])
+    await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # the bot has stopped
     await api.stop()
 
 
@@ -145,6 +146,7 @@ async def _bot(
     finally:
         await runtime.stop(timeout=10)
         app.close()
+        conn.send("bye")
     return rounds
 
 
