@@ -64,7 +64,8 @@ class Database:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
             self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=FULL")
+            # WAL with NORMAL survives kill -9; transactions holding a lead ask for FULL (power loss too).
+            self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute("PRAGMA busy_timeout=30000")
             self.conn.executescript(SCHEMA)
         except (sqlite3.Error, OSError) as exc:
@@ -75,9 +76,12 @@ class Database:
         self._lock = threading.RLock()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
+        """One atomic write; `durable` syncs it to disk before returning (a confirmed lead)."""
         with self._lock:
             try:
+                if durable:
+                    self.conn.execute("PRAGMA synchronous=FULL")
                 self.conn.execute("BEGIN IMMEDIATE")
                 try:
                     yield self.conn
@@ -87,6 +91,9 @@ class Database:
                 self.conn.execute("COMMIT")
             except sqlite3.OperationalError as exc:
                 raise StorageError(f"cannot write the local record {self.path}: {exc}") from exc
+            finally:
+                if durable:
+                    self.conn.execute("PRAGMA synchronous=NORMAL")
 
     def query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
         with self._lock:

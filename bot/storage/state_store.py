@@ -49,7 +49,7 @@ class StateStore:
         due_at: str = "",
     ) -> None:
         """Store the state and the leads (lead, is_update) and queue them for every sink, atomically."""
-        with self.db.transaction() as conn:
+        with self.db.transaction(durable=bool(leads)) as conn:
             self._write_state(conn, address, state, now, due_at)
             for lead, update in leads:
                 self._write_lead(conn, address, lead, now)
@@ -97,7 +97,7 @@ class StateStore:
         if found is None:
             return None
         lead = found[0].with_status(status)
-        with self.db.transaction() as conn:
+        with self.db.transaction(durable=True) as conn:
             conn.execute(
                 "UPDATE leads SET row = ?, status = ?, updated_at = ? WHERE id = ?",
                 (json.dumps(lead.to_row(), ensure_ascii=False), status, now, lead_id),

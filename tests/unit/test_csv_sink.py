@@ -59,10 +59,10 @@ def test_same_id_is_never_written_twice(tmp_path: Path) -> None:
 
 def test_patient_text_never_becomes_a_formula(tmp_path: Path) -> None:
     sink = CsvLeadSink(tmp_path / "leads.csv")
-    hostile = make_lead("CCCC4444", name='=HYPERLINK("x")', comment="+1 -2 @cmd", contact="@olga")
+    hostile = make_lead("CCCC4444", name='=HYPERLINK("x")', comment="+1 -2 @cmd", contact="@(1+1)")
     sink.append([hostile])
     row = read_rows(tmp_path / "leads.csv")[1]
-    assert row[2].startswith("'=") and row[9].startswith("'+") and row[8] == "'@olga"
+    assert row[2].startswith("'=") and row[9].startswith("'+") and row[8] == "'@(1+1)"
     assert row[3] == "+79123456789"  # the phone stays +7...
     assert sink.read_all()[0] == hostile  # read back as the patient wrote it
 
@@ -97,3 +97,9 @@ def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
         worker.join(30)
     ids = [lead.id for lead in CsvLeadSink(Path(path)).read_all()]
     assert len(ids) == 100 and len(set(ids)) == 100
+
+
+def test_telegram_username_contact_stays_as_the_contract_says(tmp_path: Path) -> None:
+    sink = CsvLeadSink(tmp_path / "leads.csv")
+    sink.append([make_lead("EEEE6666", contact="@anna_k")])
+    assert read_rows(tmp_path / "leads.csv")[1][8] == "@anna_k"
