@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from bot.config import Settings
 from bot.dialogue.language import clean
@@ -50,12 +51,24 @@ class EngineStats:
 class LlmEngine(Engine):
     name = "llm"
 
-    def __init__(self, offline: OfflineEngine, client: LlmClient, builder: PromptBuilder) -> None:
+    def __init__(
+        self,
+        offline: OfflineEngine,
+        client: LlmClient,
+        builder: PromptBuilder,
+        prompts_dir: Path | None = None,
+    ) -> None:
         self.offline = offline
         self.client = client
         self.builder = builder
+        self.prompts_dir = prompts_dir
         self.stats = EngineStats()
         self._facts: KnowledgeFacts | None = None
+
+    def reload_prompts(self) -> None:
+        """An edit of prompts/system.md takes effect on the next turn; a broken file raises and the old stays."""
+        if self.prompts_dir is not None:
+            self.builder = PromptBuilder(load_system_template(self.prompts_dir), self.builder.budget)
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -138,7 +151,7 @@ def build_llm_engine(settings: Settings, knowledge_provider: object, offline_eng
     # The budget covers everything sent: the messages and the tool/JSON schema that goes with them.
     budget = max(settings.llm_token_budget - request_overhead(), 300)
     builder = PromptBuilder(load_system_template(settings.prompts_dir), budget)
-    return LlmEngine(offline_engine, client, builder)
+    return LlmEngine(offline_engine, client, builder, settings.prompts_dir)
 
 
 def limits_from(settings: Settings) -> CallLimits:

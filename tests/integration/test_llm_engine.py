@@ -357,3 +357,23 @@ async def test_probe_llm_says_what_is_wrong(
     assert not ok and "OPENAI_BASE_URL" in message
     ok, message = await probe_llm(probe_settings(tmp_path, openai_api_key=""))
     assert ok and "offline" in message
+
+
+async def test_an_edit_of_the_system_prompt_takes_effect_without_restart(
+    fake: FakeOpenAI, make_app: Callable[..., App], tmp_path: Path
+) -> None:
+    prompts = tmp_path / "prompts"
+    prompts.mkdir()
+    for source in (ROOT / "prompts").iterdir():
+        (prompts / source.name).write_bytes(source.read_bytes())
+    app = make_app(fake, prompts_dir=prompts)
+    assert isinstance(app.engine, LlmEngine)
+    await say(app, "где вы находитесь?")
+    assert "ПРАВИЛО-ОПЕРАТОРА" not in system_text(fake.requests[-1])
+    system = prompts / "system.md"
+    system.write_text(
+        system.read_text(encoding="utf-8") + "\nПРАВИЛО-ОПЕРАТОРА: говорите коротко.\n", "utf-8"
+    )
+    app.engine.reload_prompts()
+    await say(app, "есть ли парковка?")
+    assert "ПРАВИЛО-ОПЕРАТОРА" in system_text(fake.requests[-1])
