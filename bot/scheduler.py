@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 
 from bot.config import Settings
+from bot.dialogue.core import service_label
 from bot.dialogue.messages import Address, Button, Outgoing
 from bot.dialogue.state import ConversationState, Slot, Stage
 from bot.dialogue.texts import Texts
@@ -143,14 +144,6 @@ def valid_phone(e164: str) -> bool:
 
 
 # ---------------------------------------------------------------------- what is said and recorded
-
-
-def service_label(state: ConversationState, knowledge: Knowledge) -> str:
-    b = state.booking
-    for doctor in knowledge.doctors:
-        if doctor.full_name == b.doctor:
-            return doctor.display
-    return b.specialty
 
 
 def reminder_message(state: ConversationState, texts: Texts, knowledge: Knowledge) -> Outgoing:

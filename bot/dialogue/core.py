@@ -72,6 +72,15 @@ def next_opening(clinic: ClinicFacts, moment: datetime) -> str:
     return "в рабочее время"
 
 
+def service_label(state: ConversationState, knowledge: Knowledge) -> str:
+    """The lead's `Врач / услуга`: the doctor's full name with the specialty, or the specialty alone."""
+    b = state.booking
+    for doctor in knowledge.doctors:
+        if doctor.full_name == b.doctor:
+            return doctor.display
+    return b.specialty
+
+
 class DialogueCore:
     """The rules of the conversation (DESIGN.md, "Conversation rules")."""
 
@@ -450,11 +459,7 @@ class DialogueCore:
 
     @staticmethod
     def _service_label(state: ConversationState, knowledge: Knowledge) -> str:
-        b = state.booking
-        for doctor in knowledge.doctors:
-            if doctor.full_name == b.doctor:
-                return doctor.display
-        return b.specialty
+        return service_label(state, knowledge)
 
     def _confirm(
         self, state: ConversationState, step: Step, address: Address, local: datetime, knowledge: Knowledge

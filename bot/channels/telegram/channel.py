@@ -17,6 +17,7 @@ from aiogram import Bot
 from aiogram.enums import ChatAction
 
 from bot.bootstrap import App
+from bot.channels.apology import apology
 from bot.channels.console import to_incoming
 from bot.channels.telegram.inbound import CHANNEL, merge
 from bot.channels.telegram.render import render
@@ -29,7 +30,6 @@ __all__ = ["ChatMemory", "TelegramChannel", "TelegramMessenger"]
 
 log = logging.getLogger(__name__)
 
-SORRY = "Извините, у меня техническая заминка. Напишите, пожалуйста, ещё раз через минуту или позвоните нам: {phone}."
 TYPING_EVERY = 4.5  # Telegram shows "typing…" for 5 seconds
 TYPING_AFTER = 0.3  # a button's answer: "typing…" only when it is not there at once
 
@@ -157,7 +157,7 @@ class TelegramChannel:
         except Exception as exc:  # one error handler: a polite reply and a log line with context
             log.exception("Telegram message from %s failed", address.key)
             self.errors.record(CHANNEL, f"handling a message from {address.key} failed: {exc!r}")
-            replies = [Outgoing(self._sorry())]
+            replies = [Outgoing(apology(self.app))]
         finally:
             typing.cancel()
         self.handled += 1
@@ -173,15 +173,6 @@ class TelegramChannel:
         if typed.button is None or typed.text.strip() != incoming.text.strip():
             return incoming
         return replace(incoming, button=typed.button)
-
-    def _sorry(self) -> str:
-        try:
-            phone = self.app.knowledge().clinic.phone
-        except Exception:  # the knowledge itself may be what broke
-            phone = ""
-        if self.app.texts.has("technical_error"):
-            return self.app.texts.get("technical_error", phone=phone)
-        return SORRY.format(phone=phone).replace(": .", ".")
 
     # --- outbound --------------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.bootstrap import App
+from bot.channels.apology import apology
 from bot.channels.console import to_incoming
 from bot.channels.whatsapp.graph import GraphAuthError, GraphClient, GraphError, WindowClosedError
 from bot.channels.whatsapp.inbound import InboundMessage, StatusError, StatusUpdate, parse_webhook
@@ -37,10 +38,6 @@ log = logging.getLogger(__name__)
 CHANNEL = "whatsapp"
 WEBHOOK_PATH = "/webhook/whatsapp"
 SIGNATURE_HEADER = "X-Hub-Signature-256"
-SORRY = (
-    "Извините, у нас техническая заминка. Напишите, пожалуйста, ещё раз через пару минут "
-    "или позвоните нам: {phone}."
-)
 
 
 def mask(wa_id: str) -> str:
@@ -158,7 +155,7 @@ class WhatsAppChannel:
         except Exception as exc:  # one error handler: a polite reply and a log line with context
             log.exception("WhatsApp message %s from %s failed", message.message_id, mask(message.wa_id))
             self.errors.record(CHANNEL, f"handling a message failed: {exc!r}")
-            replies = [Outgoing(self._sorry())]
+            replies = [Outgoing(apology(self.app))]
         await receipt  # blue ticks before the answer
         if replies:
             await self.deliver(message.wa_id, replies)
@@ -180,15 +177,6 @@ class WhatsAppChannel:
             log.warning("WhatsApp mark-as-read of %s failed: %s", message_id, exc)
             if isinstance(exc, GraphAuthError):
                 self.errors.record(CHANNEL, f"token refused: {exc}")
-
-    def _sorry(self) -> str:
-        try:
-            phone = self.app.knowledge().clinic.phone
-        except Exception:  # the knowledge itself may be what broke
-            phone = ""
-        if self.app.texts.has("technical_error"):
-            return self.app.texts.get("technical_error", phone=phone)
-        return SORRY.format(phone=phone).replace(": .", ".")
 
     async def deliver(self, wa_id: str, messages: Sequence[Outgoing]) -> bool:
         """Send replies in order; False when Graph refused one (the rest are not sent)."""
