@@ -151,3 +151,22 @@ def test_first_or_repeat(text: str, visit: str | None) -> None:
 )
 def test_intents(text: str, intent: str) -> None:
     assert intent in detect_intents(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "specialty"),
+    [
+        ("у меня болит спина уже неделю", "Невролог"),
+        ("боль в ухе", "ЛОР"),
+        ("колено опухло", "Травматолог-ортопед"),
+        ("болит голова", "Невролог"),
+        ("ноет плечо", "Травматолог-ортопед"),
+        ("сильно болят глаза", "Офтальмолог"),
+    ],
+)
+def test_complaints_in_other_words(text: str, specialty: str) -> None:
+    assert DOCTORS.match(text).specialty == specialty
+
+
+def test_a_complaint_for_a_specialty_the_clinic_lacks() -> None:
+    assert DOCTORS.match("болит зуб").missing_specialty == "стоматолог"

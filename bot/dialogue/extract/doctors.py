@@ -39,10 +39,12 @@ SPECIALTY_SYNONYMS: dict[str, tuple[str, ...]] = {
     "уролог": ("уролог", "урология"),
     "гастроэнтеролог": ("гастроэнтеролог", "гастроэнтерология", "гастроэнтерологу"),
     "травматолог-ортопед": ("травматолог", "ортопед", "травматология", "травмпункт"),
-    "стоматолог": ("стоматолог", "зубной", "дантист"),
+    "стоматолог": ("стоматолог", "зубной", "дантист", "зуб", "зубы", "кариес", "пломба"),
     "психотерапевт": ("психотерапевт", "психолог"),
 }
 _GENERIC = {"врач", "доктор", "специалист", "прием", "приём"}
+# Words that say something hurts but not what: "болит спина" and "боль в спине" are one complaint.
+_PAIN = {"болеть", "боль", "больно", "болезненный", "побаливать", "заболеть", "ныть", "беспокоить", "болить"}
 _BEFORE_DOCTOR = {"к", "ко", "у", "доктор", "доктору", "доктора", "врач", "врачу", "врача", "на"}
 
 
@@ -235,11 +237,14 @@ class DoctorIndex:
     def _service(self, lemmas_: set[str]) -> tuple[_Service | None, tuple[str, ...]]:
         best: list[_Service] = []
         best_score = 0.0
+        pain = bool(_PAIN & lemmas_)
         for service in self.services:
-            matched = sum(1 for lem in service.lemmas if lem in lemmas_ or self._fuzzy_in(lem, lemmas_))
-            if matched < len(service.lemmas):
+            required = [lem for lem in service.lemmas if lem not in _PAIN] or list(service.lemmas)
+            matched = sum(1 for lem in required if lem in lemmas_ or self._fuzzy_in(lem, lemmas_))
+            if matched < len(required):
                 continue
-            score = float(len(service.lemmas))
+            # A service that also names the pain ("болит ухо") fits "ухо болит" better than a bare "ухо".
+            score = float(len(required)) + (0.5 if pain and len(required) < len(service.lemmas) else 0.0)
             if score > best_score:
                 best, best_score = [service], score
             elif score == best_score:
