@@ -170,3 +170,15 @@ def test_complaints_in_other_words(text: str, specialty: str) -> None:
 
 def test_a_complaint_for_a_specialty_the_clinic_lacks() -> None:
     assert DOCTORS.match("болит зуб").missing_specialty == "стоматолог"
+
+
+@pytest.mark.parametrize(
+    ("text", "specialty"),
+    [
+        ("Моему сыну 5 лет, у него температура 38 и кашель", "Педиатр"),
+        ("у дочки болит ухо", "Педиатр"),
+        ("к лору с ребенком", "ЛОР"),  # a named specialty wins
+    ],
+)
+def test_children_go_to_the_paediatrician_unless_a_specialist_is_named(text: str, specialty: str) -> None:
+    assert DOCTORS.match(text).specialty == specialty

@@ -44,6 +44,19 @@ SPECIALTY_SYNONYMS: dict[str, tuple[str, ...]] = {
 }
 _GENERIC = {"врач", "доктор", "специалист", "прием", "приём"}
 # Words that say something hurts but not what: "болит спина" and "боль в спине" are one complaint.
+_CHILD = {
+    "ребёнок",
+    "ребенок",
+    "сын",
+    "дочь",
+    "дочка",
+    "сынок",
+    "малыш",
+    "младенец",
+    "дети",
+    "детский",
+    "грудничок",
+}
 _PAIN = {"болеть", "боль", "больно", "болезненный", "побаливать", "заболеть", "ныть", "беспокоить", "болить"}
 _BEFORE_DOCTOR = {"к", "ко", "у", "доктор", "доктору", "доктора", "врач", "врачу", "врача", "на"}
 
@@ -114,6 +127,7 @@ class DoctorIndex:
     services: list[_Service] = field(default_factory=list)
     service_lemmas: set[str] = field(default_factory=set)
     absent: dict[str, str] = field(default_factory=dict)  # word or lemma -> a specialty the clinic lacks
+    children: str | None = None  # the specialty whose services are about children (a paediatrician)
 
     @classmethod
     def build(cls, doctors: tuple[Doctor, ...]) -> DoctorIndex:
@@ -131,6 +145,12 @@ class DoctorIndex:
                 else:
                     index.specialty_keys.setdefault(term, specialty)
                     index.specialty_keys.setdefault(lemma(term), specialty)
+        child_counts: dict[str, int] = {}
+        for doctor in doctors:
+            for phrase in doctor.services:
+                if _CHILD & set(content_lemmas(phrase)):
+                    child_counts[doctor.specialty] = child_counts.get(doctor.specialty, 0) + 1
+        index.children = max(child_counts, key=lambda k: child_counts[k]) if child_counts else None
         present = {fold(s) for s in dict.fromkeys(d.specialty for d in doctors)}
         for key, synonyms in SPECIALTY_SYNONYMS.items():
             if key not in present:
@@ -157,6 +177,9 @@ class DoctorIndex:
         service, options = self._service(set(lemmas_))
         if specialty:
             return DoctorMatch(specialty=specialty, comment=service.phrase if service else None)
+        if self.children and _CHILD & set(lemmas_) and (service or options):
+            # A child with a complaint goes to the paediatrician first, as clinics do.
+            return DoctorMatch(specialty=self.children, comment=service.phrase if service else None)
         if service and not options:
             return DoctorMatch(specialty=service.specialty, comment=service.phrase)
         if options:
