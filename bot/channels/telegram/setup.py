@@ -81,7 +81,8 @@ class TelegramRuntime:
         self.bot = bot
         self.notifier = notifier
         self.channel = TelegramChannel(app, bot, debounce=debounce)
-        self.dispatcher = Dispatcher()
+        # Conversation state lives in our own store; aiogram's FSM would only cost time per update.
+        self.dispatcher = Dispatcher(disable_fsm=True)
         self.updates = UpdateLog(app.db, bot.id)
         self.dispatcher.update.outer_middleware(self.updates)
         if notifier is not None:
