@@ -96,5 +96,4 @@ def test_transcript_keeps_order_buttons_and_what_is_offered(tmp_path: Path) -> N
     assert [e.text for e in transcript.after("A", limit=1)] == ["ЛОР"]
     admin = transcript.add("A", "admin", [Outgoing("Это администратор")], AT)[0].to_json()
     assert (admin["from"], admin["author"]) == ("bot", "admin")
-    transcript.close()
     db.close()

@@ -251,10 +251,6 @@ class WebChannel:
                 with contextlib.suppress(ConnectionError, RuntimeError):
                     await ws.close(code=1001, message=b"server stopping")
 
-    def shut(self) -> None:
-        """After the server stopped: the transcript's connection is closed."""
-        self.transcript.close()
-
 
 class WebMessenger(PatientMessenger):
     """Administrators' answers and reminders to a widget patient: shown live when the widget is open,

@@ -265,10 +265,6 @@ def _float(value: object, default: float) -> float:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else default
 
 
-async def _shut(channel: WebChannel) -> None:
-    channel.shut()
-
-
 def setup_web(app: App, http_app: web.Application, *, limits: WebLimits | None = None) -> WebChannel:
     """Add the widget's routes to the server and the "web" messenger to `app.messengers`."""
     channel = WebChannel(app, limits)
@@ -279,7 +275,6 @@ def setup_web(app: App, http_app: web.Application, *, limits: WebLimits | None =
         await channel.close()
 
     http_app.on_shutdown.append(_stop)
-    http_app.on_cleanup.append(lambda _: _shut(channel))
     app.messengers.register(WebMessenger(channel))
     app.extras[EXTRAS_KEY] = channel
     if not app.settings.web_allowed_origins and not app.settings.web_demo:

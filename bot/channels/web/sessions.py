@@ -13,15 +13,11 @@ import hashlib
 import json
 import re
 import secrets
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from bot.dialogue.messages import Button, Outgoing
-from bot.errors import StorageError
 from bot.storage.db import Database
 
 __all__ = ["Entry", "Transcript", "new_token", "session_id", "valid_token"]
@@ -80,48 +76,18 @@ class Transcript:
     """Every message of every widget session, in order (`seq` grows across sessions)."""
 
     def __init__(self, db: Database) -> None:
-        # Its own connection to the same file, without an fsync per message: the transcript is what the
-        # widget shows, not the record of leads (WAL + synchronous=NORMAL survives a crash of the service;
-        # only a power cut may lose the last lines).
-        self.path = db.path
-        try:
-            self.conn = sqlite3.connect(db.path, timeout=30, isolation_level=None, check_same_thread=False)
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=NORMAL")
-            self.conn.execute("PRAGMA busy_timeout=30000")
-            with self._transaction() as conn:
-                for statement in SCHEMA.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-        except sqlite3.Error as exc:
-            raise StorageError(f"cannot open the widget's transcript in {db.path}: {exc}") from exc
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        try:
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.conn
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            self.conn.execute("COMMIT")
-        except sqlite3.OperationalError as exc:
-            raise StorageError(f"cannot write the widget's transcript in {self.path}: {exc}") from exc
-
-    def _query(self, sql: str, params: tuple[object, ...]) -> list[tuple[object, ...]]:
-        try:
-            return list(self.conn.execute(sql, params).fetchall())
-        except sqlite3.Error as exc:
-            raise StorageError(f"cannot read the widget's transcript in {self.path}: {exc}") from exc
-
-    def close(self) -> None:
-        self.conn.close()
+        # The shared local record: its ordinary writes are WAL + synchronous=NORMAL, which a crash of the
+        # service cannot lose; only transactions holding a lead pay for an fsync.
+        self.db = db
+        with db.transaction() as conn:
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
 
     def add(self, session: str, sender: str, messages: list[Outgoing], at: datetime) -> list[Entry]:
         stamp = at.isoformat(timespec="seconds")
         entries: list[Entry] = []
-        with self._transaction() as conn:
+        with self.db.transaction() as conn:
             for message in messages:
                 buttons = [[b.label, b.data] for b in message.buttons]
                 cursor = conn.execute(
@@ -134,7 +100,7 @@ class Transcript:
 
     def after(self, session: str, seq: int = 0, limit: int = 200) -> list[Entry]:
         """Messages of a session newer than `seq`, oldest first; the last `limit` of them."""
-        rows = self._query(
+        rows = self.db.query(
             "SELECT seq, sender, text, buttons, at FROM web_messages WHERE session = ? AND seq > ? "
             "ORDER BY seq DESC LIMIT ?",
             (session, seq, limit),
@@ -143,7 +109,7 @@ class Transcript:
 
     def offered(self, session: str) -> tuple[Button, ...]:
         """The buttons of the last message when it is the bot's (what the patient may press now)."""
-        rows = self._query(
+        rows = self.db.query(
             "SELECT seq, sender, text, buttons, at FROM web_messages WHERE session = ? "
             "ORDER BY seq DESC LIMIT 1",
             (session,),
