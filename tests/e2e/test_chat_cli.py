@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import csv
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.bot_env import bot_env
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def chat(tmp_path: Path, lines: list[str], user: str = "e2e") -> str:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM", "OPENAI", "GOOGLE", "WHATSAPP"))
-    }
-    env.update(
-        DATA_DIR=str(tmp_path / "data"),
-        KNOWLEDGE_DIR=str(ROOT / "knowledge"),
-        PROMPTS_DIR=str(ROOT / "prompts"),
-    )
+    env = bot_env(tmp_path / "data")
     result = subprocess.run(
         [sys.executable, "-m", "bot", "chat", "--user", user],
         input="\n".join(lines) + "\n",

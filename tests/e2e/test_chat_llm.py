@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import os
 import sys
 from pathlib import Path
 
+from tests.bot_env import bot_env
 from tests.fakes.openai_api import Answer, FakeOpenAI, last_user_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,13 +37,8 @@ LINES = [
 
 
 async def run_chat(tmp_path: Path, base_url: str) -> tuple[int, str, str]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM", "OPENAI", "GOOGLE", "WHATSAPP"))
-    }
-    env.update(
-        DATA_DIR=str(tmp_path / "data"),
-        KNOWLEDGE_DIR=str(ROOT / "knowledge"),
-        PROMPTS_DIR=str(ROOT / "prompts"),
+    env = bot_env(
+        tmp_path / "data",
         OPENAI_API_KEY="sk-test",
         OPENAI_BASE_URL=base_url,
         LLM_TOTAL_TIMEOUT="5s",

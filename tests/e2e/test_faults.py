@@ -12,15 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.bot_env import bot_env
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def bot_env(data: Path) -> dict[str, str]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM", "OPENAI", "GOOGLE", "WHATSAPP"))
-    }
-    env.update(DATA_DIR=str(data), KNOWLEDGE_DIR=str(ROOT / "knowledge"), PROMPTS_DIR=str(ROOT / "prompts"))
-    return env
 
 
 def readonly_command(data: Path, command: list[str]) -> list[str]:

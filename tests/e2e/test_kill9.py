@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.bot_env import bot_env
 from tests.fakes.sheets_api import FakeSheetsApi, write_credentials
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,13 +29,8 @@ BATCH = 400  # more than a round can book before its kill
 
 
 def env_for(tmp_path: Path, api: FakeSheetsApi) -> dict[str, str]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM", "OPENAI", "GOOGLE", "WHATSAPP"))
-    }
-    env.update(
-        DATA_DIR=str(tmp_path / "data"),
-        KNOWLEDGE_DIR=str(ROOT / "knowledge"),
-        PROMPTS_DIR=str(ROOT / "prompts"),
+    env = bot_env(
+        tmp_path / "data",
         GOOGLE_SHEET_ID=SHEET,
         GOOGLE_APPLICATION_CREDENTIALS=str(write_credentials(api, tmp_path)),
         GOOGLE_SHEETS_API_URL=api.base_url,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from datetime import datetime, timedelta
@@ -13,6 +12,7 @@ import pytest
 
 from sheets.csv_sink import CsvLeadSink
 from sheets.schema import Lead
+from tests.bot_env import bot_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,13 +36,8 @@ def test_report_command_prints_the_table_and_writes_the_png(tmp_path: Path) -> N
         for i in range(120)  # 15 days back
     ]
     CsvLeadSink(tmp_path / "data" / "leads.csv").append(leads)
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM", "OPENAI", "GOOGLE", "WHATSAPP"))
-    }
-    env.update(
-        DATA_DIR=str(tmp_path / "data"),
-        KNOWLEDGE_DIR=str(ROOT / "knowledge"),
-        PROMPTS_DIR=str(ROOT / "prompts"),
+    env = bot_env(
+        tmp_path / "data",
         CLINIC_TIMEZONE="Europe/Samara",
     )
     out = tmp_path / "out" / "week.png"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import os
 import signal
 import socket
 import sys
@@ -14,6 +13,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.bot_env import bot_env
 from tests.fakes import meta_webhook as meta
 from tests.fakes.graph_api import PHONE_NUMBER_ID, TOKEN, FakeGraphAPI
 
@@ -28,13 +28,8 @@ def free_port() -> int:
 
 
 def environment(tmp_path: Path, api_url: str, port: int) -> dict[str, str]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM", "OPENAI", "GOOGLE", "WHATSAPP"))
-    }
-    env.update(
-        DATA_DIR=str(tmp_path / "data"),
-        KNOWLEDGE_DIR=str(ROOT / "knowledge"),
-        PROMPTS_DIR=str(ROOT / "prompts"),
+    env = bot_env(
+        tmp_path / "data",
         WHATSAPP_TOKEN=TOKEN,
         WHATSAPP_PHONE_NUMBER_ID=PHONE_NUMBER_ID,
         WHATSAPP_APP_SECRET=meta.APP_SECRET,

@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 
+from tests.bot_env import bot_env
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -106,13 +108,8 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     bot = f"http://127.0.0.1:{port}"
     allowed_site, allowed = serve_site(site_page(bot, transport="http"))
     refused_site, refused = serve_site(site_page(bot, color="#ffd54f"))
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM", "OPENAI", "GOOGLE", "WHATSAPP"))
-    }
-    env.update(
-        DATA_DIR=str(tmp / "data"),
-        KNOWLEDGE_DIR=str(ROOT / "knowledge"),
-        PROMPTS_DIR=str(ROOT / "prompts"),
+    env = bot_env(
+        tmp / "data",
         HTTP_HOST="127.0.0.1",
         HTTP_PORT=str(port),
         WEB_DEMO="1",

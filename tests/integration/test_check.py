@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ from bot.checks.model import Line, Mark
 from bot.checks.runner import run_checks
 from bot.config import Settings
 from sheets.schema import DOCTORS_HEADER, LEAD_HEADER
+from tests.bot_env import without_services
 from tests.fakes.bot_api import BOT_USERNAME, FakeBotApi
 from tests.fakes.bot_api import TOKEN as BOT_TOKEN
 from tests.fakes.graph_api import PHONE_NUMBER_ID, FakeGraphAPI
@@ -112,9 +112,7 @@ def failed(lines: list[Line]) -> list[str]:
 
 
 async def run_cli(env: dict[str, str], cwd: Path, *args: str) -> tuple[int, str]:
-    clean = {
-        k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM", "OPENAI", "GOOGLE", "WHATSAPP"))
-    }
+    clean = without_services()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.bot_env import bot_env
 from tests.fakes.sheets_api import FakeSheetsApi, write_credentials
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,14 +24,7 @@ def api() -> Iterator[FakeSheetsApi]:
 
 
 def init_sheet(tmp_path: Path, **env_vars: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM", "OPENAI", "GOOGLE", "WHATSAPP"))
-    }
-    env.update(
-        DATA_DIR=str(tmp_path / "data"),
-        KNOWLEDGE_DIR=str(ROOT / "knowledge"),
-        PROMPTS_DIR=str(ROOT / "prompts"),
-    )
+    env = bot_env(tmp_path / "data")
     env.update(env_vars)
     return subprocess.run(
         [sys.executable, "-m", "bot", "init-sheet"],
