@@ -17,6 +17,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from _stats import percentile  # bench/ is on sys.path when a benchmark runs
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -138,11 +140,6 @@ def generate_knowledge(directory: Path, faq: int = 2000, doctors: int = 500, see
     (directory / "clinic.toml").write_text(
         (ROOT / "knowledge" / "clinic.toml").read_text(encoding="utf-8"), encoding="utf-8"
     )
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def run_core(knowledge_dir: Path, rounds: int) -> list[float]:

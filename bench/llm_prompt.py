@@ -20,6 +20,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from _stats import percentile  # bench/ is on sys.path when a benchmark runs
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
@@ -59,11 +61,6 @@ TURNS = [
     "она уже лечилась у вас",
     "да, всё верно, спасибо большое",
 ]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def engine_for(knowledge_dir: Path, base_url: str = "http://127.0.0.1:9/v1") -> LlmEngine:

@@ -19,6 +19,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from _stats import percentile  # bench/ is on sys.path when a benchmark runs
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -60,11 +62,6 @@ def make_lead(n: int) -> Lead:
         f"@user{n}",
         "болит ухо, =HYPERLINK() проверка",
     )
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 async def scenario(name: str, count: int, rate: float | None, faults: bool, work: Path) -> None:

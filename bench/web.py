@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _stats import percentile  # bench/ is on sys.path when a benchmark runs
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -40,11 +42,6 @@ SITE = "https://clinic.example.ru"
 SCRIPT = ["Здравствуйте, я Анна, хочу к лору утром, повторно, {phone}", "да", "да"]
 BROWSING = ["а парковка у вас есть?", "сколько стоит приём терапевта?", "спасибо"]
 NO_LIMITS = WebLimits(session_burst=10**6, ip_burst=10**6, new_sessions_burst=10**6, sockets_per_ip=10**6)
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 async def ws_visitor(

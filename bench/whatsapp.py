@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _stats import percentile  # bench/ is on sys.path when a benchmark runs
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -41,11 +43,6 @@ SCRIPTS = [
     ["Добрый день", "хочу к терапевту", "да", "Игорь", "{phone}", "после обеда", "впервые", "всё верно"],
     ["а парковка у вас есть?", "спасибо"],
 ]
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 async def patient(
