@@ -182,7 +182,7 @@ class DialogueCore:
         answered = self._answer_question(state, step, u, knowledge)
         if was_idle and answered and not (u.has(Intent.BOOKING) or u.name or u.phone):
             # A question that merely mentions a service ("сколько стоит УЗИ?") is answered, and booking offered.
-            service = self._service_label(state, knowledge)
+            service = service_label(state, knowledge)
             if service:
                 step.say(self.texts.get("offer_booking", service=service), self._help_buttons())
             return self._record(state, step)
@@ -374,7 +374,7 @@ class DialogueCore:
         b = state.booking
         old_doctor, old_specialty, old_name, old_phone, old_window, old_visit = before
         if (b.doctor, b.specialty) != (old_doctor, old_specialty) and (b.doctor or b.specialty):
-            step.note(self.texts.get("service_chosen", service=self._service_label(state, knowledge)))
+            step.note(self.texts.get("service_chosen", service=service_label(state, knowledge)))
         changes = [
             (old_name, b.name, "имя"),
             (old_phone, format_phone(b.phone) if b.phone else "", "телефон"),
@@ -452,14 +452,10 @@ class DialogueCore:
             "summary",
             name=b.name,
             phone=format_phone(b.phone),
-            service=self._service_label(state, knowledge),
+            service=service_label(state, knowledge),
             window=self.texts.get("window_any") if b.window == Window.ANY else b.window,
             visit=b.visit,
         )
-
-    @staticmethod
-    def _service_label(state: ConversationState, knowledge: Knowledge) -> str:
-        return service_label(state, knowledge)
 
     def _confirm(
         self, state: ConversationState, step: Step, address: Address, local: datetime, knowledge: Knowledge
@@ -471,7 +467,7 @@ class DialogueCore:
             created=local.strftime("%Y-%m-%d %H:%M"),
             name=b.name,
             phone=b.phone,
-            service=self._service_label(state, knowledge),
+            service=service_label(state, knowledge),
             window=b.window,
             visit=b.visit,
             channel=address.channel,
