@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -177,9 +178,22 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
 
 
 def fresh(driver: WebDriver, url: str) -> None:
-    """Open `url` as a first-time visitor (nothing in localStorage or sessionStorage)."""
-    driver.get(url)
-    driver.execute_script("localStorage.clear(); sessionStorage.clear();")
+    """Open `url` as a first-time visitor (nothing in localStorage or sessionStorage).
+
+    The earlier pages are closed first: a widget still running there could write its session token back
+    after the storage was cleared (that race made this suite flaky)."""
+    parts = urlsplit(url)
+    stale = driver.window_handles
+    driver.switch_to.new_window("tab")  # a new tab starts with an empty sessionStorage
+    current = driver.current_window_handle
+    for handle in stale:
+        driver.switch_to.window(handle)
+        driver.close()
+    driver.switch_to.window(current)
+    driver.execute_cdp_cmd(
+        "Storage.clearDataForOrigin",
+        {"origin": f"{parts.scheme}://{parts.netloc}", "storageTypes": "local_storage"},
+    )
     driver.get(url)
     wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, '[data-role="launcher"]'))
 
@@ -375,12 +389,13 @@ def test_an_over_long_message_is_refused_and_kept_for_editing(service: Running, 
 
 
 def test_phone_sized_screenshot_of_the_open_widget(service: Running, browser: WebDriver) -> None:
+    fresh(browser, service.url + "/")  # a new tab: the phone metrics are set on it, then the page loads again
     browser.execute_cdp_cmd(
         "Emulation.setDeviceMetricsOverride",
         {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True},
     )
     try:
-        fresh(browser, service.url + "/")
+        browser.get(service.url + "/")
         open_widget(browser)
         choose(browser, "Терапевт")
         panel = role(browser, "panel")
