@@ -7,7 +7,7 @@ import importlib
 import logging
 from typing import Any
 
-from aiogram import F, Router
+from aiogram import Router
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 
@@ -24,6 +24,7 @@ from bot.channels.telegram.admin import (
     who,
 )
 from bot.channels.telegram.channel import TelegramChannel
+from bot.channels.telegram.filters import CallbackData, InChat, PrivateChat, RepliesToMessage
 from bot.channels.telegram.inbound import address_of, incoming_of
 from bot.channels.telegram.render import escape, split_text
 from bot.dialogue.messages import Incoming, Outgoing
@@ -48,9 +49,9 @@ ADMIN_HELP = (
 
 def build_patient_router(channel: TelegramChannel) -> Router:
     router = Router(name="telegram.patients")
-    router.message.filter(F.chat.type == "private")
-    router.edited_message.filter(F.chat.type == "private")
-    router.callback_query.filter(F.message.chat.type == "private")
+    router.message.filter(PrivateChat())
+    router.edited_message.filter(PrivateChat())
+    router.callback_query.filter(PrivateChat())
 
     @router.message(CommandStart())
     async def start(message: Message) -> None:
@@ -120,10 +121,10 @@ def build_admin_router(
     app = channel.app
     router = Router(name="telegram.admins")
     admin_chat = notifier.chat_id
-    router.message.filter(F.chat.id == admin_chat)
-    router.callback_query.filter(F.message.chat.id == admin_chat)
+    router.message.filter(InChat(admin_chat))
+    router.callback_query.filter(InChat(admin_chat))
 
-    @router.callback_query(F.data.startswith("st:"))
+    @router.callback_query(CallbackData(prefix="st:"))
     async def set_status(query: CallbackQuery) -> None:
         parsed = parse_status(query.data or "")
         if parsed is None or not isinstance(query.message, Message):
@@ -149,7 +150,7 @@ def build_admin_router(
             ),
         )  # fmt: skip
 
-    @router.callback_query(F.data == HAND_BACK)
+    @router.callback_query(CallbackData(exact=HAND_BACK))
     async def hand_back(query: CallbackQuery) -> None:
         message = query.message
         if not isinstance(message, Message):
@@ -206,7 +207,7 @@ def build_admin_router(
     async def admin_help(message: Message) -> None:
         await notifier.post(escape(ADMIN_HELP))
 
-    @router.message(F.reply_to_message)
+    @router.message(RepliesToMessage())
     async def reply(message: Message) -> None:
         """An administrator's reply to an alert goes to that patient, in the patient's channel."""
         original = message.reply_to_message

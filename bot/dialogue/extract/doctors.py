@@ -114,6 +114,10 @@ class _Service:
     phrase: str
     lemmas: tuple[str, ...]
     specialty: str
+    required: frozenset[str] = frozenset()  # the lemmas a message must have: all but the pain words
+
+    def __post_init__(self) -> None:
+        self.required = frozenset(lem for lem in self.lemmas if lem not in _PAIN) or frozenset(self.lemmas)
 
 
 @dataclass
@@ -126,6 +130,8 @@ class DoctorIndex:
     specialty_phrases: list[tuple[str, str]] = field(default_factory=list)  # multiword synonym -> specialty
     services: list[_Service] = field(default_factory=list)
     service_lemmas: set[str] = field(default_factory=set)
+    services_by_lemma: dict[str, list[int]] = field(default_factory=dict)  # lemma -> positions in services
+    long_lemmas: dict[str, list[str]] = field(default_factory=dict)  # initial -> service lemmas of 5+ letters
     absent: dict[str, str] = field(default_factory=dict)  # word or lemma -> a specialty the clinic lacks
     children: str | None = None  # the specialty whose services are about children (a paediatrician)
 
@@ -165,6 +171,12 @@ class DoctorIndex:
                     seen.add((lem, doctor.specialty))
                     index.services.append(_Service(phrase, lem, doctor.specialty))
                     index.service_lemmas |= set(lem)
+        for position, service in enumerate(index.services):
+            for lem in service.required:
+                index.services_by_lemma.setdefault(lem, []).append(position)
+        for lem in sorted(index.service_lemmas):
+            if len(lem) >= 5:
+                index.long_lemmas.setdefault(lem[0], []).append(lem)
         return index
 
     def match(self, text: str, *, among: tuple[str, ...] = ()) -> DoctorMatch:
@@ -258,16 +270,20 @@ class DoctorIndex:
         return None
 
     def _service(self, lemmas_: set[str]) -> tuple[_Service | None, tuple[str, ...]]:
+        known = self._service_lemmas_in(lemmas_)
+        if not known:
+            return None, ()
         best: list[_Service] = []
         best_score = 0.0
         pain = bool(_PAIN & lemmas_)
-        for service in self.services:
-            required = [lem for lem in service.lemmas if lem not in _PAIN] or list(service.lemmas)
-            matched = sum(1 for lem in required if lem in lemmas_ or self._fuzzy_in(lem, lemmas_))
-            if matched < len(required):
+        candidates = sorted({i for lem in known for i in self.services_by_lemma.get(lem, ())})
+        for position in candidates:  # in list order, so ties keep the first service listed
+            service = self.services[position]
+            if not service.required <= known:
                 continue
             # A service that also names the pain ("болит ухо") fits "ухо болит" better than a bare "ухо".
-            score = float(len(required)) + (0.5 if pain and len(required) < len(service.lemmas) else 0.0)
+            required = len(service.required)
+            score = float(required) + (0.5 if pain and required < len(service.lemmas) else 0.0)
             if score > best_score:
                 best, best_score = [service], score
             elif score == best_score:
@@ -279,8 +295,14 @@ class DoctorIndex:
             return best[0], ()
         return best[0], specialties
 
-    @staticmethod
-    def _fuzzy_in(lem: str, lemmas_: set[str]) -> bool:
-        if len(lem) < 5:
-            return False
-        return any(len(x) >= 5 and x[0] == lem[0] and fuzz.ratio(lem, x) >= 85 for x in lemmas_)
+    def _service_lemmas_in(self, lemmas_: set[str]) -> set[str]:
+        """Service lemmas the message has, exactly or with a typo (5+ letters, same first letter)."""
+        known = lemmas_ & self.service_lemmas
+        for lem in lemmas_:
+            if len(lem) >= 5:
+                known.update(
+                    other
+                    for other in self.long_lemmas.get(lem[0], ())
+                    if other not in known and fuzz.ratio(lem, other) >= 85
+                )
+        return known
