@@ -33,6 +33,7 @@ from bot.bootstrap import build_app  # noqa: E402
 from bot.channels.telegram import build_admin_notifier, build_bot, setup_telegram  # noqa: E402
 from bot.clock import SystemClock  # noqa: E402
 from bot.config import load_settings  # noqa: E402
+from bot.storage.checkpoints import keep_checkpointing  # noqa: E402
 from tests.fakes.bot_api import TOKEN, FakeBotApi, Sent  # noqa: E402
 
 ADMIN_CHAT = -100500
@@ -131,6 +132,7 @@ async def _bot(
     notifier = build_admin_notifier(bot, settings, clock)
     app = build_app(settings, clock=clock, notifier=notifier)
     runtime = setup_telegram(app, bot, notifier)
+    checkpoints = asyncio.create_task(keep_checkpointing(app.db))  # as `run` does
     await runtime.prepare()
     await runtime.start_polling(polling_timeout=1)
     loop = asyncio.get_running_loop()
@@ -144,6 +146,7 @@ async def _bot(
             result["cpu"] = time.process_time() - cpu
             rounds.append(result)
     finally:
+        checkpoints.cancel()
         await runtime.stop(timeout=10)
         app.close()
         conn.send("bye")

@@ -74,6 +74,8 @@ class Database:
                 "and the disk is not full"
             ) from exc
         self._lock = threading.RLock()
+        self.commits = 0  # counts transactions, so the checkpointer knows when there is work
+        self._checkpointer: sqlite3.Connection | None = None
 
     @contextmanager
     def transaction(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
@@ -89,6 +91,7 @@ class Database:
                     self.conn.execute("ROLLBACK")
                     raise
                 self.conn.execute("COMMIT")
+                self.commits += 1
             except sqlite3.OperationalError as exc:
                 raise StorageError(f"cannot write the local record {self.path}: {exc}") from exc
             finally:
@@ -99,6 +102,33 @@ class Database:
         with self._lock:
             return list(self.conn.execute(sql, params).fetchall())
 
+    # --- checkpoints ---------------------------------------------------------------------------------
+
+    def checkpoint_in_background(self) -> None:
+        """Stop SQLite from checkpointing inside a commit; `checkpoint()` is then called from a thread.
+
+        A checkpoint copies the WAL into the database file and syncs it: up to a few hundred ms on a slow
+        disk. Left to SQLite it runs inside whichever commit crossed 1,000 pages, on the event loop, and
+        stalls every conversation; `run` moves it to a worker thread (`keep_checkpointing`).
+        """
+        with self._lock:
+            self.conn.execute("PRAGMA wal_autocheckpoint=0")
+
+    def checkpoint(self) -> int:
+        """A PASSIVE checkpoint on a connection of its own (writers are never blocked); thread-safe.
+
+        Returns how many WAL frames are still not in the database file (0 when it caught up)."""
+        if self._checkpointer is None:
+            self._checkpointer = sqlite3.connect(
+                self.path, timeout=30, isolation_level=None, check_same_thread=False
+            )
+            self._checkpointer.execute("PRAGMA synchronous=NORMAL")
+        _busy, frames, copied = self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return max(0, int(frames) - int(copied))
+
     def close(self) -> None:
         with self._lock:
+            if self._checkpointer is not None:
+                self._checkpointer.close()
+                self._checkpointer = None
             self.conn.close()
