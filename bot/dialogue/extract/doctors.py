@@ -172,11 +172,11 @@ class DoctorIndex:
                     index.services.append(_Service(phrase, lem, doctor.specialty))
                     index.service_lemmas |= set(lem)
         for position, service in enumerate(index.services):
-            for lem in service.required:
-                index.services_by_lemma.setdefault(lem, []).append(position)
-        for lem in sorted(index.service_lemmas):
-            if len(lem) >= 5:
-                index.long_lemmas.setdefault(lem[0], []).append(lem)
+            for word in service.required:
+                index.services_by_lemma.setdefault(word, []).append(position)
+        for word in sorted(index.service_lemmas):
+            if len(word) >= 5:
+                index.long_lemmas.setdefault(word[0], []).append(word)
         return index
 
     def match(self, text: str, *, among: tuple[str, ...] = ()) -> DoctorMatch:
