@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot import event_loop
 from bot.bootstrap import App, build_app
 from bot.cli import setup_logging
 from bot.clock import SystemClock
@@ -154,4 +155,4 @@ async def _main(settings: Settings) -> int:
 def main(args: argparse.Namespace) -> int:
     settings = load_settings()
     setup_logging(args.log_level or settings.log_level)
-    return asyncio.run(_main(settings))
+    return event_loop.run(_main(settings))
