@@ -29,7 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot import event_loop  # noqa: E402
+from bot import event_loop, heap  # noqa: E402
 from bot.bootstrap import build_app  # noqa: E402
 from bot.channels.telegram import build_admin_notifier, build_bot, setup_telegram  # noqa: E402
 from bot.clock import SystemClock  # noqa: E402
@@ -142,6 +142,9 @@ async def _bot(
     runtime = setup_telegram(app, bot, notifier)
     checkpoints = asyncio.create_task(keep_checkpointing(app.db))  # as `run` does
     await runtime.prepare()
+    app.warm_up()  # as `run` does once everything listens
+    heap.tune()
+    heap.settle()
     await runtime.start_polling(polling_timeout=1)
     loop = asyncio.get_running_loop()
     rounds = []

@@ -41,6 +41,12 @@ class App:
     messengers: MessengerRegistry
     service: ConversationService
     extras: dict[str, object] = field(default_factory=dict)
+    offline: OfflineEngine | None = None
+
+    def warm_up(self) -> None:
+        """Build what the first message would otherwise wait for (the knowledge indexes)."""
+        if self.offline is not None:
+            self.offline.indexes()
 
     def close(self) -> None:
         self.db.close()
@@ -118,4 +124,5 @@ def build_app(
         notifier,
         messengers,
         service,
+        offline=offline,
     )

@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot import event_loop
+from bot import event_loop, heap
 from bot.bootstrap import App, build_app
 from bot.cli import setup_logging
 from bot.clock import SystemClock
@@ -123,6 +123,9 @@ async def serve(
         if runtime is None and not need_http:
             log.warning(NOT_CONFIGURED)
             print(NOT_CONFIGURED, file=sys.stderr, flush=True)
+        await asyncio.to_thread(app.warm_up)
+        heap.tune()
+        heap.settle()
         if on_ready is not None:
             result = on_ready(app, port)
             if result is not None:

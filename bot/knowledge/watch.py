@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot import heap
 from bot.errors import BotError
 from bot.knowledge.models import Knowledge, Problem
 from bot.prompts import load_texts, resolve_prompts_dir
@@ -130,6 +131,8 @@ class KnowledgeWatcher:
             await self._warn(text)
         elif current is not before:
             self.reloads += 1
+            await asyncio.to_thread(self.app.warm_up)
+            heap.resettle()  # the previous version's indexes can go now
             log.info(
                 "knowledge reloaded from %s: %d questions, %d doctors",
                 self.knowledge_dir,
