@@ -1,7 +1,18 @@
 """The WhatsApp channel: Meta's signed webhook in, the core's replies out through the Graph API.
 
-The webhook answers 200 as soon as the body is verified and each new message id is recorded; the dialogue
-runs after, in a background task per patient (messages of one patient in order).
+The webhook answers 200 as soon as the body is verified and each new message is on disk in the inbox
+(`inbox.py`: pending until the dialogue handled it and its replies were attempted); the dialogue runs after,
+in a background task per patient (messages of one patient in order). A message id Meta delivers again is
+recognised by the inbox and processed once. When the local record cannot be written the webhook answers
+503, so Meta delivers again later.
+
+At start (`resume`, before the server listens) the messages a crash left unfinished are queued in their
+arrival order, ahead of anything new from the same patient.
+
+Too old to answer: a message the patient sent more than `MAX_AGE` (24 hours) ago, by Meta's timestamp, is
+not answered but dropped with a warning in the log and in /healthz. WhatsApp allows a free-form reply only
+within 24 hours of the patient's message, and an answer a day late would come out of context. This catches
+messages left by a long outage and Meta's redeliveries after one (Meta retries for up to 7 days).
 """
 
 from __future__ import annotations
@@ -15,6 +26,7 @@ import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -23,11 +35,13 @@ from bot.bootstrap import App
 from bot.channels.apology import apology
 from bot.channels.console import to_incoming
 from bot.channels.whatsapp.graph import GraphAuthError, GraphClient, GraphError, WindowClosedError
-from bot.channels.whatsapp.inbound import InboundMessage, StatusError, StatusUpdate, parse_webhook
+from bot.channels.whatsapp.inbound import StatusError, StatusUpdate, parse_webhook
+from bot.channels.whatsapp.inbox import InboxEntry, WhatsAppInbox
 from bot.channels.whatsapp.render import render
 from bot.channels.whatsapp.signature import signature_valid
 from bot.channels.whatsapp.window import WINDOW, WhatsAppContacts
 from bot.dialogue.messages import Address, Button, Incoming, Outgoing
+from bot.errors import StorageError
 from bot.http.health import error_log
 from bot.notify import PatientMessenger
 
@@ -38,6 +52,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "whatsapp"
 WEBHOOK_PATH = "/webhook/whatsapp"
 SIGNATURE_HEADER = "X-Hub-Signature-256"
+MAX_AGE: timedelta = WINDOW  # older messages are dropped, not answered (see the module docstring)
 
 
 def mask(wa_id: str) -> str:
@@ -63,8 +78,9 @@ class WhatsAppChannel:
         self.verify_token = verify_token
         self.phone_number_id = phone_number_id
         self.contacts = WhatsAppContacts(app.db)
+        self.inbox = WhatsAppInbox(app.db)
         self.errors = error_log(app)
-        self.counts: Counter[str] = Counter()  # received, duplicate, refused, status:<name>, sent...
+        self.counts: Counter[str] = Counter()  # received, duplicate, resumed, dropped, status:<name>, sent...
         self._tasks: set[asyncio.Task[None]] = set()
         self._tails: dict[str, asyncio.Task[None]] = {}
 
@@ -101,28 +117,48 @@ class WhatsAppChannel:
         except (ValueError, UnicodeDecodeError):
             log.warning("WhatsApp webhook with a valid signature but no JSON body (%d bytes)", len(raw))
             return web.Response(status=400, text="not JSON")
-        self.accept(payload)
+        try:
+            self.accept(payload)
+        except StorageError as exc:  # not on disk: Meta must deliver it again
+            log.error("WhatsApp delivery not recorded, Meta will retry: %s", exc)
+            self.errors.record(CHANNEL, f"an incoming message could not be recorded: {exc}")
+            return web.Response(status=503, text="try again later")
         return web.Response(text="EVENT_RECEIVED")
 
     def accept(self, payload: Any) -> int:
-        """Record statuses and new messages, start their processing; returns how many messages started."""
+        """Record statuses and new messages (on disk), start their processing; returns how many started."""
         messages, statuses = parse_webhook(payload)
         for status in statuses:
             self._on_status(status)
-        now = self.app.clock.now()
-        started = 0
+        ours = []
         for message in messages:
             if message.phone_number_id and message.phone_number_id != self.phone_number_id:
                 log.warning("WhatsApp message for another number (id %s) ignored", message.phone_number_id)
                 continue
-            if self.app.store.seen(f"{CHANNEL}:{message.message_id}", now.isoformat(timespec="milliseconds")):
-                self.counts["duplicate"] += 1
-                log.info("WhatsApp message %s delivered again; already handled", message.message_id)
-                continue
+            ours.append(message)
+        entries = self.inbox.record(ours, self.app.clock.now())
+        if len(entries) < len(ours):
+            fresh = {entry.message.message_id for entry in entries}
+            for message in ours:
+                if message.message_id not in fresh:
+                    self.counts["duplicate"] += 1
+                    log.info("WhatsApp message %s delivered again; already taken", message.message_id)
+        for entry in entries:
             self.counts["received"] += 1
-            self._schedule(message.wa_id, functools.partial(self.process, message))
-            started += 1
-        return started
+            self._schedule(entry.message.wa_id, functools.partial(self.process, entry))
+        return len(entries)
+
+    def resume(self) -> int:
+        """Queue the messages a crash left unfinished, in arrival order; returns how many."""
+        entries = self.inbox.unfinished()
+        for entry in entries:
+            self._schedule(entry.message.wa_id, functools.partial(self.process, entry))
+        self.counts["resumed"] += len(entries)
+        if entries:
+            log.warning(
+                "WhatsApp: %d message(s) left unfinished by the last run are processed now", len(entries)
+            )
+        return len(entries)
 
     def _on_status(self, status: StatusUpdate) -> None:
         self.counts[f"status:{status.status}"] += 1
@@ -141,13 +177,46 @@ class WhatsAppChannel:
 
     # --- one message ------------------------------------------------------------------------------
 
-    async def process(self, message: InboundMessage) -> None:
-        """Read receipt and typing, the dialogue, the replies. Never raises: failures are logged."""
-        address = Address(CHANNEL, message.wa_id, "+" + message.wa_id)
+    async def process(self, entry: InboxEntry) -> None:
+        """Read receipt and typing, the dialogue, the replies; the inbox row is finished after them.
+
+        Failures of the dialogue are answered with the apology and logged; a failure to write the inbox
+        leaves the row unfinished, for the next start.
+        """
+        message = entry.message
         now = self.app.clock.now()
-        at = min(message.timestamp, now) if message.timestamp else now
-        if now - at < WINDOW:
-            self.contacts.inbound(message.wa_id, at)
+        if now - entry.sent_at >= MAX_AGE:
+            self._drop(entry, now)
+            return
+        self.contacts.inbound(message.wa_id, entry.sent_at)
+        replies = entry.replies
+        receipt: asyncio.Task[None] | None = None
+        if replies is None:
+            replies, receipt = await self._answer(entry)
+            self.inbox.answered(entry.seq, replies)  # at once: a crash from here on resends, not re-asks
+        else:
+            log.info("WhatsApp message %s: sending the answer kept before a restart", message.message_id)
+        if receipt is not None:
+            await receipt  # blue ticks before the answer
+        if replies:
+            await self.deliver(message.wa_id, replies)
+        self.inbox.finish(entry.seq, self.app.clock.now())
+
+    async def _answer(self, entry: InboxEntry) -> tuple[tuple[Outgoing, ...], asyncio.Task[None] | None]:
+        """The dialogue's replies, and the read receipt under way (None when the dialogue was not asked)."""
+        message = entry.message
+        address = Address(CHANNEL, message.wa_id, "+" + message.wa_id)
+        fingerprint = self.inbox.fingerprint(address.key)
+        if entry.started is not None and entry.started != fingerprint:
+            # The dialogue took it before a crash, its answer is lost: running it again would apply it twice.
+            log.warning(
+                "WhatsApp message %s from %s was handled before a restart but its answer was lost; "
+                "asking the patient to repeat it",
+                message.message_id,
+                mask(message.wa_id),
+            )
+            return (Outgoing(apology(self.app)),), None
+        self.inbox.start(entry.seq, fingerprint)
         receipt = asyncio.create_task(self._mark_read(message.message_id))  # while the answer is prepared
         incoming = self._resolve(message.incoming, self.contacts.offered(message.wa_id))
         try:
@@ -156,9 +225,18 @@ class WhatsAppChannel:
             log.exception("WhatsApp message %s from %s failed", message.message_id, mask(message.wa_id))
             self.errors.record(CHANNEL, f"handling a message failed: {exc!r}")
             replies = [Outgoing(apology(self.app))]
-        await receipt  # blue ticks before the answer
-        if replies:
-            await self.deliver(message.wa_id, replies)
+        return tuple(replies), receipt
+
+    def _drop(self, entry: InboxEntry, now: datetime) -> None:
+        self.counts["dropped"] += 1
+        age = now - entry.sent_at
+        text = (
+            f"message {entry.message.message_id} from {mask(entry.message.wa_id)} dropped unanswered: "
+            f"sent {age.total_seconds() / 3600:.0f} h ago, outside the 24-hour window"
+        )
+        log.warning("WhatsApp %s", text)
+        self.errors.record(CHANNEL, text)
+        self.inbox.finish(entry.seq, now, state="dropped")
 
     @staticmethod
     def _resolve(incoming: Incoming, offered: Sequence[Button]) -> Incoming:

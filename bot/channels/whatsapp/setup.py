@@ -38,7 +38,10 @@ def build_graph_client(settings: Settings, **options: object) -> GraphClient:
 def setup_whatsapp(
     app: App, http_app: web.Application, *, graph: GraphClient | None = None
 ) -> WhatsAppChannel:
-    """Add `GET/POST /webhook/whatsapp` to the server and the "whatsapp" messenger to `app.messengers`."""
+    """Add `GET/POST /webhook/whatsapp` to the server and the "whatsapp" messenger to `app.messengers`.
+
+    When the server starts, the messages the last run left unfinished are processed (`WhatsAppChannel.resume`).
+    """
     settings = app.settings
     if settings.whatsapp_app_secret is None:
         raise ConfigError(
@@ -64,9 +67,13 @@ def setup_whatsapp(
     http_app.router.add_get(WEBHOOK_PATH, channel.verify)
     http_app.router.add_post(WEBHOOK_PATH, channel.receive)
 
+    async def _resume(_: web.Application) -> None:  # before the server listens: crash leftovers first
+        channel.resume()
+
     async def _close(_: web.Application) -> None:
         await channel.close()
 
+    http_app.on_startup.append(_resume)
     http_app.on_cleanup.append(_close)
     app.messengers.register(WhatsAppMessenger(channel))
     app.extras[EXTRAS_KEY] = channel
