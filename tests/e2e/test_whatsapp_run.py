@@ -1,4 +1,5 @@
-"""`python -m bot run` with the WHATSAPP_* variables set serves patients on WhatsApp and stops cleanly."""
+"""`python -m bot run` with the WHATSAPP_* variables set serves patients on WhatsApp, stops cleanly, and
+answers after kill -9 what it had taken just before."""
 
 from __future__ import annotations
 
@@ -106,3 +107,63 @@ async def test_run_answers_whatsapp_and_records_the_lead(tmp_path: Path) -> None
         "whatsapp",
         "+79171234567",
     )
+
+
+async def start_service(tmp_path: Path, api_url: str, port: int) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        cwd=tmp_path,
+        env=environment(tmp_path, api_url, port),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+
+
+@pytest.mark.timeout(120)
+async def test_a_message_taken_just_before_kill_9_is_answered_after_restart(tmp_path: Path) -> None:
+    """SIGKILL right after the webhook's 200: the patient still gets exactly one answer, from the next run."""
+    before_crash, after_crash = FakeGraphAPI(), FakeGraphAPI()
+    before_crash.gate = asyncio.Event()  # the answer cannot leave before the kill
+    procs: list[asyncio.subprocess.Process] = []
+    try:
+        port = free_port()
+        procs.append(await start_service(tmp_path, await before_crash.start(), port))
+        body = meta.encode(
+            meta.message_body(PATIENT, meta.text("Здравствуйте"), timestamp=int(time.time()), name="Анна")
+        )
+        headers = {"Content-Type": "application/json", "X-Hub-Signature-256": meta.sign(body)}
+        async with aiohttp.ClientSession() as http:
+            await wait_healthy(http, f"http://127.0.0.1:{port}", procs[0])
+            async with http.post(
+                f"http://127.0.0.1:{port}/webhook/whatsapp", data=body, headers=headers
+            ) as r:
+                assert r.status == 200
+            procs[0].send_signal(signal.SIGKILL)
+            assert await procs[0].wait() == -signal.SIGKILL
+            assert before_crash.to(PATIENT) == []
+
+            port = free_port()
+            procs.append(await start_service(tmp_path, await after_crash.start(), port))
+            await wait_healthy(http, f"http://127.0.0.1:{port}", procs[1])
+            await after_crash.wait_sent(PATIENT, 1, timeout=20)
+            # Meta got its 200, so it does not deliver again; a retry anyway would not be answered twice.
+            async with http.post(
+                f"http://127.0.0.1:{port}/webhook/whatsapp", data=body, headers=headers
+            ) as r:
+                assert r.status == 200
+            await asyncio.sleep(0.5)
+            assert len(after_crash.to(PATIENT)) == 1
+            assert "Здоровье Самары" in after_crash.texts(PATIENT)[0]
+        procs[1].send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(procs[1].wait(), 20) == 0
+    finally:
+        for proc in procs:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        before_crash.gate.set()  # release the send the killed service left hanging, then stop
+        await before_crash.stop()
+        await after_crash.stop()
