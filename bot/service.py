@@ -116,7 +116,8 @@ class ConversationService:
         for effect in effects:
             if isinstance(effect, StoreLead):
                 await self.deliver_leads()
-                await self.notifier.lead(effect.lead, address, updated=effect.update)
+                stored = self.store.lead(effect.lead.id)  # as recorded: an administrators' status kept
+                await self.notifier.lead(stored[0] if stored else effect.lead, address, updated=effect.update)
             elif isinstance(effect, HandoffRequested):
                 await self.notifier.handoff(address, effect.reason, effect.recent)
             elif isinstance(effect, RelayToAdmins):

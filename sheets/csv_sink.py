@@ -13,11 +13,13 @@ from pathlib import Path
 from bot.errors import SinkError
 from sheets.port import LeadSink
 from sheets.safety import neutralise, restore
-from sheets.schema import LEAD_HEADER, Lead
+from sheets.schema import LEAD_HEADER, Lead, keep_admin_status
 
 
 class CsvLeadSink(LeadSink):
-    """Appends leads to a CSV file; safe between processes (an exclusive lock around each change)."""
+    """Appends leads to a CSV file; safe between processes (an exclusive lock around each change).
+
+    A status an administrator typed into the file (or set through the bot) survives the bot's rewrites."""
 
     name = "csv"
 
@@ -100,13 +102,18 @@ class CsvLeadSink(LeadSink):
 
     def replace(self, lead: Lead) -> None:
         with self._locked():
-            leads = [self._decode(row) for row in self._read_rows() if row]
-            self._rewrite([lead if x.id == lead.id else x for x in leads])
+            self._rewrite_row(lead)
 
     def upsert(self, lead: Lead) -> None:
         with self._locked():
-            leads = [self._decode(row) for row in self._read_rows() if row]
-            if any(x.id == lead.id for x in leads):
-                self._rewrite([lead if x.id == lead.id else x for x in leads])
+            if self._rewrite_row(lead):
                 return
         self.append([lead])
+
+    def _rewrite_row(self, lead: Lead) -> bool:
+        """Rewrite the lead's row (under the lock), keeping an administrators' status; False if absent."""
+        leads = [self._decode(row) for row in self._read_rows() if row]
+        if not any(x.id == lead.id for x in leads):
+            return False
+        self._rewrite([keep_admin_status(lead, x.status) if x.id == lead.id else x for x in leads])
+        return True

@@ -29,7 +29,7 @@ from bot.config import Settings
 from bot.errors import SinkError
 from bot.knowledge.models import Doctor, Problem
 from sheets.port import LeadSink
-from sheets.schema import DOCTORS_HEADER, DOCTORS_SHEET, LEAD_HEADER, LEADS_SHEET, Lead
+from sheets.schema import DOCTORS_HEADER, DOCTORS_SHEET, LEAD_HEADER, LEADS_SHEET, Lead, is_bot_status
 
 __all__ = ["GoogleSheetsSink", "build_google_sink", "quoted", "rewriting_client"]
 
@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 GOOGLE_BASE = "https://sheets.googleapis.com"
 SCOPES = ("https://www.googleapis.com/auth/spreadsheets",)
 _LAST_COLUMN = chr(ord("A") + len(LEAD_HEADER) - 1)  # "K"
+_STATUS_COLUMN = chr(ord("A") + LEAD_HEADER.index("Статус"))  # "K"
+_BEFORE_STATUS = chr(ord(_STATUS_COLUMN) - 1)  # "J"
 T = TypeVar("T")
 
 
@@ -68,7 +70,10 @@ class _ProxiedCredentials(Credentials):  # type: ignore[misc]
 
 
 class GoogleSheetsSink(LeadSink):
-    """Leads as rows of "Обращения" (values written RAW: patient text never becomes a formula or number)."""
+    """Leads as rows of "Обращения" (values written RAW: patient text never becomes a formula or number).
+
+    The bot rewrites a row (`upsert`, `replace`) in columns A..K while its status is the bot's own, and in
+    A..J only once an administrator has set one, so that status is never overwritten."""
 
     name = "sheets"
 
@@ -276,21 +281,41 @@ class GoogleSheetsSink(LeadSink):
             row = self._ids().get(lead_id)
             if row is None:
                 return False
-            status_column = chr(ord("A") + LEAD_HEADER.index("Статус"))
-            self._write_row(f"{quoted(LEADS_SHEET)}!{status_column}{row}", [[status]])
+            self._write_row(f"{quoted(LEADS_SHEET)}!{_STATUS_COLUMN}{row}", [[status]])
             return True
+
+    def _rows_and_statuses(self) -> dict[str, tuple[int, str]]:
+        """Lead ID -> (1-based row number, the status in the sheet now), in one read of columns A and K."""
+        ranges = [f"{quoted(LEADS_SHEET)}!A:A", f"{quoted(LEADS_SHEET)}!{_STATUS_COLUMN}:{_STATUS_COLUMN}"]
+        result = self.call(lambda http: http.values_batch_get(self.sheet_id, ranges))
+        ids, statuses = ([[str(c) for c in r] for r in vr.get("values", [])] for vr in result["valueRanges"])
+        found: dict[str, tuple[int, str]] = {}
+        for n, row in enumerate(ids, start=1):
+            cell = row[0].strip() if row else ""
+            if cell and cell != LEAD_HEADER[0] and cell not in found:
+                status = statuses[n - 1] if n <= len(statuses) else []
+                found[cell] = (n, status[0] if status else "")
+        return found
+
+    def _rewrite_row(self, lead: Lead) -> bool:
+        """Rewrite the lead's row (serialised); a status the administrators set is left as it is."""
+        found = self._rows_and_statuses().get(lead.id)
+        if found is None:
+            return False
+        row, status = found
+        if is_bot_status(status):
+            self._write_row(f"{quoted(LEADS_SHEET)}!A{row}:{_LAST_COLUMN}{row}", [lead.to_row()])
+        else:  # columns A..J only: the status cell is not touched at all
+            self._write_row(f"{quoted(LEADS_SHEET)}!A{row}:{_BEFORE_STATUS}{row}", [lead.to_row()[:-1]])
+        return True
 
     def replace(self, lead: Lead) -> None:
         with self._serial():
-            row = self._ids().get(lead.id)
-            if row is not None:
-                self._write_row(f"{quoted(LEADS_SHEET)}!A{row}:{_LAST_COLUMN}{row}", [lead.to_row()])
+            self._rewrite_row(lead)
 
     def upsert(self, lead: Lead) -> None:
         with self._serial():
-            row = self._ids().get(lead.id)
-            if row is not None:
-                self._write_row(f"{quoted(LEADS_SHEET)}!A{row}:{_LAST_COLUMN}{row}", [lead.to_row()])
+            if self._rewrite_row(lead):
                 return
         self.append([lead])
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
-from sheets.schema import Lead
+from sheets.schema import Lead, is_bot_status, keep_admin_status
 
 
 class LeadSink(ABC):
     """Contract: `append` writes each lead as one row and never writes an ID that is already there
     (it is safe to call again with leads that may have been written before a crash); `read_all`
     returns every lead in the sink; `update_status` sets the status of the lead with that ID and
-    returns False when no such lead exists. Errors are raised as `SinkError` (with `retryable`)."""
+    returns False when no such lead exists (it is how administrators' statuses arrive, so it sets
+    any status). `upsert` and `replace` are the bot rewriting its own row: they never overwrite a
+    status the administrators set (anything but `новая`/`не подтверждена`, see `is_bot_status`).
+    Errors are raised as `SinkError` (with `retryable`)."""
 
     name: str = "sink"
 
@@ -26,7 +29,8 @@ class LeadSink(ABC):
     def update_status(self, lead_id: str, status: str) -> bool: ...
 
     def upsert(self, lead: Lead) -> None:
-        """Write the lead, or replace the row with its ID (used when an unconfirmed lead is completed)."""
+        """Write the lead, or rewrite the row with its ID (an unconfirmed lead completed or refreshed, or
+        its personal data removed), keeping an administrators' status there."""
         existing = {lead_.id for lead_ in self.read_all()}
         if lead.id in existing:
             self.replace(lead)
@@ -34,8 +38,11 @@ class LeadSink(ABC):
             self.append([lead])
 
     def replace(self, lead: Lead) -> None:
-        """Replace every field of an existing row; default: status only."""
-        self.update_status(lead.id, lead.status)
+        """Rewrite every field of an existing row but an administrators' status; default: the status
+        only, and only while it is still the bot's."""
+        current = next((x for x in self.read_all() if x.id == lead.id), None)
+        if current is not None and is_bot_status(current.status):
+            self.update_status(lead.id, lead.status)
 
 
 class MemorySink(LeadSink):
@@ -64,4 +71,4 @@ class MemorySink(LeadSink):
         return False
 
     def replace(self, lead: Lead) -> None:
-        self.leads = [lead if x.id == lead.id else x for x in self.leads]
+        self.leads = [keep_admin_status(lead, x.status) if x.id == lead.id else x for x in self.leads]

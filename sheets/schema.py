@@ -96,3 +96,17 @@ class Lead:
 
     def as_dict(self) -> dict[str, str]:
         return asdict(self)
+
+
+# The statuses the bot writes itself; every other status (and any text an administrator typed) is theirs.
+BOT_STATUSES = frozenset({Status.NEW, Status.UNCONFIRMED})
+
+
+def is_bot_status(status: str) -> bool:
+    """Whether the bot may replace this status: its own (`новая`, `не подтверждена`) or none at all."""
+    return " ".join(status.split()).casefold() in {"", *BOT_STATUSES}
+
+
+def keep_admin_status(lead: Lead, current: str) -> Lead:
+    """The bot's new version of a row whose status is `current` now: an administrators' status stays."""
+    return lead if is_bot_status(current) else lead.with_status(current)

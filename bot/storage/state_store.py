@@ -11,7 +11,7 @@ from bot.dialogue.messages import Address
 from bot.dialogue.state import ConversationState
 from bot.storage.db import Database
 from sheets.outbox import Outbox
-from sheets.schema import Lead
+from sheets.schema import Lead, is_bot_status, keep_admin_status
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,12 +48,14 @@ class StateStore:
         leads: Sequence[tuple[Lead, bool]] = (),
         due_at: str = "",
     ) -> None:
-        """Store the state and the leads (lead, is_update) and queue them for every sink, atomically."""
+        """Store the state and the leads (lead, is_update) and queue them for every sink, atomically.
+
+        A lead already recorded keeps a status the administrators gave it (the sinks keep theirs too)."""
         with self.db.transaction(durable=bool(leads)) as conn:
             self._write_state(conn, address, state, now, due_at)
             for lead, update in leads:
-                self._write_lead(conn, address, lead, now)
-                self.outbox.enqueue(conn, "upsert" if update else "append", lead, now)
+                stored = self._write_lead(conn, address, lead, now)
+                self.outbox.enqueue(conn, "upsert" if update else "append", stored, now)
 
     @staticmethod
     def _write_state(
@@ -67,17 +69,23 @@ class StateStore:
         )
 
     @staticmethod
-    def _write_lead(conn: sqlite3.Connection, address: Address, lead: Lead, now: str) -> None:
+    def _write_lead(conn: sqlite3.Connection, address: Address, lead: Lead, now: str) -> Lead:
+        """Record the bot's version of a lead; returns it as stored (an administrators' status kept)."""
+        current = conn.execute("SELECT status FROM leads WHERE id = ?", (lead.id,)).fetchone()
+        if current is not None:
+            lead = keep_admin_status(lead, str(current[0]))
         conn.execute(
             "INSERT INTO leads(id, conversation, row, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
             "ON CONFLICT(id) DO UPDATE SET row = excluded.row, status = excluded.status, "
             "updated_at = excluded.updated_at",
             (lead.id, address.key, json.dumps(lead.to_row(), ensure_ascii=False), lead.status, now, now),
         )
-        conn.execute(
-            "INSERT INTO status_changes(lead_id, status, by, at) VALUES (?, ?, 'bot', ?)",
-            (lead.id, lead.status, now),
-        )
+        if current is None or is_bot_status(str(current[0])):
+            conn.execute(
+                "INSERT INTO status_changes(lead_id, status, by, at) VALUES (?, ?, 'bot', ?)",
+                (lead.id, lead.status, now),
+            )
+        return lead
 
     def lead(self, lead_id: str) -> tuple[Lead, str] | None:
         """The lead and the key of its conversation."""

@@ -142,6 +142,32 @@ def test_append_creates_header_skips_known_ids_and_updates_status(
     assert [x.name for x in sink.read_all()] == ["Анна", "Анна", "Мария", "Анна"]
 
 
+def admin_sets(sink: GoogleSheetsSink, row: int, status: str) -> None:
+    """An administrator picks a status in the sheet itself (the bot does not know)."""
+    sink.call(
+        lambda http: http.values_update(
+            SHEET, f"'Обращения'!K{row}", {"valueInputOption": "USER_ENTERED"}, {"values": [[status]]}
+        )
+    )
+
+
+@pytest.mark.parametrize("status", [Status.IN_WORK, Status.BOOKED, Status.NOT_REACHED, "перезвонить в пн"])
+def test_upsert_keeps_a_status_the_administrators_set_in_the_sheet(
+    api: FakeSheetsApi, sink: GoogleSheetsSink, status: str
+) -> None:
+    sink.append([lead("A2345678", status=Status.UNCONFIRMED), lead("B2345678", status=Status.UNCONFIRMED)])
+    admin_sets(sink, 2, status)
+    before = api.writes()
+    sink.upsert(lead("A2345678", window="после 14:00", status=Status.NEW))
+    sink.upsert(lead("B2345678", window="после 14:00", status=Status.NEW))
+    assert api.writes() - before == 2  # one write per row, as before
+    rows = {x.id: x for x in sink.read_all()}
+    assert (rows["A2345678"].window, rows["A2345678"].status) == ("после 14:00", status)
+    assert (rows["B2345678"].window, rows["B2345678"].status) == ("после 14:00", Status.NEW)
+    sink.replace(lead("A2345678", name="Мария", status=Status.UNCONFIRMED))
+    assert {x.id: (x.name, x.status) for x in sink.read_all()}["A2345678"] == ("Мария", status)
+
+
 def test_errors_say_what_to_do(api: FakeSheetsApi, sink: GoogleSheetsSink, tmp_path: Path) -> None:
     api.deny = True
     with pytest.raises(SinkError) as denied:

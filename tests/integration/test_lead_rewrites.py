@@ -1,0 +1,109 @@
+"""The bot rewriting its own row (an unconfirmed lead completed) on the whole application, CSV and the fake
+Google Sheet: the administrators' status stays, wherever they set it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.bootstrap import App, build_app
+from bot.clock import FakeClock
+from bot.config import Settings
+from sheets.csv_sink import CsvLeadSink
+from sheets.google import GoogleSheetsSink
+from sheets.schema import Status
+from tests.fakes.sheets_api import FakeSheetsApi, write_credentials
+from tests.integration.test_scheduler import PATIENT, clinic_time, run_until, say, setup, up_to_window
+
+SHEET = "s1"
+
+
+@pytest.fixture
+def api() -> Iterator[FakeSheetsApi]:
+    with FakeSheetsApi() as server:
+        server.add_spreadsheet(SHEET)
+        yield server
+
+
+@pytest.fixture
+def both(settings: Settings, clock: FakeClock, api: FakeSheetsApi, tmp_path: Path) -> Iterator[App]:
+    """The application writing to leads.csv and to the fake Google Sheet."""
+    sheet = GoogleSheetsSink(
+        SHEET, write_credentials(api, tmp_path), api_url=api.base_url, cache_dir=tmp_path
+    )
+    app = build_app(settings, clock=clock, sinks={"csv": CsvLeadSink(settings.leads_csv), "sheets": sheet})
+    yield app
+    app.close()
+
+
+def sheet_rows(api: FakeSheetsApi) -> list[list[str]]:
+    return [[str(c) for c in row] for row in api.values(SHEET, "Обращения")[1:]]
+
+
+async def unconfirmed_row(app: App, clock: FakeClock) -> str:
+    """The patient left a phone and went silent: the bot records «не подтверждена»; returns the ID."""
+    clock.set(clinic_time(10))
+    setup(app, clock)
+    await up_to_window(app)
+    await run_until(app, clock, clinic_time(12, 5))
+    await app.flusher.flush()
+    [lead] = app.store.leads()
+    assert lead.status == Status.UNCONFIRMED
+    return lead.id
+
+
+async def patient_confirms(app: App, clock: FakeClock) -> None:
+    clock.set(clinic_time(15, 0))
+    await say(app, "после обеда")
+    await say(app, "впервые")
+    assert "Заявка принята" in await say(app, "да")
+    await app.flusher.flush()
+
+
+async def test_status_set_with_the_alerts_buttons_survives_the_confirmation(
+    both: App, clock: FakeClock, api: FakeSheetsApi
+) -> None:
+    lead_id = await unconfirmed_row(both, clock)
+    await both.service.set_status(lead_id, Status.IN_WORK, "admin:7")
+    await both.flusher.flush()
+    await patient_confirms(both, clock)
+    [csv_row] = both.sinks["csv"].read_all()
+    assert (csv_row.id, csv_row.window, csv_row.status) == (lead_id, "после 14:00", Status.IN_WORK)
+    [row] = sheet_rows(api)
+    assert (row[0], row[5], row[10]) == (lead_id, "после 14:00", Status.IN_WORK)
+    [local] = both.store.leads()
+    assert (local.window, local.status) == ("после 14:00", Status.IN_WORK)
+    changes = both.db.query(
+        "SELECT status, by FROM status_changes WHERE lead_id = ? ORDER BY rowid", (lead_id,)
+    )
+    assert [tuple(c) for c in changes] == [(Status.UNCONFIRMED, "bot"), (Status.IN_WORK, "admin:7")]
+
+
+async def test_status_typed_into_the_sheet_survives_the_confirmation(
+    both: App, clock: FakeClock, api: FakeSheetsApi
+) -> None:
+    lead_id = await unconfirmed_row(both, clock)
+    sheet = both.sinks["sheets"]
+    assert isinstance(sheet, GoogleSheetsSink)
+    sheet.call(  # an administrator called the patient and picked «записан» in the sheet's dropdown
+        lambda http: http.values_update(
+            SHEET, "'Обращения'!K2", {"valueInputOption": "USER_ENTERED"}, {"values": [[Status.BOOKED]]}
+        )
+    )
+    await patient_confirms(both, clock)
+    [row] = sheet_rows(api)
+    assert (row[0], row[5], row[6], row[10]) == (lead_id, "после 14:00", "первичное", Status.BOOKED)
+    # The bot never knew of «записан»: the CSV and the local record have its own status.
+    assert [lead.status for lead in both.sinks["csv"].read_all()] == [Status.NEW]
+
+
+async def test_without_an_administrators_status_the_row_becomes_new(
+    both: App, clock: FakeClock, api: FakeSheetsApi
+) -> None:
+    lead_id = await unconfirmed_row(both, clock)
+    await patient_confirms(both, clock)
+    assert [(r[0], r[10]) for r in sheet_rows(api)] == [(lead_id, Status.NEW)]
+    assert [(x.id, x.status) for x in both.sinks["csv"].read_all()] == [(lead_id, Status.NEW)]
+    assert PATIENT.key in {str(r[0]) for r in both.db.query("SELECT conversation FROM leads")}
