@@ -5,7 +5,8 @@ survive restarts. `run_scheduler(app)` is the one loop of `run` that takes the d
 state store and acts: a reminder through the patient's channel (never in quiet hours, never twice, never
 after goodbye, decline or confirmation; WhatsApp only inside its 24-hour window) and, when the patient left a
 valid phone with consent and did not confirm, a row with the status «не подтверждена» and an admin alert.
-When the patient later confirms, the core reuses `state.lead_id`, so that row is completed, not duplicated.
+When the patient later confirms, the core reuses `state.lead_id`, so that row is completed, not duplicated
+(the service keeps that ID over «начать заново» too: `bot.service.RecordedRow`).
 """
 
 from __future__ import annotations

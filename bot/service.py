@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.clock import Clock
@@ -13,6 +14,7 @@ from bot.dialogue.buttons import understand_button
 from bot.dialogue.core import DialogueCore
 from bot.dialogue.messages import (
     Address,
+    Effect,
     ForgetPersonalData,
     HandoffRequested,
     Incoming,
@@ -36,6 +38,30 @@ DueAt = Callable[[ConversationState, datetime], str]
 
 def iso(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedRow:
+    """The unconfirmed row a conversation already has in the sheet, as it was before the core's step."""
+
+    lead_id: str
+    at: str
+
+    @classmethod
+    def of(cls, state: ConversationState) -> RecordedRow:
+        return cls(state.lead_id if state.unconfirmed_recorded else "", state.unconfirmed_at)
+
+    def keep_after_restart(self, state: ConversationState, effects: list[Effect]) -> None:
+        """«Начать заново» (/start, «давайте сначала») resets the booking and with it the row's ID; the
+        patient's new booking is still the same request to the administrators, so it completes that row
+        (a confirmed lead or a withdrawn consent end the row's story and are left as the core decided)."""
+        if not self.lead_id or state.lead_id or state.consent.declined_at:
+            return
+        if any(isinstance(e, StoreLead | ForgetPersonalData) for e in effects):
+            return
+        state.lead_id = self.lead_id
+        state.unconfirmed_recorded = True
+        state.unconfirmed_at = self.at
 
 
 class ConversationService:
@@ -89,7 +115,9 @@ class ConversationService:
                 state.stage = Stage.BOOKING if state.booking.specialty or state.booking.doctor else Stage.IDLE
             knowledge = self.knowledge()
             understanding = await self._understand(state, incoming, knowledge)
+            recorded = RecordedRow.of(state)
             step = self.core.decide(state, incoming, understanding, address, now, knowledge)
+            recorded.keep_after_restart(state, step.effects)
             state.last_patient_at = iso(now)
             state.tokens_used += understanding.tokens
             leads = [(e.lead, e.update) for e in step.effects if isinstance(e, StoreLead)]
