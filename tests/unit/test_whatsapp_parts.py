@@ -9,7 +9,8 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.channels.whatsapp.inbound import parse_webhook
+from bot.channels.whatsapp.inbound import InboundMessage, parse_webhook
+from bot.channels.whatsapp.inbox import KEEP, WhatsAppInbox
 from bot.channels.whatsapp.render import BODY_LIMIT, TEXT_LIMIT, render, split_text
 from bot.channels.whatsapp.signature import sign, signature_valid
 from bot.channels.whatsapp.window import WhatsAppContacts, whatsapp_window_open
@@ -54,9 +55,38 @@ def test_inbound_message_types() -> None:
     assert _parse({"type": "something_new"}).unsupported == "something_new"
 
 
+def test_every_other_inbound_type_is_read_or_named() -> None:
+    template_reply = {
+        "type": "button",
+        "context": {"id": "wamid.t"},
+        "button": {"payload": "B", "text": "Да"},
+    }
+    assert _parse(template_reply) == Incoming(text="Да", profile_name="Оля")
+    assert _parse({"type": "button", "button": {"payload": "B"}}) == Incoming(text="", profile_name="Оля")
+    no_id = {"type": "interactive", "interactive": {"type": "button_reply", "button_reply": {"title": "Да"}}}
+    assert _parse(no_id) == Incoming(text="Да", profile_name="Оля")
+    flow = {"type": "interactive", "interactive": {"type": "nfm_reply", "nfm_reply": {"response_json": "{}"}}}
+    assert _parse(flow).unsupported == "interactive"
+    assert _parse({"type": "contacts", "contacts": [{"name": {"formatted_name": "Оля"}}]}).unsupported == (
+        "contact"
+    )
+    assert _parse(
+        {"type": "contacts", "contacts": [{"phones": [{"wa_id": "79120000000"}]}]}
+    ).contact_phone == ("79120000000")
+    assert _parse({"type": "sticker", "sticker": {"id": "1"}}).unsupported == "sticker"
+    assert _parse({"type": "audio", "audio": {"id": "1"}}).unsupported == "audio"
+    assert _parse({}).unsupported == "unsupported"  # no type at all
+    assert _parse({"type": "text", "text": "not an object"}) == Incoming(text="", profile_name="Оля")
+
+
 def test_reactions_and_junk_are_skipped_statuses_parsed() -> None:
     reaction = {"type": "reaction", "reaction": {"message_id": "wamid.x", "emoji": "+"}}
     assert parse_webhook(meta.message_body("7912", reaction, timestamp=T0)) == ([], [])
+    system = {"type": "system", "system": {"body": "changed", "wa_id": "7913", "type": "user_changed_number"}}
+    assert parse_webhook(meta.message_body("7912", system, timestamp=T0)) == ([], [])
+    no_sender = meta.message_body("7912", meta.text("Привет"), timestamp=T0)
+    del no_sender["entry"][0]["changes"][0]["value"]["messages"][0]["from"]
+    assert parse_webhook(no_sender) == ([], [])
     assert parse_webhook({"object": "page", "entry": []}) == ([], [])
     assert parse_webhook(["not", "a", "dict"]) == ([], [])
     assert parse_webhook({"object": "whatsapp_business_account", "entry": [{"changes": [None, 5]}]}) == (
@@ -123,4 +153,45 @@ def test_window_opens_with_inbound_and_closes_after_24_hours_or_131047(tmp_path:
     contacts.offer("7912", (Button("ЛОР", "spec:1"),))
     assert contacts.offered("7912") == [Button("ЛОР", "spec:1")]
     assert contacts.offered("nobody") == []
+    db.close()
+
+
+def _inbound(text: str, wamid: str, at: int = T0) -> InboundMessage:
+    [message], _ = parse_webhook(
+        json.loads(meta.encode(meta.message_body("7912", meta.text(text), timestamp=at, message_id=wamid)))
+    )
+    return message
+
+
+def test_inbox_keeps_messages_and_answers_until_finished(tmp_path: Path) -> None:
+    db = Database(tmp_path / "state.sqlite3")
+    inbox = WhatsAppInbox(db)
+    now = datetime.fromtimestamp(T0 + 5, UTC)
+    first, second = _inbound("Привет", "wamid.1"), _inbound("Запишите к лору", "wamid.2")
+    entries = inbox.record([first, second, first], now)  # Meta may repeat one inside a delivery too
+    assert [e.message for e in entries] == [first, second]
+    assert inbox.record([first], now) == []  # redelivered later
+    assert [e.message for e in inbox.unfinished()] == [first, second]  # the same after a restart
+    assert inbox.unfinished()[0].sent_at == datetime.fromtimestamp(T0, UTC)
+    replies = (Outgoing("Куда?", (Button("ЛОР", "spec:1"), Button("Терапевт", "spec:2"))), Outgoing("Ок"))
+    inbox.start(entries[0].seq, "")
+    inbox.answered(entries[0].seq, replies)
+    kept = inbox.unfinished()[0]
+    assert (kept.started, kept.replies) == ("", replies)
+    inbox.finish(entries[0].seq, now)
+    inbox.finish(entries[1].seq, now, state="dropped")
+    assert inbox.unfinished() == [] and inbox.counts() == {"done": 1, "dropped": 1}
+    assert inbox.record([first], now) == []  # still known after it was finished
+    assert inbox.prune(now + KEEP + timedelta(seconds=1)) == 2
+    db.close()
+
+
+def test_inbox_knows_the_ids_earlier_versions_marked_seen(tmp_path: Path) -> None:
+    db = Database(tmp_path / "state.sqlite3")
+    with db.transaction() as conn:
+        conn.execute("INSERT INTO seen_messages(id, at) VALUES ('whatsapp:wamid.old', '2026-11-23')")
+    inbox = WhatsAppInbox(db)
+    now = datetime.fromtimestamp(T0, UTC)
+    assert inbox.record([_inbound("Привет", "wamid.old")], now) == []
+    assert len(inbox.record([_inbound("Привет", "wamid.new")], now)) == 1
     db.close()

@@ -137,12 +137,10 @@ class WhatsAppChannel:
                 continue
             ours.append(message)
         entries = self.inbox.record(ours, self.app.clock.now())
-        if len(entries) < len(ours):
-            fresh = {entry.message.message_id for entry in entries}
-            for message in ours:
-                if message.message_id not in fresh:
-                    self.counts["duplicate"] += 1
-                    log.info("WhatsApp message %s delivered again; already taken", message.message_id)
+        again = Counter(m.message_id for m in ours) - Counter(e.message.message_id for e in entries)
+        for message_id, times in again.items():
+            self.counts["duplicate"] += times
+            log.info("WhatsApp message %s delivered again; already taken", message_id)
         for entry in entries:
             self.counts["received"] += 1
             self._schedule(entry.message.wa_id, functools.partial(self.process, entry))

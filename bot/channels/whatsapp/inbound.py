@@ -2,6 +2,12 @@
 
 Tolerant by design: a field Meta leaves out or a type we do not know never raises; it becomes an
 "unsupported" message (answered politely) or is skipped.
+
+By type: `text`; `interactive` (the patient pressed a reply button or a list row: its id is the core's
+button data); `button` (a template's quick reply: its text); `contacts` (the first phone of the shared
+card, else unsupported); `audio`, `image`, `video`, `document`, `sticker`, `location`, `order`,
+`unsupported` and any type not known here: unsupported, answered with the "text only, or call us" line;
+`reaction`, `system` (e.g. the patient changed number), `ephemeral`, `request_welcome`: skipped quietly.
 """
 
 from __future__ import annotations
@@ -89,7 +95,9 @@ def _incoming(message: dict[str, Any], profile_name: str | None) -> Incoming | N
             return Incoming(
                 text=str(reply.get("title", "")), button=str(reply["id"]), profile_name=profile_name
             )
-        return Incoming(unsupported="interactive", profile_name=profile_name)
+        if reply.get("title"):  # a reply without its id: the title is what the patient chose
+            return Incoming(text=str(reply["title"]), profile_name=profile_name)
+        return Incoming(unsupported="interactive", profile_name=profile_name)  # a Flow's form, say
     if kind == "button":  # a template's quick-reply button: its text is what the patient said
         return Incoming(text=str(_dict(message.get("button")).get("text", "")), profile_name=profile_name)
     if kind == "contacts":
