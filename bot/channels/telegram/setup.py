@@ -10,7 +10,6 @@ from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
@@ -21,6 +20,7 @@ from bot.channels.telegram.admin import AlertBook, MemberCheck, TelegramAdminNot
 from bot.channels.telegram.channel import TelegramChannel, TelegramMessenger
 from bot.channels.telegram.handlers import build_admin_router, build_patient_router
 from bot.channels.telegram.once import UpdateLog
+from bot.channels.telegram.session import TelegramSession
 from bot.clock import Clock
 from bot.config import Settings
 from bot.errors import ConfigError
@@ -56,7 +56,7 @@ def build_bot(settings: Settings, *, timeout: float = 60.0) -> Bot:
     """aiogram's Bot on TELEGRAM_API_URL (Telegram's, a local Bot API server or a test server), HTML mode."""
     if settings.telegram_bot_token is None:
         raise ConfigError("Telegram is not configured: set TELEGRAM_BOT_TOKEN (from @BotFather)")
-    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url), timeout=timeout)
+    session = TelegramSession(api=TelegramAPIServer.from_base(settings.telegram_api_url), timeout=timeout)
     return Bot(
         settings.telegram_bot_token.get_secret_value(),
         session=session,
