@@ -64,6 +64,29 @@ class RecordedRow:
         state.unconfirmed_at = self.at
 
 
+def withdrawal_notice(channel: str, forgotten: list[str], confirmed: list[str]) -> str:
+    """What the administrators are told when a patient withdraws consent ('' when no row is concerned).
+    Lead IDs only: the patient's data is not repeated."""
+    if not forgotten and not confirmed:
+        return ""
+    parts = [f"Пациент ({channel}) отозвал согласие на обработку персональных данных."]
+    if forgotten:
+        which = "Неподтверждённая заявка" if len(forgotten) == 1 else "Неподтверждённые заявки"
+        parts.append(
+            f"{which} {', '.join(forgotten)}: имя, телефон и контакт удалены из таблицы автоматически, "
+            "статус — «отказ» (если вы не поставили свой). Удалите, пожалуйста, и прежние оповещения о "
+            f"{'ней' if len(forgotten) == 1 else 'них'} в этом чате."
+        )
+    if confirmed:
+        which = "Подтверждённая заявка" if len(confirmed) == 1 else "Подтверждённые заявки"
+        parts.append(
+            f"{which} {', '.join(confirmed)} — в таблице как есть, бот их не менял. Если запись не нужна "
+            "для оказания услуги, удалите имя и телефон из этих строк вручную, а также оповещения о них в "
+            "этом чате."
+        )
+    return " ".join(parts)
+
+
 class ConversationService:
     """What every channel calls. Business rules live in the core; this class does the I/O around it."""
 
@@ -116,13 +139,20 @@ class ConversationService:
             knowledge = self.knowledge()
             understanding = await self._understand(state, incoming, knowledge)
             recorded = RecordedRow.of(state)
+            had_consent = bool(state.consent.given_at)
             step = self.core.decide(state, incoming, understanding, address, now, knowledge)
             recorded.keep_after_restart(state, step.effects)
             state.last_patient_at = iso(now)
             state.tokens_used += understanding.tokens
             leads = [(e.lead, e.update) for e in step.effects if isinstance(e, StoreLead)]
-            self.store.save(address, state, iso(now), leads, due_at=self._due(state, now))
+            withdrawn = had_consent and any(isinstance(e, ForgetPersonalData) for e in step.effects)
+            unconfirmed = self._unconfirmed_leads(address, state) if withdrawn else []
+            forgotten = self.store.save(
+                address, state, iso(now), leads, due_at=self._due(state, now), forget=unconfirmed
+            )
             await self._after_commit(address, step.effects)
+            if withdrawn:
+                await self._consent_withdrawn(address, state, forgotten)
             return step.replies
 
     async def _understand(
@@ -152,6 +182,24 @@ class ConversationService:
                 await self.notifier.relay(address, effect.text)
             elif isinstance(effect, ForgetPersonalData):
                 log.info("personal data of %s forgotten at the patient's request", address.key)
+
+    def _unconfirmed_leads(self, address: Address, state: ConversationState) -> list[str]:
+        """The rows this conversation has that the patient never confirmed (written on their silence)."""
+        confirmed = set(state.leads)
+        return [lead.id for lead in self.store.conversation_leads(address.key) if lead.id not in confirmed]
+
+    async def _consent_withdrawn(
+        self, address: Address, state: ConversationState, forgotten: list[Lead]
+    ) -> None:
+        """The patient withdrew consent. Rows never confirmed were stripped of the personal data in the same
+        commit (the sinks follow through the outbox). Confirmed leads stay: the patient asked for an
+        appointment and the administrators may have acted on it, so they decide, and are told here."""
+        if forgotten:
+            await self.deliver_leads()
+        notice = withdrawal_notice(address.channel, [lead.id for lead in forgotten], list(state.leads))
+        if notice:
+            log.info("consent withdrawn in %s: %d row(s) anonymised", address.key, len(forgotten))
+            await self.notifier.warn(notice)
 
     async def deliver_leads(self) -> None:
         """Push the outbox now (the local CSV at once; slow sinks are woken in the background)."""

@@ -48,6 +48,20 @@ class Outbox:
                 (sink, op, lead.id, payload, now),
             )
 
+    def redact(self, conn: sqlite3.Connection, lead: Lead) -> int:
+        """Give every item of this lead, waiting or delivered, `lead`'s fields (each item's own status kept):
+        once a patient withdrew consent, no copy of their data stays in the queue, and a row still waiting
+        to be appended reaches the sinks without it. Returns how many items were changed."""
+        changed = 0
+        items = conn.execute("SELECT seq, payload FROM outbox WHERE lead_id = ?", (lead.id,)).fetchall()
+        for seq, payload in items:
+            status = Lead.from_row(json.loads(str(payload))).status
+            redacted = json.dumps(lead.with_status(status).to_row(), ensure_ascii=False)
+            if redacted != payload:
+                conn.execute("UPDATE outbox SET payload = ? WHERE seq = ?", (redacted, seq))
+                changed += 1
+        return changed
+
     def due(self, sink: str, now: str, limit: int = 200) -> list[OutboxItem]:
         """The oldest waiting items of a sink, in order, up to the first one still backing off."""
         rows = self.db.query(

@@ -46,6 +46,11 @@ class Visit(StrEnum):
     REPEAT = "повторное"
 
 
+# The comment of a row whose patient withdrew consent (shown to administrators in the sheet).
+WITHDRAWN_COMMENT = (
+    "Пациент отозвал согласие на обработку персональных данных; имя, телефон и контакт удалены"
+)
+
 CHANNELS: tuple[str, ...] = ("telegram", "whatsapp", "web", "console")
 # Alphabet without look-alikes (0/O, 1/I/l) so an administrator can read an ID over the phone.
 _ID_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -93,6 +98,11 @@ class Lead:
 
     def with_status(self, status: str) -> Lead:
         return replace(self, status=status)
+
+    def without_personal_data(self) -> Lead:
+        """The row after the patient withdrew consent: name, phone and contact blank, the comment (which may
+        tell a symptom) replaced by the reason; the anonymous request (date, service, channel) stays."""
+        return replace(self, name="", phone="", contact="", comment=WITHDRAWN_COMMENT)
 
     def as_dict(self) -> dict[str, str]:
         return asdict(self)

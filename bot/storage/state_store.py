@@ -11,7 +11,7 @@ from bot.dialogue.messages import Address
 from bot.dialogue.state import ConversationState
 from bot.storage.db import Database
 from sheets.outbox import Outbox
-from sheets.schema import Lead, is_bot_status, keep_admin_status
+from sheets.schema import Lead, Status, is_bot_status, keep_admin_status
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,15 +47,48 @@ class StateStore:
         now: str,
         leads: Sequence[tuple[Lead, bool]] = (),
         due_at: str = "",
-    ) -> None:
+        forget: Sequence[str] = (),
+    ) -> list[Lead]:
         """Store the state and the leads (lead, is_update) and queue them for every sink, atomically.
 
-        A lead already recorded keeps a status the administrators gave it (the sinks keep theirs too)."""
-        with self.db.transaction(durable=bool(leads)) as conn:
+        A lead already recorded keeps a status the administrators gave it (the sinks keep theirs too).
+        The leads whose IDs are in `forget` lose their personal data (see `_forget_lead`) in the same
+        transaction; returns those that changed (a lead already forgotten is not written again)."""
+        forgotten: list[Lead] = []
+        with self.db.transaction(durable=bool(leads or forget)) as conn:
             self._write_state(conn, address, state, now, due_at)
             for lead, update in leads:
                 stored = self._write_lead(conn, address, lead, now)
                 self.outbox.enqueue(conn, "upsert" if update else "append", stored, now)
+            for lead_id in forget:
+                lead_ = self._forget_lead(conn, lead_id, now)
+                if lead_ is not None:
+                    forgotten.append(lead_)
+        return forgotten
+
+    def _forget_lead(self, conn: sqlite3.Connection, lead_id: str, now: str) -> Lead | None:
+        """The patient withdrew consent: the lead's row keeps no name, phone, contact or comment, its
+        status becomes «отказ» unless the administrators set one, every copy in the outbox is redacted,
+        and one rewrite is queued for every sink."""
+        found = conn.execute("SELECT row FROM leads WHERE id = ?", (lead_id,)).fetchone()
+        if found is None:
+            return None
+        current = Lead.from_row(json.loads(str(found[0])))
+        lead = keep_admin_status(current.without_personal_data().with_status(Status.REFUSED), current.status)
+        if lead == current:
+            return None
+        conn.execute(
+            "UPDATE leads SET row = ?, status = ?, updated_at = ? WHERE id = ?",
+            (json.dumps(lead.to_row(), ensure_ascii=False), lead.status, now, lead_id),
+        )
+        if lead.status != current.status:
+            conn.execute(
+                "INSERT INTO status_changes(lead_id, status, by, at) VALUES (?, ?, 'bot', ?)",
+                (lead_id, lead.status, now),
+            )
+        self.outbox.redact(conn, lead)
+        self.outbox.enqueue(conn, "upsert", lead, now)
+        return lead
 
     @staticmethod
     def _write_state(
@@ -93,6 +126,11 @@ class StateStore:
         if not rows:
             return None
         return Lead.from_row(json.loads(str(rows[0][0]))), str(rows[0][1])
+
+    def conversation_leads(self, key: str) -> list[Lead]:
+        """The leads recorded from one conversation, oldest first."""
+        rows = self.db.query("SELECT row FROM leads WHERE conversation = ? ORDER BY created_at", (key,))
+        return [Lead.from_row(json.loads(str(r[0]))) for r in rows]
 
     def leads(self) -> list[Lead]:
         return [

@@ -68,3 +68,22 @@ def test_seen_message_ids(tmp_path: Path) -> None:
     store = store_at(tmp_path / "s.db")
     assert store.seen("wamid.1", NOW) is False
     assert store.seen("wamid.1", NOW) is True
+
+
+def test_forgetting_a_lead_redacts_it_everywhere_once(tmp_path: Path) -> None:
+    store = store_at(tmp_path / "s.db")
+    address = Address("telegram", "42", "@olga")
+    lead = make_lead("AAAA2222", status="не подтверждена", contact="@olga")
+    store.save(address, ConversationState(), NOW, [(lead, False)])
+    store.set_status("AAAA2222", "не дозвонились", "admin", NOW)
+    assert [x.id for x in store.conversation_leads(address.key)] == ["AAAA2222"]
+    [forgotten] = store.save(address, ConversationState(), NOW, forget=["AAAA2222", "NOPE0000"])
+    assert (forgotten.name, forgotten.phone, forgotten.contact) == ("", "", "")
+    assert forgotten.status == "не дозвонились"  # the administrators' status stays
+    assert store.lead("AAAA2222") == (forgotten, address.key)
+    items = store.outbox.due("csv", "9999")
+    assert [item.op for item in items] == ["append", "status", "upsert"]
+    assert [item.lead.status for item in items] == ["не подтверждена", "не дозвонились", "не дозвонились"]
+    assert all(item.lead.phone == "" and item.lead.name == "" for item in items)
+    assert store.save(address, ConversationState(), NOW, forget=["AAAA2222"]) == []  # nothing twice
+    assert len(store.outbox.due("csv", "9999")) == 3
