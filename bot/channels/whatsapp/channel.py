@@ -326,7 +326,10 @@ class WhatsAppChannel:
         try:
             await asyncio.wait_for(self.drain(), timeout)
         except TimeoutError:
-            log.warning("WhatsApp: %d messages still in progress at shutdown", len(self._tasks))
+            log.warning(
+                "WhatsApp: %d message(s) still in progress at shutdown; they are taken up at the next start",
+                len(self._tasks),
+            )
             for task in list(self._tasks):
                 task.cancel()
             with contextlib.suppress(Exception):

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,9 +33,12 @@ from typing import Any
 
 from bot.channels.whatsapp.inbound import InboundMessage
 from bot.dialogue.messages import Button, Incoming, Outgoing
+from bot.errors import StorageError
 from bot.storage.db import Database
 
 __all__ = ["KEEP", "InboxEntry", "WhatsAppInbox"]
+
+log = logging.getLogger(__name__)
 
 KEEP = timedelta(days=7)  # finished rows kept this long, for Meta's redeliveries
 PRUNE_EVERY = timedelta(hours=1)
@@ -163,7 +167,10 @@ class WhatsAppInbox:
                 if cur.rowcount:
                     fresh.append(InboxEntry(int(cur.lastrowid or 0), message, now))
         if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
-            self.prune(now)
+            try:
+                self.prune(now)
+            except StorageError as exc:  # the messages are stored: they must be processed all the same
+                log.warning("WhatsApp inbox: old rows not pruned this time: %s", exc)
         return fresh
 
     @staticmethod
