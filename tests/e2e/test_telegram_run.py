@@ -82,3 +82,36 @@ async def test_run_without_any_channel_says_so(tmp_path: Path) -> None:
         text = line.decode()
     code, _ = await stop(proc)
     assert code == 0
+
+
+async def test_a_message_in_hand_at_kill_9_is_answered_after_the_restart(tmp_path: Path) -> None:
+    """Telegram forgets an update once the next poll confirms it: the bot keeps it until it has answered."""
+    api = await FakeBotApi().start()
+    env = environment(tmp_path, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_URL=api.url, TELEGRAM_DEBOUNCE="3s")
+    proc = await start(tmp_path, env)
+    try:
+        await api.wait_for(lambda: api.method_calls("getUpdates"), timeout=30)
+        api.message(4242, "/start")
+        await api.wait_sent(4242, 1, timeout=15)
+        update_id = api.message(4242, "Хочу записаться к лору")["update_id"]
+        # the next getUpdates confirmed it (Telegram will not send it again); the 3 s window is still open
+        await api.wait_for(
+            lambda: any(int(c.get("offset") or 0) > update_id for c in api.method_calls("getUpdates")),
+            timeout=10,
+        )
+        await asyncio.sleep(0.3)
+        proc.kill()
+        await proc.wait()
+        assert len(api.to(4242)) == 1, "answered before the kill: the test did not test anything"
+        proc = await start(tmp_path, env)
+        replies = await api.wait_sent(4242, 2, timeout=30)
+        assert "лор" in replies[1].text.lower() or "ЛОР" in replies[1].text
+        await asyncio.sleep(4)  # a second answer would come after another debounce window
+        texts = [s.text for s in api.to(4242)]
+        assert len(texts) == len(set(texts)), texts
+        code, err = await stop(proc)
+        assert code == 0, err
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+        await api.stop()

@@ -13,7 +13,10 @@ from bot import heap
 
 @pytest.fixture
 def restore_gc() -> Iterator[None]:
+    """A clean collector for the test (an in-process `serve()` in an earlier test settles the heap too)."""
     threshold = gc.get_threshold()
+    gc.unfreeze()
+    heap._settled = False
     yield
     gc.unfreeze()
     gc.set_threshold(*threshold)
@@ -21,7 +24,6 @@ def restore_gc() -> Iterator[None]:
 
 
 def test_settle_freezes_what_lives_now_and_resettle_only_after_it(restore_gc: None) -> None:
-    heap._settled = False
     heap.resettle()  # tests and `chat` never settled: nothing is frozen
     assert gc.get_freeze_count() == 0
     heap.settle()

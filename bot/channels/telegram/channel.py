@@ -21,6 +21,7 @@ from bot.bootstrap import App
 from bot.channels.apology import apology
 from bot.channels.console import to_incoming
 from bot.channels.telegram.inbound import CHANNEL, merge
+from bot.channels.telegram.once import UpdateLog
 from bot.channels.telegram.render import render
 from bot.channels.telegram.sender import Delivery
 from bot.dialogue.messages import Address, Button, Incoming, Outgoing
@@ -51,6 +52,7 @@ class _Item:
     address: Address
     incoming: Incoming
     debounce: bool
+    update_id: int | None = None  # kept in the update log until this item is answered
 
 
 @dataclass
@@ -95,6 +97,7 @@ class TelegramChannel:
         self._workers: dict[str, _Worker] = {}
         self.closing = False
         self.handled = 0
+        self.updates: UpdateLog | None = None  # set by the runtime: keeps updates until answered
 
     # --- memory ----------------------------------------------------------------------------------
 
@@ -116,7 +119,8 @@ class TelegramChannel:
         if worker is None:
             worker = self._workers[address.key] = _Worker()
             worker.task = asyncio.get_running_loop().create_task(self._work(address.key, worker))
-        worker.queue.put_nowait(_Item(address, incoming, debounce and self.debounce > 0))
+        update_id = self.updates.defer() if self.updates is not None else None
+        worker.queue.put_nowait(_Item(address, incoming, debounce and self.debounce > 0, update_id))
 
     async def _work(self, key: str, worker: _Worker) -> None:
         queue = worker.queue
@@ -125,18 +129,26 @@ class TelegramChannel:
                 item = queue.get_nowait()
                 if not item.debounce:
                     await self.process(item.address, item.incoming, typing_after=TYPING_AFTER)
+                    self._finished([item])
                     continue
-                parts, follow = await self._gather(item, queue)
-                await self.process(item.address, merge(parts))
+                items, follow = await self._gather(item, queue)
+                await self.process(item.address, merge([i.incoming for i in items]))
+                self._finished(items)
                 if follow is not None:
                     await self.process(follow.address, follow.incoming)
+                    self._finished([follow])
         finally:
             if self._workers.get(key) is worker:
                 del self._workers[key]
 
-    async def _gather(self, first: _Item, queue: asyncio.Queue[_Item]) -> tuple[list[Incoming], _Item | None]:
+    def _finished(self, items: list[_Item]) -> None:
+        """Answered: the update log may forget them (not called when cancelled: replayed at next start)."""
+        if self.updates is not None:
+            self.updates.finished(i.update_id for i in items if i.update_id is not None)
+
+    async def _gather(self, first: _Item, queue: asyncio.Queue[_Item]) -> tuple[list[_Item], _Item | None]:
         """Texts arriving within the debounce window of each other, up to `max_wait` in all."""
-        parts = [first.incoming]
+        parts = [first]
         loop = asyncio.get_running_loop()
         give_up = loop.time() + self.max_wait
         await self._typing(int(first.address.user_id))  # shown while the window waits for more
@@ -150,7 +162,7 @@ class TelegramChannel:
                 break
             if not nxt.debounce:
                 return parts, nxt
-            parts.append(nxt.incoming)
+            parts.append(nxt)
         return parts, None
 
     async def _typing(self, chat_id: int) -> None:

@@ -1,9 +1,15 @@
-"""No Telegram update processed twice, across restarts too, without a disk write per update.
+"""No Telegram update lost or handled twice, across restarts and `kill -9`.
 
-Telegram numbers updates in increasing order. The highest processed id is kept in memory and written to the
-local database at most every `every` seconds and at stop; at start, anything at or below the stored mark is a
-redelivery (the last polled batch is sent again after a restart) and is skipped. Ids seen since start are
-also remembered, for webhook redeliveries that arrive out of order.
+Telegram forgets an update once the next getUpdates (or the webhook's 200) confirms it, which comes before
+the patient is answered (a debounce window, the dialogue, the reply). So each new update is written to the
+local database as it arrives (the updates of one polled batch in one transaction, at the end of the event
+loop's turn) and deleted once handled: when its handler returned or, for a patient message handed to the
+chat's worker (`defer`), when the worker has answered it (`finished`). At start, updates still there are
+handled again, in order (`pending`); those older than `max_age` are dropped with a log line, since an answer
+a day late would make no sense.
+
+The highest id received is kept too, and the ids seen since start in memory, so redeliveries (the last
+polled batch after a restart, a webhook retry) are skipped.
 """
 
 from __future__ import annotations
@@ -11,7 +17,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from typing import Any
 
 from aiogram import BaseMiddleware
@@ -27,27 +36,55 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS telegram_offset (
     bot_id INTEGER PRIMARY KEY,
     last_update_id INTEGER NOT NULL
-)
+);
+CREATE TABLE IF NOT EXISTS telegram_inbox (
+    bot_id INTEGER NOT NULL,
+    update_id INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    received_at REAL NOT NULL,
+    PRIMARY KEY (bot_id, update_id)
+);
 """
+
+# The update whose handler is running (set by the middleware, read by `defer`).
+_current: ContextVar[int | None] = ContextVar("telegram_update_id", default=None)
 
 
 class UpdateLog(BaseMiddleware):
-    """An outer update middleware: skips redelivered updates; `save()` persists the mark."""
+    """An outer update middleware: skips redeliveries, keeps every update until it has been handled."""
 
-    def __init__(self, db: Database, bot_id: int, *, every: float = 1.0, recent: int = 10_000) -> None:
+    def __init__(
+        self,
+        db: Database,
+        bot_id: int,
+        *,
+        max_age: float = 24 * 3600,
+        recent: int = 10_000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.db = db
         self.bot_id = bot_id
-        self.every = every
+        self.max_age = max_age
+        self.clock = clock
         with db.transaction() as conn:
-            conn.execute(_SCHEMA)
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
         rows = db.query("SELECT last_update_id FROM telegram_offset WHERE bot_id = ?", (bot_id,))
         self.mark = int(rows[0][0]) if rows else -1  # type: ignore[call-overload]
         self.highest = self.mark
         self.saved = self.mark
         self._recent: set[int] = set()
         self._order: deque[int] = deque(maxlen=recent)
-        self._task: asyncio.Task[None] | None = None
+        self._admitted: set[int] = set()  # let through once without the redelivery check (replay, webhook)
+        self._deferred: set[int] = set()
+        self._arrived: list[tuple[int, str, float]] = []
+        self._finished: list[int] = []
+        self._flush_scheduled = False
         self.skipped = 0
+        self.replayed = 0
+
+    # --- arrival -----------------------------------------------------------------------------------
 
     def first_time(self, update_id: int) -> bool:
         """True once per update id; False for a redelivery."""
@@ -59,39 +96,113 @@ class UpdateLog(BaseMiddleware):
         self._order.append(update_id)
         self._recent.add(update_id)
         self.highest = max(self.highest, update_id)
-        if self._task is None:
-            with contextlib.suppress(RuntimeError):  # no running loop: saved at stop
-                self._task = asyncio.get_running_loop().create_task(self._save_soon())
+        return True
+
+    def admit(self, update: Update) -> bool:
+        """Keep a new update (written at the end of this turn of the loop); False for a redelivery.
+
+        The webhook calls it (then `save()`) before answering 200, and the update is let through the
+        middleware once without a second check."""
+        if not self.first_time(update.update_id):
+            return False
+        self._arrived.append((update.update_id, update.model_dump_json(exclude_none=True), self.clock()))
+        self._admitted.add(update.update_id)
+        self._schedule_flush()
         return True
 
     async def __call__(self, handler: Any, event: TelegramObject, data: dict[str, Any]) -> Any:
-        if isinstance(event, Update) and not self.first_time(event.update_id):
-            log.info("update %s already processed; skipped", event.update_id)
+        if not isinstance(event, Update):
+            return await handler(event, data)
+        update_id = event.update_id
+        if update_id not in self._admitted and not self.admit(event):
+            log.info("update %s already processed; skipped", update_id)
             return None
-        return await handler(event, data)
-
-    async def _save_soon(self) -> None:
+        self._admitted.discard(update_id)
+        token = _current.set(update_id)
         try:
-            await asyncio.sleep(self.every)
+            return await handler(event, data)
         finally:
-            self._task = None
-        self.save()
+            _current.reset(token)
+            if update_id not in self._deferred:
+                self.finished((update_id,))
+
+    # --- handling ----------------------------------------------------------------------------------
+
+    def defer(self) -> int | None:
+        """Called by a handler that hands its update to a worker: it stays kept until `finished`."""
+        update_id = _current.get()
+        if update_id is not None:
+            self._deferred.add(update_id)
+        return update_id
+
+    def finished(self, update_ids: Iterable[int]) -> None:
+        """These updates were handled (answered, or failed for good): they need not survive a restart."""
+        for update_id in update_ids:
+            self._deferred.discard(update_id)
+            self._finished.append(update_id)
+        self._schedule_flush()
+
+    # --- the database ------------------------------------------------------------------------------
+
+    def _schedule_flush(self) -> None:
+        if self._flush_scheduled:
+            return
+        with contextlib.suppress(RuntimeError):  # no running loop (a script, a test): saved by `save()`
+            asyncio.get_running_loop().call_soon(self.save)
+            self._flush_scheduled = True
 
     def save(self) -> None:
-        """Write the highest processed id (one small transaction; nothing when unchanged)."""
-        if self.highest <= self.saved:
+        """Write what arrived and forget what was handled since the last call (one small transaction)."""
+        self._flush_scheduled = False
+        arrived, self._arrived = self._arrived, []
+        finished, self._finished = self._finished, []
+        if not arrived and not finished and self.highest <= self.saved:
             return
+        rows = [(self.bot_id, *row) for row in arrived]
         with self.db.transaction() as conn:
-            conn.execute(
-                "INSERT INTO telegram_offset(bot_id, last_update_id) VALUES (?, ?) "
-                "ON CONFLICT(bot_id) DO UPDATE SET last_update_id = MAX(last_update_id, excluded.last_update_id)",
-                (self.bot_id, self.highest),
+            conn.executemany(
+                "INSERT OR IGNORE INTO telegram_inbox(bot_id, update_id, payload, received_at) "
+                "VALUES (?, ?, ?, ?)",
+                rows,
             )
-        self.saved = self.highest
+            conn.executemany(
+                "DELETE FROM telegram_inbox WHERE bot_id = ? AND update_id = ?",
+                [(self.bot_id, update_id) for update_id in finished],
+            )
+            if self.highest > self.saved:
+                conn.execute(
+                    "INSERT INTO telegram_offset(bot_id, last_update_id) VALUES (?, ?) ON CONFLICT(bot_id) "
+                    "DO UPDATE SET last_update_id = MAX(last_update_id, excluded.last_update_id)",
+                    (self.bot_id, self.highest),
+                )
+        self.saved = max(self.saved, self.highest)
+
+    def pending(self) -> list[str]:
+        """Updates a previous run received and did not finish, oldest first, to be handled now.
+
+        Each is let through the redelivery check once; those older than `max_age` are dropped."""
+        rows = [
+            (int(str(update_id)), str(payload), float(str(received_at)))
+            for update_id, payload, received_at in self.db.query(
+                "SELECT update_id, payload, received_at FROM telegram_inbox WHERE bot_id = ? "
+                "ORDER BY update_id",
+                (self.bot_id,),
+            )
+        ]
+        oldest = self.clock() - self.max_age
+        stale = [update_id for update_id, _, received_at in rows if received_at < oldest]
+        if stale:
+            log.warning(
+                "%d Telegram update(s) left unanswered by the last run are older than %.0f h; dropped",
+                len(stale),
+                self.max_age / 3600,
+            )
+            self.finished(stale)
+            self.save()
+        fresh = [(update_id, payload) for update_id, payload, received_at in rows if received_at >= oldest]
+        self._admitted.update(update_id for update_id, _ in fresh)
+        self.replayed += len(fresh)
+        return [payload for _, payload in fresh]
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
         self.save()

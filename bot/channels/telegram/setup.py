@@ -85,6 +85,7 @@ class TelegramRuntime:
         self.dispatcher = Dispatcher(disable_fsm=True)
         self.updates = UpdateLog(app.db, bot.id)
         self.dispatcher.update.outer_middleware(self.updates)
+        self.channel.updates = self.updates
         if notifier is not None:
             alerts = AlertBook(app.db)
             notifier.attach(alerts, self.channel.delivery)
@@ -96,9 +97,10 @@ class TelegramRuntime:
         self.username = ""
 
     async def prepare(self) -> None:
-        """getMe, the commands menu (patients and the admin chat)."""
+        """getMe, the commands menu (patients and the admin chat); updates a stopped run left are handled."""
         me = await self.bot.get_me()
         self.username = me.username or ""
+        await self.replay()
         await self.channel.delivery.call(
             0,
             "setMyCommands",
@@ -111,6 +113,20 @@ class TelegramRuntime:
                 "setMyCommands",
                 lambda: self.bot.set_my_commands(ADMIN_COMMANDS, scope=BotCommandScopeChat(chat_id=chat)),
             )
+
+    async def replay(self) -> int:
+        """Handle again, in order, the updates the last run received but had not answered (`kill -9`)."""
+        pending = self.updates.pending()
+        for payload in pending:
+            try:
+                update = Update.model_validate_json(payload, context={"bot": self.bot})
+            except ValueError as exc:  # written by an older version, say: not worth a crash loop
+                log.error("a kept Telegram update cannot be read (%s); dropped", exc)
+                continue
+            await self.dispatcher.feed_update(self.bot, update)
+        if pending:
+            log.info("answered %d Telegram update(s) left by the previous run", len(pending))
+        return len(pending)
 
     # --- long polling ------------------------------------------------------------------------------
 
@@ -158,6 +174,9 @@ class TelegramRuntime:
             update = Update.model_validate(await request.json(), context={"bot": self.bot})
         except ValueError:
             return web.Response(status=400, text="Bad Request")
+        if not self.updates.admit(update):  # Telegram retrying one we already have
+            return web.json_response({"ok": True})
+        self.updates.save()  # kept on disk before Telegram hears 200 and forgets it
         task = asyncio.get_running_loop().create_task(self.dispatcher.feed_update(self.bot, update))
         self._feeds.add(task)
         task.add_done_callback(self._feeds.discard)
