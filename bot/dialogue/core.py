@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 
 from bot.dialogue.buttons import FIX_FIELDS, doctor_button, specialty_button
+from bot.dialogue.extract.intents import LATER
 from bot.dialogue.language import has_cyrillic, has_letters
 from bot.dialogue.messages import (
     Address,
@@ -131,6 +132,14 @@ class DialogueCore:
             return self._decline(state, step, now, self.texts.get("consent_withdrawn"))
 
         if not self._readable(incoming, text, u):
+            if first_contact and not incoming.unsupported and not self._foreign(text):
+                # "👋" or "?" as the very first message is a hello: greet rather than "не поняла"
+                step.say(
+                    self.texts.get("greeting", clinic=knowledge.clinic.name),
+                    self._specialty_buttons(knowledge),
+                )
+                state.awaiting = Slot.SERVICE
+                return self._record(state, step)
             key = (
                 "no_text"
                 if incoming.unsupported
@@ -175,13 +184,19 @@ class DialogueCore:
             state.closed = True  # the booking is kept for a return, but no reminder follows a goodbye
             step.say(self.texts.get("goodbye"))
             return self._record(state, step)
+        if u.has(LATER) and state.stage in (Stage.BOOKING, Stage.CONFIRM) and not u.has_booking_facts:
+            # "я подумаю": no pressing; what was said is kept, and the one gentle reminder may still follow
+            step.say(self.texts.get("later"))
+            return self._record(state, step)
 
         was_idle = state.stage == Stage.IDLE
         awaiting_before = state.awaiting
         notes_said = self._apply_facts(state, step, u, knowledge)
         answered = self._answer_question(state, step, u, knowledge)
-        if was_idle and answered and not (u.has(Intent.BOOKING) or u.name or u.phone):
+        only_asks = u.has(Intent.QUESTION) and not u.has_booking_facts  # "какие документы нужны на приём?"
+        if was_idle and answered and not (u.name or u.phone) and (not u.has(Intent.BOOKING) or only_asks):
             # A question that merely mentions a service ("сколько стоит УЗИ?") is answered, and booking offered.
+            step.notes.clear()  # not "Хорошо, запишу вас" before "Хотите, я запишу вас?"
             service = service_label(state, knowledge)
             if service:
                 step.say(self.texts.get("offer_booking", service=service), self._help_buttons())
@@ -196,7 +211,7 @@ class DialogueCore:
             return self._record(state, step)
 
         if state.stage in (Stage.BOOKING, Stage.CONFIRM):
-            if answered and not u.has_booking_facts:
+            if answered and not u.has_booking_facts and not was_idle:
                 step.say(self.texts.get("resume"))
             if not notes_said:  # a note that already asked (which doctor, the phone again) is the question
                 agreed = (
@@ -230,7 +245,12 @@ class DialogueCore:
         return (
             u.has(Intent.GOODBYE)
             and state.stage in (Stage.BOOKING, Stage.CONFIRM)
-            and not (u.has_booking_facts or u.faq or u.reply or u.has(Intent.YES))
+            and not (
+                u.has_booking_facts
+                or u.faq
+                or u.reply
+                or (u.has(Intent.YES) and state.awaiting in (Slot.CONFIRM, Slot.CONSENT))
+            )
         )
 
     def _record(self, state: ConversationState, step: Step) -> Step:

@@ -11,6 +11,8 @@ import pymorphy3
 _WORD = re.compile(r"[а-яёa-z0-9]+(?:-[а-яёa-z0-9]+)*", re.IGNORECASE)
 _FUNCTION_POS = {"PREP", "CONJ", "PRCL", "INTJ", "NPRO"}
 MAX_TEXT = 2000  # longer messages are understood by their first part
+# Words pymorphy's first guess lemmatises wrongly for this domain ("данные" is not a form of "дать").
+_LEMMA_OVERRIDES = {"данные": "данные"}
 
 
 @cache
@@ -35,6 +37,8 @@ def words(text: str) -> list[str]:
 
 @lru_cache(maxsize=50_000)
 def lemma(word: str) -> str:
+    if word in _LEMMA_OVERRIDES:
+        return _LEMMA_OVERRIDES[word]
     parses = morph().parse(word)
     return fold(parses[0].normal_form) if parses else word
 

@@ -15,12 +15,13 @@ from bot.dialogue.extract.visit import extract_visit
 from bot.dialogue.extract.windows import extract_window
 from bot.dialogue.language import clean, fold, lemma, words
 from bot.dialogue.messages import Incoming
-from bot.dialogue.state import ConversationState, Slot
+from bot.dialogue.state import ConversationState, Slot, Stage
 from bot.engine.port import Engine, FaqHit, Intent, Understanding
 from bot.knowledge.models import Doctor, Knowledge
 from sheets.schema import Visit
 
 FAQ_THRESHOLD = 0.3
+FAQ_STRONG = 0.55  # a statement with a service word is taken as this question only when the match is clear
 _DOCTOR_MARKERS = re.compile(r"(\bк\b|\bко\b|врач|доктор|запис|специалист|поменя|другой|другому)")
 _ORDINALS = {
     "первый": 0,
@@ -75,11 +76,14 @@ class OfflineEngine(Engine):
                 PhoneResult(e164=shared) if shared else PhoneResult(problem="номер из контакта не распознан")
             )
         elif text:
-            phone = extract_phone(text)
+            phone = extract_phone(text, expecting=state.awaiting == Slot.PHONE)
         if not text:
             return Understanding(intents=frozenset(intents), phone=phone.e164, phone_problem=phone.problem)
 
-        expecting_name = state.awaiting in (Slot.NAME,)
+        # A bare name answering the consent question ("Михаил") is taken too; consent is still asked for.
+        expecting_name = state.awaiting == Slot.NAME or (
+            state.awaiting == Slot.CONSENT and not intents & {Intent.YES, Intent.NO}
+        )
         name = extract_name(text, expecting=expecting_name)
         match = idx.doctors.match(text, among=tuple(state.choices))
         if match.doctors and self._surname_is_the_patients(state, text):
@@ -87,10 +91,10 @@ class OfflineEngine(Engine):
         doctors = match.doctors
         if state.awaiting == Slot.DOCTOR_CHOICE and state.choices and not doctors:
             doctors = self._choose(text, [d for d in idx.knowledge.doctors if d.full_name in state.choices])
-        if name and any(fold(name) in fold(d) for d in doctors):
-            name = None  # "к Ивановой Марине" names the doctor, not the patient
+        if name and self._names_the_doctor(name, text, doctors):
+            name = None  # "к врачу Иванова Марина" names the doctor, not the patient
         window = extract_window(text)
-        visit = extract_visit(text)
+        visit = extract_visit(text, expecting=state.awaiting == Slot.VISIT)
         if state.awaiting == Slot.VISIT and not visit:
             if Intent.YES in intents:
                 visit = Visit.REPEAT  # "Вы уже были у нас?" — "да"
@@ -113,7 +117,24 @@ class OfflineEngine(Engine):
             window=window,
             visit=visit,
         )
-        return self._with_faq(u, text, idx)
+        return self._with_faq(u, text, idx, idle=state.stage == Stage.IDLE)
+
+    @staticmethod
+    def _names_the_doctor(name: str, text: str, doctors: tuple[str, ...]) -> bool:
+        """The first name found is part of a chosen doctor's name written next to the surname."""
+        tokens = words(text)
+        key = fold(name)
+        for doctor in doctors:
+            parts = fold(doctor).split()
+            if key not in parts[1:2]:
+                continue
+            surname = parts[0][:-1] if len(parts[0]) > 4 else parts[0]  # any case of the surname
+            for i, token in enumerate(tokens):
+                if token == key and any(
+                    t.startswith(surname) for t in tokens[max(0, i - 1) : i] + tokens[i + 1 : i + 2]
+                ):
+                    return True
+        return False
 
     @staticmethod
     def _surname_is_the_patients(state: ConversationState, text: str) -> bool:
@@ -141,12 +162,23 @@ class OfflineEngine(Engine):
         return tuple(d.full_name for d in picked) if len(picked) == 1 else ()
 
     @staticmethod
-    def _with_faq(u: Understanding, text: str, idx: _Indexes) -> Understanding:
+    def _with_faq(u: Understanding, text: str, idx: _Indexes, *, idle: bool = False) -> Understanding:
         if not re.search(r"[а-яё]", fold(text)):
             return u
         question = Intent.QUESTION in u.intents
+        # "нужна справка для налогового вычета": a service word, but a question the FAQ answers well
+        service_only = (
+            idle
+            and Intent.BOOKING not in u.intents
+            and not (u.name or u.phone or u.doctors or u.window or u.visit or u.unknown_doctor)
+        )
         if u.has_booking_facts and not question:
-            return u
+            if not service_only:
+                return u
+            strong = tuple(FaqHit(h.entry, h.score) for h in idx.faq.search(text) if h.score >= FAQ_STRONG)
+            if not strong:
+                return u
+            return replace(u, faq=strong, intents=u.intents | {Intent.QUESTION})
         hits = idx.faq.search(text)
         good = tuple(FaqHit(h.entry, h.score) for h in hits if h.score >= FAQ_THRESHOLD)
         guess = question and not good and not u.has_booking_facts

@@ -31,6 +31,14 @@ DOCTORS = DoctorIndex.build(KNOWLEDGE.doctors)
         ("Татьяна, 89123456789", True, "Татьяна"),
         ("моё имя Сергей", False, "Сергей"),
         ("Зарема", True, "Зарема"),
+        ("Анна-Мария", True, "Анна-Мария"),
+        ("меня зовут анна-мария", False, "Анна-Мария"),
+        ("Мая", True, "Мая"),
+        ("майя", True, "Майя"),
+        ("до 9 мая", True, None),
+        ("Лев", True, "Лев"),
+        ("любовь", True, "Любовь"),
+        ("Ника", True, "Ника"),
     ],
 )
 def test_first_names(text: str, expecting: bool, name: str | None) -> None:
@@ -46,6 +54,9 @@ def test_first_names(text: str, expecting: bool, name: str | None) -> None:
         ("Иванову", ("Иванов Сергей Николаевич", "Иванова Марина Сергеевна")),
         ("к Ивановой", ("Иванова Марина Сергеевна",)),
         ("к Смирновй", ("Смирнова Елена Викторовна",)),
+        ("хочу к Елене Викторовне", ("Смирнова Елена Викторовна",)),
+        ("я была у Марины Сергеевны", ("Иванова Марина Сергеевна",)),
+        ("я Марина Сергеевна, хочу к лору", ()),  # the patient's own name and patronymic
     ],
 )
 def test_doctors_by_surname_in_any_case(text: str, doctors: tuple[str, ...]) -> None:
@@ -67,6 +78,10 @@ def test_doctors_by_surname_in_any_case(text: str, doctors: tuple[str, ...]) -> 
         ("к гинекологу на осмотр", "Гинеколог"),
         ("мигрень замучила", "Невролог"),
         ("к кардиологу", "Кардиолог"),
+        ("запишите к кардиалогу", "Кардиолог"),  # a typo in an oblique case
+        ("к эндакринологу", "Эндокринолог"),
+        ("хачу к неврлогу", "Невролог"),
+        ("записаться к гинекологам", "Гинеколог"),
     ],
 )
 def test_specialty_by_name_synonym_or_complaint(text: str, specialty: str) -> None:
@@ -102,6 +117,13 @@ def test_no_doctor_in_plain_phrases(text: str) -> None:
         ("в 17:00", "после 14:00"),
         ("в любое время", "любое"),
         ("без разницы", "любое"),
+        ("пофиг", "любое"),
+        ("хоть когда", "любое"),
+        ("не принципиально", "любое"),
+        ("ближе к обеду", "до 14:00"),
+        ("вечерком", "после 14:00"),
+        ("да, всё подходит", None),
+        ("любой терапевт", None),
         ("завтра", None),
         ("ребёнку в 10 лет", None),
     ],
@@ -122,10 +144,31 @@ def test_time_windows(text: str, window: str | None) -> None:
         ("не впервые", "повторное"),
         ("была у вас в прошлом году", "повторное"),
         ("снова болит ухо", None),
+        ("был уже у вас", "повторное"),
+        ("была уже", "повторное"),
+        ("ходила к вам раньше", "повторное"),
+        ("я у вас уже лечилась", "повторное"),
+        ("раньше не был", "первичное"),
+        ("первый", None),  # means something only as the answer to "были ли вы у нас?"
     ],
 )
 def test_first_or_repeat(text: str, visit: str | None) -> None:
     assert extract_visit(text) == visit
+
+
+@pytest.mark.parametrize(
+    ("text", "visit"),
+    [
+        ("первый", "первичное"),
+        ("Первый!", "первичное"),
+        ("новая", "первичное"),
+        ("была", "повторное"),
+        ("второй", "повторное"),
+        ("утром", None),
+    ],
+)
+def test_short_answers_to_the_visit_question(text: str, visit: str | None) -> None:
+    assert extract_visit(text, expecting=True) == visit
 
 
 @pytest.mark.parametrize(
@@ -147,10 +190,38 @@ def test_first_or_repeat(text: str, visit: str | None) -> None:
         ("спасибо", "thanks"),
         ("до свидания", "goodbye"),
         ("отзываю согласие на обработку данных", "withdraw_consent"),
+        ("ну да", "yes"),
+        ("ага, да", "yes"),
+        ("✅", "yes"),
+        ("👍👍", "yes"),
+        ("ну нет", "no"),
+        ("нее", "no"),
+        ("администратор", "handoff"),
+        ("оператора пожалуйста", "handoff"),
+        ("нужен живой человек", "handoff"),
+        ("я подумаю", "later"),
+        ("напишу позже", "later"),
+        ("давайте заново", "restart"),
+        ("ладно, потом, до свидания", "goodbye"),
     ],
 )
 def test_intents(text: str, intent: str) -> None:
     assert intent in detect_intents(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("когда администратор перезвонит?", "handoff"),
+        ("результаты можно забрать в регистратуре?", "handoff"),
+        ("сначала скажите, где вы находитесь", "restart"),
+        ("можно прийти без записи?", "booking"),
+        ("хочу перенести запись на другой день", "booking"),
+        ("не знаю", "no"),
+    ],
+)
+def test_phrases_that_do_not_mean_an_intent(text: str, intent: str) -> None:
+    assert intent not in detect_intents(text)
 
 
 @pytest.mark.parametrize(

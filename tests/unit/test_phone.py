@@ -75,3 +75,18 @@ def test_digit_words_compose_numbers() -> None:
 )
 def test_shared_contact_numbers(raw: str, expected: str | None) -> None:
     assert normalise_phone(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [("12345", "в номере 5 цифр, а нужно 11"), ("12-34", "в номере 4 цифры"), ("8 912 3", "в номере 5 цифр")],
+)
+def test_a_short_number_answering_the_phone_question_is_a_phone_with_digits_missing(
+    text: str, reason: str
+) -> None:
+    result = extract_phone(text, expecting=True)
+    assert result.e164 is None and result.problem and result.problem.startswith(reason)
+
+
+def test_the_reason_does_not_repeat_the_example_the_reply_gives() -> None:
+    assert "например" not in (extract_phone("8 912 345 67").problem or "")

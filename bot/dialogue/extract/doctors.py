@@ -84,6 +84,23 @@ def surname_forms(surname: str, gender: str) -> set[str]:
     return forms
 
 
+def _word_forms(word: str, grammeme: str, gender: str) -> set[str]:
+    """Singular case forms of a first name or patronymic ("Викторовна" -> викторовне, викторовну...)."""
+    key = fold(word)
+    for parse in morph().parse(key):
+        if grammeme in parse.tag:
+            return {fold(f.word) for f in parse.lexeme if "sing" in f.tag and gender in f.tag} | {key}
+    return {key}
+
+
+def _term_forms(term: str) -> set[str]:
+    """Every case and number form of a one-word specialty term ("кардиолог" -> кардиологу, кардиологом...)."""
+    parses = [p for p in morph().parse(term) if p.tag.POS in ("NOUN", "ADJF")]
+    if not parses or "Fixd" in parses[0].tag:
+        return {term}
+    return {fold(f.word) for f in parses[0].lexeme} | {term}
+
+
 def _rule_forms(key: str, gender: str) -> set[str]:
     if gender == "masc" and key.endswith(("ов", "ев", "ин", "ын", "ёв")):
         return {key + e for e in ("а", "у", "ым", "е")}
@@ -126,7 +143,10 @@ class DoctorIndex:
 
     doctors: tuple[Doctor, ...]
     by_form: dict[str, list[Doctor]] = field(default_factory=dict)
-    specialty_keys: dict[str, str] = field(default_factory=dict)  # word or lemma -> specialty
+    # patronymic form -> (doctor, forms of the doctor's first name): "к Елене Викторовне"
+    by_patronymic: dict[str, list[tuple[Doctor, frozenset[str]]]] = field(default_factory=dict)
+    specialty_keys: dict[str, str] = field(default_factory=dict)  # word, lemma or case form -> specialty
+    specialty_choices: list[str] = field(default_factory=list)  # the keys, for typo matching
     specialty_phrases: list[tuple[str, str]] = field(default_factory=list)  # multiword synonym -> specialty
     services: list[_Service] = field(default_factory=list)
     service_lemmas: set[str] = field(default_factory=set)
@@ -139,8 +159,14 @@ class DoctorIndex:
     def build(cls, doctors: tuple[Doctor, ...]) -> DoctorIndex:
         index = cls(doctors)
         for doctor in doctors:
-            for form in surname_forms(doctor.surname, doctor_gender(doctor)):
+            gender = doctor_gender(doctor)
+            for form in surname_forms(doctor.surname, gender):
                 index.by_form.setdefault(form, []).append(doctor)
+            parts = doctor.full_name.split()
+            if len(parts) >= 3:
+                first = frozenset(_word_forms(parts[1], "Name", gender))
+                for form in _word_forms(parts[2], "Patr", gender):
+                    index.by_patronymic.setdefault(form, []).append((doctor, first))
         for specialty in dict.fromkeys(d.specialty for d in doctors):
             key = fold(specialty)
             terms = {w for part in words(key) for w in part.split("-")} | {key}
@@ -149,8 +175,10 @@ class DoctorIndex:
                 if " " in term:
                     index.specialty_phrases.append((term, specialty))
                 else:
-                    index.specialty_keys.setdefault(term, specialty)
+                    for form in _term_forms(term):
+                        index.specialty_keys.setdefault(form, specialty)
                     index.specialty_keys.setdefault(lemma(term), specialty)
+        index.specialty_choices = list(index.specialty_keys)
         child_counts: dict[str, int] = {}
         for doctor in doctors:
             for phrase in doctor.services:
@@ -203,9 +231,19 @@ class DoctorIndex:
 
     def _by_surname(self, text: str, tokens: list[str], among: tuple[str, ...]) -> DoctorMatch:
         hits: dict[str, None] = {}
-        for token in tokens:
+        named: dict[str, None] = {}  # doctors named with first name and patronymic: these settle a tie
+        for i, token in enumerate(tokens):
             for doctor in self.by_form.get(token, ()):
                 hits.setdefault(doctor.full_name, None)
+            # "к Елене Викторовне", "Иванова Марина Сергеевна"; not the patient's own "я Марина Сергеевна"
+            for doctor, first_names in self.by_patronymic.get(token, ()) if i >= 2 else ():
+                before = tokens[i - 2]
+                if tokens[i - 1] in first_names and (
+                    before in _BEFORE_DOCTOR or doctor in self.by_form.get(before, ())
+                ):
+                    named.setdefault(doctor.full_name, None)
+        if named:
+            return DoctorMatch(doctors=tuple(named))
         if among:
             chosen = [name for name in hits if name in among]
             if chosen:
@@ -262,9 +300,7 @@ class DoctorIndex:
                 return found
         for token in tokens:
             if len(token) >= 6:
-                best = process.extractOne(
-                    token, list(self.specialty_keys), scorer=fuzz.ratio, score_cutoff=85
-                )
+                best = process.extractOne(token, self.specialty_choices, scorer=fuzz.ratio, score_cutoff=85)
                 if best:
                     return self.specialty_keys[best[0]]
         return None

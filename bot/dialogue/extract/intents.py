@@ -6,6 +6,8 @@ import re
 
 from bot.dialogue.language import fold
 
+LATER = "later"  # "я подумаю", "напишу позже": the patient puts the booking off
+
 _EMERGENCY = re.compile(
     r"(бол\w*\s+(в|за)\s+груд|давит\s+(в|за)\s+груд|жжет\s+в\s+груди|сердечный\s+приступ|инфаркт|инсульт|"
     r"не\s+могу\s+дышать|нечем\s+дышать|задыхаюсь|задыхается|трудно\s+дышать|тяжело\s+дышать|"
@@ -16,12 +18,19 @@ _EMERGENCY = re.compile(
     r"температура\s+(под\s+)?(40|41|42)|суицид|покончить\s+с\s+собой|умираю)"
 )
 _HANDOFF = re.compile(
-    r"(администратор|оператор|живой\s+человек|живым\s+человеком|позовите\s+человека|с\s+человеком|"
-    r"соедините|менеджер|позвать\s+человека|регистратур|хочу\s+поговорить\s+с|позовите)"
+    r"(живой\s+человек|живым\s+человеком|живого\s+человека|позовите|позвать\s+(человека|администратора|"
+    r"оператора|менеджера)|соедините|соединить\s+с|переключите\s+на|хочу\s+поговорить\s+с|"
+    r"поговорить\s+с\s+(человеком|администратором|оператором|менеджером)|с\s+человеком|"
+    r"связаться\s+с\s+(администратором|оператором|человеком|менеджером|регистратурой)|"
+    r"(нужен|нужна|дайте|хочу|прошу|можно|пригласите)\s+(\w+\s+)?(администратор|оператор|менеджер|человек))"
 )
+# A word for a person alone counts only in a short message ("администратор!", "оператора пожалуйста"):
+# "когда администратор перезвонит?" does not ask for one.
+_HANDOFF_WORD = re.compile(r"(администратор|оператор|менеджер)")
+_HANDOFF_NOT = re.compile(r"(перезвон|позвонит|звонил|звонить)")
 _RESTART = re.compile(
     r"^(/start\b|/restart\b)|\b(начать\s+(заново|сначала)|начн[её]м\s+(заново|сначала)|"
-    r"давайте\s+(заново|сначала)|сначала|заново|сбросить|отменить\s+заявку|отмена)\b"
+    r"(давайте|давай|можно|хочу|начн[её]м)\s+(заново|сначала|по\s+новой)|сбросить|отменить\s+заявку|отмена)\b|^(сначала|заново|отмена)[\s!.]*$"
 )
 _YES_WORDS = {
     "да",
@@ -53,7 +62,17 @@ _YES_WORDS = {
     "da",
     "даа",
     "дa",
+    "давай",
+    "норм",
+    "естественно",
+    "разумеется",
+    "✅",
+    "✔",
+    "☑",
+    "👌",
 }
+_FILLERS = re.compile(r"^((ну|а|ой|эм+|м+|хм+|так|вот|да)[\s,.!]+)+(?=\S)")
+_SYMBOLS = re.compile(r"[\W_]+")
 _YES_PHRASES = (
     "не против",
     "не возражаю",
@@ -66,7 +85,20 @@ _YES_PHRASES = (
     "всё так",
     "да,",
 )
-_NO_WORDS = {"нет", "неа", "no", "неверно", "неправильно", "ошибка", "отказываюсь", "нет,", "не-а"}
+_NO_WORDS = {
+    "нет",
+    "неа",
+    "нее",
+    "неет",
+    "no",
+    "неверно",
+    "неправильно",
+    "ошибка",
+    "отказываюсь",
+    "нет,",
+    "не-а",
+    "❌",
+}
 _NO_PHRASES = (
     "не так",
     "не верно",
@@ -82,6 +114,13 @@ _NO_PHRASES = (
 )
 _GOODBYE = re.compile(
     r"\b(до\s+свидания|всего\s+доброго|всего\s+хорошего|пока|до\s+встречи|хорошего\s+дня)\b"
+)
+_LATER = re.compile(
+    r"(\bподумаю|не\s+сейчас|(позже|потом|попозже)\s+(напишу|запишусь|позвоню|перезвоню|решу)|"
+    r"(напишу|запишусь|позвоню|перезвоню)\s+(позже|потом|попозже)|сам[аи]?\s+(позвоню|перезвоню|наберу))"
+)
+_NOT_BOOKING = re.compile(
+    r"(без\s+записи|перен[её]с\w*\s+(мою\s+)?запис|отмен\w*\s+(мою\s+)?запис|запись\s+отмен)"
 )
 _THANKS = re.compile(r"\b(спасибо|благодарю|спс|благодарствую)\b")
 _GREETING = re.compile(
@@ -121,10 +160,22 @@ def detect_intents(text: str) -> set[str]:
         target = low.rstrip("?!. ") if whole else low
         if pattern.search(target):
             found.add(name)
-    first = re.split(r"[\s,.!?;:)]+", low, maxsplit=1)[0] if low else ""
-    if low.startswith(_YES_PHRASES):
+    if "booking" in found and _NOT_BOOKING.search(low):
+        found.discard("booking")  # "можно без записи?", "перенести запись": not a new booking
+    short = len(low.split()) <= 4
+    if short and _HANDOFF_WORD.search(low) and not _HANDOFF_NOT.search(low):
+        found.add("handoff")
+    if _LATER.search(low):
+        found.add(LATER)
+    low = low.replace("\ufe0f", "")
+    if _SYMBOLS.fullmatch(low) and any(ch in _YES_WORDS for ch in low):
+        found.add("yes")  # "👍👍", "✅"
+        return found
+    bare = _FILLERS.sub("", low) if not low.startswith(("да,", "да ")) else low
+    first = re.split(r"[\s,.!?;:)]+", bare, maxsplit=1)[0] if bare else ""
+    if low.startswith(_YES_PHRASES) or bare.startswith(_YES_PHRASES):
         found.add("yes")
-    elif first in _NO_WORDS or low.startswith(_NO_PHRASES):
+    elif first in _NO_WORDS or bare.startswith(_NO_PHRASES):
         found.add("no")
     elif first in _YES_WORDS:
         found.add("yes")

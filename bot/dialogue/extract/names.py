@@ -40,6 +40,8 @@ _NOT_NAMES = {
     "тома",
 }
 _ALWAYS_NAMES = {
+    "мая",
+    "майя",
     "надежда",
     "любовь",
     "вера",
@@ -56,9 +58,16 @@ _ALWAYS_NAMES = {
 }
 
 
+def capitalise_name(word: str) -> str:
+    """ "анна-мария" -> "Анна-Мария": each part of a double name capitalised, the rest lower case."""
+    return "-".join(part[:1].upper() + part[1:].lower() for part in word.split("-"))
+
+
 def _name_parse(word: str, *, strict: bool) -> str | None:
     """The name in the nominative if `word` is a first name written in the nominative."""
     key = fold(word)
+    if not strict and key in _ALWAYS_NAMES:
+        return capitalise_name(word)
     parses = morph().parse(key)
     names = [p for p in parses if "Name" in p.tag]
     if not names:
@@ -69,7 +78,7 @@ def _name_parse(word: str, *, strict: bool) -> str | None:
         return None
     if not any(p.tag.case == "nomn" for p in names):
         return None
-    return word[:1].upper() + word[1:].lower()
+    return capitalise_name(word)
 
 
 def extract_name(text: str, *, expecting: bool = False) -> str | None:
@@ -99,5 +108,5 @@ def extract_name(text: str, *, expecting: bool = False) -> str | None:
         if not known and not any(
             {"Surn", "Patr"} & set(str(p.tag).replace(" ", ",").split(",")) for p in parses
         ):
-            return word[:1].upper() + word[1:].lower()
+            return capitalise_name(word)
     return None

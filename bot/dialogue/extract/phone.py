@@ -100,6 +100,15 @@ def words_to_digits(text: str) -> str:
     return "".join(out)
 
 
+def _digits(count: int) -> str:
+    """ "1 цифра", "4 цифры", "5 цифр"."""
+    if count % 10 == 1 and count % 100 != 11:
+        return f"{count} цифра"
+    if count % 10 in (2, 3, 4) and count % 100 not in (12, 13, 14):
+        return f"{count} цифры"
+    return f"{count} цифр"
+
+
 def _validate(raw: str) -> PhoneResult:
     digits = "".join(_DIGITS.findall(raw))
     plus = raw.strip().startswith("+")
@@ -112,7 +121,7 @@ def _validate(raw: str) -> PhoneResult:
     else:
         candidate = ("+" if plus else "") + digits
     if len(digits) < 10:
-        return PhoneResult(problem=f"в номере {len(digits)} цифр, а нужно 11 (например, 8 912 345-67-89)")
+        return PhoneResult(problem=f"в номере {_digits(len(digits))}, а нужно 11")
     if len(digits) > 15:
         return PhoneResult(problem=f"в номере слишком много цифр ({len(digits)})")
     try:
@@ -130,14 +139,18 @@ def _validate(raw: str) -> PhoneResult:
     return PhoneResult(e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
 
-def extract_phone(text: str) -> PhoneResult:
-    """The first valid phone in the text; or the reason a phone-like run of digits is not one."""
+def extract_phone(text: str, *, expecting: bool = False) -> PhoneResult:
+    """The first valid phone in the text; or the reason a phone-like run of digits is not one.
+
+    With `expecting` (the bot just asked for the phone) a short run of digits is a phone with digits missing,
+    not an age or a number of days."""
     converted = words_to_digits(text) if re.search(r"[а-яё]", text, re.IGNORECASE) else text
     problem: str | None = None
     for match in _CANDIDATE.finditer(converted):
         raw = match.group(1)
         digit_count = len(_DIGITS.findall(raw))
-        if (digit_count < 6 and not raw.strip().startswith("+")) or _DATE.fullmatch(raw.strip()):
+        short = digit_count < (4 if expecting else 6)
+        if (short and not raw.strip().startswith("+")) or _DATE.fullmatch(raw.strip()):
             continue  # times, dates, ages, not phones
         result = _validate(raw)
         if result.e164:

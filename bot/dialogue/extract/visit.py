@@ -7,22 +7,28 @@ import re
 from bot.dialogue.language import fold
 from sheets.schema import Visit
 
+_BEEN = r"(был[аи]?|бывал[аи]?|ходил[аи]?|приходил[аи]?|обращал(ся|ась|ись)|лечил(ся|ась|ись)|наблюдал(ся|ась|ись))"
 _REPEAT_NEGATED = re.compile(r"\bне\s+(впервые|первый\s+раз|в\s+первый\s+раз|первичн)")
 _FIRST_NEGATED = re.compile(
     r"(ни\s+разу\s+не|никогда\s+не\s+был|не\s+был[аи]?\s+(у\s+вас|раньше|ещ[её])|не\s+обращал|не\s+лечил|"
-    r"не\s+ходил|не\s+был[аи]?\b)"
+    r"не\s+ходил|не\s+приходил|не\s+бывал|не\s+был[аи]?\b)"
 )
 _FIRST = re.compile(
     r"\b(впервые|первый\s+раз|в\s+первый|первичн\w*|новый\s+пациент|новая\s+пациентка|первое)\b"
 )
 _REPEAT = re.compile(
-    r"(повторн\w*|уже\s+был|уже\s+лечил|уже\s+обращал|уже\s+ходил|уже\s+наблюда|наблюдаюсь|"
-    r"второй\s+раз|был[аи]?\s+у\s+вас|лечил(ся|ась)\s+у\s+вас|обращал(ся|ась)\s+(к\s+вам|раньше)|"
-    r"не\s+в\s+первый|был[аи]?\s+раньше|прихожу\s+к\s+вам|ваш\s+пациент)"
+    rf"(повторн\w*|уже\s+{_BEEN}|{_BEEN}\s+уже|уже\s+наблюда|наблюдаюсь|второй\s+раз|"
+    rf"{_BEEN}\s+(у\s+вас|к\s+вам|в\s+вашей|раньше|ранее|до\s+этого)|лечил(ся|ась)\s+у\s+вас|"
+    r"обращал(ся|ась)\s+(к\s+вам|раньше)|не\s+в\s+первый|прихожу\s+к\s+вам|ваш\s+пациент|"
+    r"(снова|опять|ещ[её]\s+раз)\s+(к|на)\b)"
 )
+# Short answers that mean something only as the reply to "Вы уже были у нас?".
+_FIRST_SHORT = re.compile(r"^(первый|первая|первое|первичка|новый|новая|нет\s+не\s+был\w*|никогда)$")
+_REPEAT_SHORT = re.compile(r"^(был[аи]?|бывал[аи]?|ходил[аи]?|второй|вторичн\w*|повтор|уже|да\s+был\w*)$")
 
 
-def extract_visit(text: str) -> str | None:
+def extract_visit(text: str, *, expecting: bool = False) -> str | None:
+    """The visit type said in the text; with `expecting` (the bot just asked) short answers count too."""
     low = fold(text)
     if _REPEAT_NEGATED.search(low):
         return Visit.REPEAT
@@ -32,4 +38,10 @@ def extract_visit(text: str) -> str | None:
         return Visit.REPEAT
     if _FIRST.search(low):
         return Visit.FIRST
+    if expecting:
+        short = " ".join(re.findall(r"[а-я]+", low)[:3])
+        if _FIRST_SHORT.match(short):
+            return Visit.FIRST
+        if _REPEAT_SHORT.match(short):
+            return Visit.REPEAT
     return None

@@ -1,0 +1,171 @@
+"""Conversations as real patients write them: short, messy, several facts at once, words instead of buttons.
+
+Each test is a failure found by driving the offline dialogue with invented patients; the whole conversation
+goes through the service, and the lead row is checked where one is due.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.bootstrap import App
+from bot.dialogue.state import Slot
+from tests.unit.test_dialogue import PATIENT, joined, leads, say
+
+
+async def talk(app: App, *messages: str) -> str:
+    """Send the messages in turn; the bot's last reply."""
+    text = ""
+    for message in messages:
+        text = joined(await say(app, message))
+    return text
+
+
+async def test_words_for_a_repeat_visit_in_any_order(app: App) -> None:
+    await talk(app, "мне к терапевту надо", "ок", "илья", "+7 912 345 67 89", "с утра")
+    summary = await talk(app, "был уже у вас")
+    assert "повторное" in summary and "Всё верно?" in summary
+    await talk(app, "всё верно")
+    [lead] = leads(app)
+    assert (lead.name, lead.visit, lead.window) == ("Илья", "повторное", "до 14:00")
+
+
+async def test_a_bare_ordinal_answers_the_visit_question(app: App) -> None:
+    await talk(app, "хочу к эндокринологу", "да", "Наталья", "89123456789", "утро")
+    summary = await talk(app, "первый")
+    assert "первичное" in summary
+    await talk(app, "да")
+    assert leads(app)[0].visit == "первичное"
+
+
+async def test_a_double_name_keeps_both_capitals(app: App) -> None:
+    await talk(app, "запишите к неврологу, голова болит", "да")
+    reply = await talk(app, "анна-мария")
+    assert reply.startswith("Анна-Мария,")
+    await talk(app, "8-912-345-67-89", "любое", "первый раз", "да")
+    assert leads(app)[0].name == "Анна-Мария"
+
+
+@pytest.mark.parametrize("answer", ["пофиг", "хоть когда", "не принципиально"])
+async def test_any_time_in_plain_words(app: App, answer: str) -> None:
+    await talk(app, "хочу к окулисту", "да", "Вадим", "89123456789")
+    reply = await talk(app, answer)
+    assert "были у нас" in reply
+    assert app.store.load(PATIENT).booking.window == "любое"
+
+
+async def test_too_short_a_number_for_the_phone_gets_the_reason(app: App) -> None:
+    await talk(app, "к офтальмологу", "да", "Кира")
+    reply = await talk(app, "12345")
+    assert "5 цифр" in reply and "не совсем поняла" not in reply
+    assert app.store.load(PATIENT).awaiting == Slot.PHONE
+
+
+async def test_a_tick_emoji_confirms_the_summary(app: App) -> None:
+    await talk(app, "хочу к дерматологу 🙏", "да 👍", "Алина 😊", "89123456789", "после обеда", "впервые")
+    reply = await talk(app, "✅")
+    assert "Заявка принята" in reply
+    assert len(leads(app)) == 1
+
+
+async def test_a_wave_as_the_first_message_is_greeted(app: App) -> None:
+    reply = await talk(app, "👋")
+    assert "виртуальный администратор" in reply and "не совсем поняла" not in reply
+
+
+async def test_a_patient_named_like_the_doctor_keeps_her_name(app: App) -> None:
+    await talk(app, "Это Марина, хочу к гинекологу Ивановой", "да")
+    state = app.store.load(PATIENT)
+    assert state.booking.name == "Марина"
+    assert state.booking.doctor == "Иванова Марина Сергеевна"
+    assert state.awaiting == Slot.PHONE
+
+
+async def test_the_doctors_first_name_next_to_her_surname_is_not_the_patients(app: App) -> None:
+    await talk(app, "запишите к врачу Иванова Марина Сергеевна")
+    state = app.store.load(PATIENT)
+    assert state.booking.doctor == "Иванова Марина Сергеевна" and state.booking.name == ""
+
+
+async def test_a_question_about_a_service_is_answered_and_booking_offered_without_contradiction(
+    app: App,
+) -> None:
+    replies = await say(app, "экг делаете?")
+    text = joined(replies)
+    assert "ЭКГ" in replies[0].text
+    assert "Хотите, я запишу вас?" in text and "Хорошо, запишу вас" not in text
+
+
+@pytest.mark.parametrize(
+    "question", ["какие документы нужны на прием", "можно прийти без записи?", "хочу перенести запись"]
+)
+async def test_a_question_before_any_booking_does_not_resume_one(app: App, question: str) -> None:
+    text = await talk(app, question)
+    assert "Вернёмся к записи" not in text
+    assert "к какому врачу" not in text
+
+
+async def test_a_holiday_question_in_dates(app: App) -> None:
+    text = await talk(app, "вы работаете 1 января?")
+    assert "праздничные дни" in text
+
+
+async def test_asking_for_the_clinics_phone_is_not_about_deleting_data(app: App) -> None:
+    text = await talk(app, "дайте ваш номер телефона")
+    assert "+7 (846) 200-30-40" in text and "отозвать" not in text
+
+
+async def test_a_tax_certificate_question_is_answered_not_booked(app: App) -> None:
+    text = await talk(app, "нужна справка для налогового вычета")
+    assert "налогового вычета" in text and "согласн" not in text.lower()
+
+
+async def test_a_specialty_typo_in_the_dative(app: App) -> None:
+    await talk(app, "запишите к кардиалогу")
+    assert app.store.load(PATIENT).booking.specialty == "Кардиолог"
+
+
+async def test_a_doctor_by_first_name_and_patronymic(app: App) -> None:
+    await talk(app, "хочу к Елене Викторовне")
+    assert app.store.load(PATIENT).booking.doctor == "Смирнова Елена Викторовна"
+
+
+async def test_goodbye_with_a_filler_yes_in_the_middle_of_a_booking(app: App) -> None:
+    await talk(app, "хочу к терапевту", "да")
+    text = await talk(app, "ладно, потом, до свидания")
+    assert "Всего доброго" in text
+    assert app.store.load(PATIENT).closed
+
+
+async def test_i_will_think_is_not_pressed_with_the_same_question(app: App) -> None:
+    await talk(app, "хочу к терапевту", "да", "Нина")
+    text = await talk(app, "я подумаю")
+    assert "оставьте" not in text and "сохранила" in text
+    text = await talk(app, "89123456789")
+    assert "до 14:00 или после 14:00" in text
+
+
+async def test_a_filler_before_yes_still_agrees(app: App) -> None:
+    await talk(app, "к хирургу")
+    text = await talk(app, "ну да")
+    assert app.store.load(PATIENT).consent.given_at and "обращаться" in text
+
+
+async def test_a_name_given_instead_of_the_consent_answer_is_not_asked_again(app: App) -> None:
+    await talk(app, "к хирургу")
+    text = await talk(app, "Михаил")
+    assert "согласн" in text.lower()
+    text = await talk(app, "да")
+    assert text.startswith("Михаил,") and "номер телефона" in text
+
+
+async def test_may_is_a_name_when_it_answers_the_name_question(app: App) -> None:
+    await talk(app, "к терапевту", "да")
+    text = await talk(app, "Мая")
+    assert text.startswith("Мая,")
+
+
+async def test_when_will_the_administrator_call_is_not_a_handoff(app: App) -> None:
+    await talk(app, "хочу к лору, я Ольга, 89123456789, утром, впервые", "да", "да")
+    replies = await say(app, "а когда администратор перезвонит?")
+    assert replies and app.store.load(PATIENT).stage != "handoff"
