@@ -174,6 +174,7 @@ def run(patients: int, debounce: float, timeout: float, spread: float = 0.0) -> 
         rounds = event_loop.run(_bot(port, ours, patients, debounce, Path(tmp)))  # as `run` does
     child.join(10)
     latencies = sorted(x for r in rounds for x in r["latencies"])
+    typings = sorted(x for r in rounds for x in r["typing"])
     messages = patients * len(rounds)
     answered = sum(r["answered"] for r in rounds)
     elapsed = sum(r["elapsed"] for r in rounds)
@@ -188,6 +189,8 @@ def run(patients: int, debounce: float, timeout: float, spread: float = 0.0) -> 
         "cpu_ms_per_message": 1000 * cpu / messages,
         "fake_cpu_ms_per_message": 1000 * sum(r["fake_cpu"] for r in rounds) / messages,
         "mean": statistics.fmean(latencies) if latencies else float("nan"),
+        "typing_shown": len(typings) / messages,
+        "typing_p95": percentile(typings, 0.95),
     }
 
 
@@ -223,6 +226,11 @@ def main() -> int:
                 f"{r['updates_per_s']:.0f} updates/s; bot CPU {r['cpu_ms_per_message']:.2f} ms/message "
                 f"(the fake Bot API's {r['fake_cpu_ms_per_message']:.2f})"
             )
+            if r["typing_shown"]:  # with a debounce window "typing…" is the first sign of life
+                print(
+                    f"        typing… shown to {r['typing_shown']:.0%} of messages, "
+                    f"p95 {r['typing_p95'] * 1000:.0f} ms after the message"
+                )
             tag = f"tg_{n}" + (f"_over_{spread:g}s" if spread else "_burst")
             print(f"FIGURE {tag}_answered {r['answered'] * 100:.1f} %")
             print(f"FIGURE {tag}_reply_p50 {r['p50'] * 1000:.0f} ms")
@@ -230,6 +238,8 @@ def main() -> int:
             print(f"FIGURE {tag}_reply_max {r['max'] * 1000:.0f} ms")
             print(f"FIGURE {tag}_updates_per_s {r['updates_per_s']:.0f} 1/s")
             print(f"FIGURE {tag}_cpu_per_message {r['cpu_ms_per_message']:.2f} ms")
+            if r["typing_shown"]:
+                print(f"FIGURE {tag}_typing_p95 {r['typing_p95'] * 1000:.0f} ms")
     return 0
 
 
