@@ -12,24 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiogram import Bot
+from aiogram import Bot, methods
 from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.methods import (
-    AnswerCallbackQuery,
-    DeleteWebhook,
-    EditMessageText,
-    GetChat,
-    GetChatMember,
-    GetMe,
-    GetUpdates,
-    GetWebhookInfo,
-    SendChatAction,
-    SendMessage,
-    SendPhoto,
-    SetMyCommands,
-    SetWebhook,
-    TelegramMethod,
-)
+from aiogram.methods import TelegramMethod
 from aiogram.methods.base import Response
 from aiogram.types import InputFile
 from aiohttp import FormData
@@ -37,19 +22,19 @@ from aiohttp import FormData
 __all__ = ["TelegramSession"]
 
 _METHODS_USED = (
-    AnswerCallbackQuery,
-    DeleteWebhook,
-    EditMessageText,
-    GetChat,
-    GetChatMember,
-    GetMe,
-    GetUpdates,
-    GetWebhookInfo,
-    SendChatAction,
-    SendMessage,
-    SendPhoto,
-    SetMyCommands,
-    SetWebhook,
+    methods.AnswerCallbackQuery,
+    methods.DeleteWebhook,
+    methods.EditMessageText,
+    methods.GetChat,
+    methods.GetChatMember,
+    methods.GetMe,
+    methods.GetUpdates,
+    methods.GetWebhookInfo,
+    methods.SendChatAction,
+    methods.SendMessage,
+    methods.SendPhoto,
+    methods.SetMyCommands,
+    methods.SetWebhook,
 )
 _RESPONSE_TYPES: tuple[Any, ...] = tuple(Response[m.__returning__] for m in _METHODS_USED)  # type: ignore[name-defined]
 
