@@ -3,43 +3,13 @@ Google Sheet: the administrators' status stays, wherever they set it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
-from bot.bootstrap import App, build_app
+from bot.bootstrap import App
 from bot.clock import FakeClock
-from bot.config import Settings
-from sheets.csv_sink import CsvLeadSink
 from sheets.google import GoogleSheetsSink
 from sheets.schema import Status
-from tests.fakes.sheets_api import FakeSheetsApi, write_credentials
+from tests.fakes.sheets_api import FakeSheetsApi
+from tests.integration.lead_harness import SHEET, sheet_rows
 from tests.integration.test_scheduler import PATIENT, clinic_time, run_until, say, setup, up_to_window
-
-SHEET = "s1"
-
-
-@pytest.fixture
-def api() -> Iterator[FakeSheetsApi]:
-    with FakeSheetsApi() as server:
-        server.add_spreadsheet(SHEET)
-        yield server
-
-
-@pytest.fixture
-def both(settings: Settings, clock: FakeClock, api: FakeSheetsApi, tmp_path: Path) -> Iterator[App]:
-    """The application writing to leads.csv and to the fake Google Sheet."""
-    sheet = GoogleSheetsSink(
-        SHEET, write_credentials(api, tmp_path), api_url=api.base_url, cache_dir=tmp_path
-    )
-    app = build_app(settings, clock=clock, sinks={"csv": CsvLeadSink(settings.leads_csv), "sheets": sheet})
-    yield app
-    app.close()
-
-
-def sheet_rows(api: FakeSheetsApi) -> list[list[str]]:
-    return [[str(c) for c in row] for row in api.values(SHEET, "Обращения")[1:]]
 
 
 async def unconfirmed_row(app: App, clock: FakeClock) -> str:

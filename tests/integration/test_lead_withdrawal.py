@@ -4,45 +4,19 @@ administrators' to handle, and they are told."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-
-from bot.bootstrap import App, build_app
+from bot.bootstrap import App
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.notify import LogNotifier
-from sheets.csv_sink import CsvLeadSink
-from sheets.google import GoogleSheetsSink
 from sheets.schema import WITHDRAWN_COMMENT, Lead, Status
-from tests.fakes.sheets_api import FakeSheetsApi, write_credentials
+from tests.fakes.sheets_api import FakeSheetsApi
+from tests.integration.lead_harness import SHEET, make_app
 from tests.integration.test_scheduler import clinic_time, run_until, say, setup, up_to_window
 
-SHEET = "s1"
 WITHDRAW = "отзываю согласие на обработку данных"
-
-
-@pytest.fixture
-def api() -> Iterator[FakeSheetsApi]:
-    with FakeSheetsApi() as server:
-        server.add_spreadsheet(SHEET)
-        yield server
-
-
-def make_app(settings: Settings, clock: FakeClock, api: FakeSheetsApi, tmp_path: Path) -> App:
-    sheet = GoogleSheetsSink(
-        SHEET, write_credentials(api, tmp_path), api_url=api.base_url, cache_dir=tmp_path
-    )
-    return build_app(settings, clock=clock, sinks={"csv": CsvLeadSink(settings.leads_csv), "sheets": sheet})
-
-
-@pytest.fixture
-def both(settings: Settings, clock: FakeClock, api: FakeSheetsApi, tmp_path: Path) -> Iterator[App]:
-    app = make_app(settings, clock, api, tmp_path)
-    yield app
-    app.close()
 
 
 def sheet_leads(api: FakeSheetsApi) -> list[Lead]:
