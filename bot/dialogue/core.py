@@ -191,8 +191,16 @@ class DialogueCore:
 
         was_idle = state.stage == Stage.IDLE
         awaiting_before = state.awaiting
+        if "doctors_list" in u.extra and not u.specialty:
+            step.say(
+                self.texts.get("doctors_list", specialties=", ".join(knowledge.specialties)),
+                self._specialty_buttons(knowledge),
+            )
+            if not (state.booking.doctor or state.booking.specialty):
+                state.awaiting = Slot.SERVICE
+            return self._record(state, step)
         notes_said = self._apply_facts(state, step, u, knowledge)
-        answered = self._answer_question(state, step, u, knowledge)
+        answered = self._list_doctors(step, u, knowledge) or self._answer_question(state, step, u, knowledge)
         only_asks = u.has(Intent.QUESTION) and not u.has_booking_facts  # "какие документы нужны на приём?"
         if was_idle and answered and not (u.name or u.phone) and (not u.has(Intent.BOOKING) or only_asks):
             # A question that merely mentions a service ("сколько стоит УЗИ?") is answered, and booking offered.
@@ -404,6 +412,16 @@ class DialogueCore:
         for old, new, what in changes:
             if old and new and format_phone(old) != new and old != new:
                 step.note(self.texts.get("changed", what=what, value=new))
+
+    def _list_doctors(self, step: Step, u: Understanding, knowledge: Knowledge) -> bool:
+        """ "Кто у вас ЛОР?": the doctors of that specialty, by name."""
+        if "doctors_list" not in u.extra or not u.specialty:
+            return False
+        names = [d.full_name for d in knowledge.doctors if d.specialty == u.specialty]
+        if not names:
+            return False
+        step.answer(self.texts.get("doctors_of_specialty", specialty=u.specialty, doctors=", ".join(names)))
+        return True
 
     def _answer_question(
         self, state: ConversationState, step: Step, u: Understanding, knowledge: Knowledge

@@ -23,6 +23,20 @@ from sheets.schema import Visit
 FAQ_THRESHOLD = 0.3
 FAQ_STRONG = 0.55  # a statement with a service word is taken as this question only when the match is clear
 _DOCTOR_MARKERS = re.compile(r"(\bк\b|\bко\b|врач|доктор|запис|специалист|поменя|другой|другому)")
+# "Какие у вас врачи?", "кто у вас принимает?", "кто у вас лор?": the doctors list is asked for.
+_WHO_DOCTORS = re.compile(
+    r"((как(ие|ой|ая)|каких)\s+(у\s+вас\s+)?(есть\s+)?(врач|доктор|специалист)|"
+    r"кто\s+(у\s+вас\s+)?(из\s+врачей\s+)?(принимает|ведет|работает|есть)|список\s+(врачей|специалистов)|"
+    r"^кто\s+у\s+вас\s+\w+\s*\??$|^(а\s+)?кто\s+(ваш|у\s+вас)\b)"
+)
+# Words that name a field of the booking in a correction, in the order of FIX_FIELDS.
+_FIELD_WORDS = (
+    ("name", re.compile(r"\b(имя|имени|зовут)\b")),
+    ("phone", re.compile(r"\b(телефон\w*|номер\w*)")),
+    ("service", re.compile(r"\b(врач\w*|доктор\w*|специалист\w*|услуг\w*|направлени\w*|специальност\w*)")),
+    ("window", re.compile(r"\b(время|времени|час|часы)\b")),
+    ("visit", re.compile(r"\b(обращени\w*|первичн\w*|повторн\w*)")),
+)
 _ORDINALS = {
     "первый": 0,
     "первая": 0,
@@ -102,6 +116,12 @@ class OfflineEngine(Engine):
                 visit = Visit.FIRST
         if phone.e164 and Intent.NO in intents and state.awaiting == Slot.CONFIRM:
             intents.add(Intent.CORRECTION)
+        extra = {"missing_specialty": match.missing_specialty} if match.missing_specialty else {}
+        if _WHO_DOCTORS.search(fold(text)) and not doctors:
+            extra["doctors_list"] = "yes"
+        fix = self._field_to_fix(state, text, intents)
+        if fix and not self._has_value(fix, name, phone.e164, doctors, match.specialty, window, visit):
+            extra["fix"] = fix  # "телефон не тот", "исправьте имя": ask for that field again
         u = Understanding(
             intents=frozenset(intents),
             name=name,
@@ -111,13 +131,42 @@ class OfflineEngine(Engine):
             specialty=match.specialty,
             specialty_options=match.specialty_options,
             unknown_doctor=match.unknown,
-            extra={"missing_specialty": match.missing_specialty} if match.missing_specialty else {},
+            extra=extra,
             suggestions=match.suggestions,
             comment=match.comment,
             window=window,
             visit=visit,
         )
+        if "doctors_list" in extra:
+            return u  # answered from the doctors list, not the FAQ
         return self._with_faq(u, text, idx, idle=state.stage == Stage.IDLE)
+
+    @staticmethod
+    def _field_to_fix(state: ConversationState, text: str, intents: set[str]) -> str | None:
+        """The one booking field a correction names ("телефон не тот", or "время" after "что исправить?")."""
+        correcting = (
+            state.awaiting == Slot.CORRECTION
+            or (state.awaiting == Slot.CONFIRM and Intent.NO in intents)
+            or (state.stage in (Stage.BOOKING, Stage.CONFIRM) and Intent.CORRECTION in intents)
+        )
+        if not correcting:
+            return None
+        low = fold(text)
+        named = [name for name, pattern in _FIELD_WORDS if pattern.search(low)]
+        return named[0] if len(named) == 1 else None
+
+    @staticmethod
+    def _has_value(field: str, *values: object) -> bool:
+        name, phone, doctors, specialty, window, visit = values
+        return bool(
+            {
+                "name": name,
+                "phone": phone,
+                "service": doctors or specialty,
+                "window": window,
+                "visit": visit,
+            }[field]
+        )
 
     @staticmethod
     def _names_the_doctor(name: str, text: str, doctors: tuple[str, ...]) -> bool:

@@ -253,3 +253,34 @@ def test_a_complaint_for_a_specialty_the_clinic_lacks() -> None:
 )
 def test_children_go_to_the_paediatrician_unless_a_specialist_is_named(text: str, specialty: str) -> None:
     assert DOCTORS.match(text).specialty == specialty
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("к неврологу, Оля, 89123456789, утром, впервые", "Оля"),
+        ("согласна, Ирина 89123456789", "Ирина"),
+        ("Вера, 8 912 345 67 89", "Вера"),
+        ("Здравствуйте, хочу к лору", None),
+        ("Утром, впервые", None),
+        ("Отлично, спасибо", None),
+        ("к Ивановой, Марина Сергеевна", None),
+    ],
+)
+def test_a_bare_name_between_commas(text: str, name: str | None) -> None:
+    assert extract_name(text) == name
+
+
+@pytest.mark.parametrize(
+    ("text", "window"),
+    [
+        ("не утро, а вечер", "после 14:00"),
+        ("не после обеда, лучше с утра", "до 14:00"),
+        ("не утром", "после 14:00"),
+        ("утром не могу", "после 14:00"),
+        ("утром работаю", "после 14:00"),
+        ("утром или вечером", None),
+    ],
+)
+def test_a_refused_half_of_the_day(text: str, window: str | None) -> None:
+    assert extract_window(text) == window

@@ -169,3 +169,77 @@ async def test_when_will_the_administrator_call_is_not_a_handoff(app: App) -> No
     await talk(app, "хочу к лору, я Ольга, 89123456789, утром, впервые", "да", "да")
     replies = await say(app, "а когда администратор перезвонит?")
     assert replies and app.store.load(PATIENT).stage != "handoff"
+
+
+async def test_a_bare_name_among_other_facts_is_taken(app: App) -> None:
+    await talk(app, "к неврологу, Оля, 89123456789, утром, впервые")
+    summary = await talk(app, "да")
+    assert "Имя: Оля" in summary and "Всё верно?" in summary
+    await talk(app, "ок")
+    [lead] = leads(app)
+    assert (lead.name, lead.phone, lead.service, lead.window, lead.visit) == (
+        "Оля",
+        "+79123456789",
+        "Невролог",
+        "до 14:00",
+        "первичное",
+    )
+
+
+async def test_a_name_with_a_question_answering_the_name_question(app: App) -> None:
+    await talk(app, "к лору", "да")
+    text = await talk(app, "Оля, а сколько стоит прием?")
+    assert "стоимость" in text and "Оля, оставьте" in text
+
+
+async def test_consent_name_and_phone_in_one_message(app: App) -> None:
+    await talk(app, "к лору")
+    text = await talk(app, "согласна, Ирина 89123456789")
+    assert "до 14:00 или после 14:00" in text
+    booking = app.store.load(PATIENT).booking
+    assert (booking.name, booking.phone) == ("Ирина", "+79123456789")
+
+
+@pytest.mark.parametrize(
+    ("correction", "asked", "value", "field", "expected"),
+    [
+        ("имя не то", "правильное имя", "Ольга", "name", "Ольга"),
+        ("телефон неправильный", "номер телефона", "89997776655", "phone", "+79997776655"),
+        ("исправьте телефон", "номер телефона", "8 999 777 66 55", "phone", "+79997776655"),
+        ("врач не тот", "К какому врачу", "кардиолог", "service", "Кардиолог"),
+    ],
+)
+async def test_a_correction_in_words_asks_for_that_field(
+    app: App, correction: str, asked: str, value: str, field: str, expected: str
+) -> None:
+    await talk(app, "к неврологу, Оля, 89123456789, утром, впервые", "да")
+    assert asked in await talk(app, correction)
+    assert "Всё верно?" in await talk(app, value)
+    await talk(app, "да")
+    [lead] = leads(app)
+    assert getattr(lead, field) == expected
+
+
+async def test_a_field_typed_after_what_to_fix(app: App) -> None:
+    await talk(app, "к неврологу, Оля, 89123456789, утром, впервые", "да", "неправильно")
+    assert "до 14:00 или после 14:00" in await talk(app, "время")
+    await talk(app, "после обеда", "да")
+    assert leads(app)[0].window == "после 14:00"
+
+
+async def test_refusing_one_half_of_the_day_means_the_other(app: App) -> None:
+    await talk(app, "к неврологу, Оля, 89123456789, утром, впервые", "да")
+    assert "после 14:00" in await talk(app, "не утро, а вечер")
+    await talk(app, "да")
+    assert leads(app)[0].window == "после 14:00"
+
+
+async def test_which_doctors_the_clinic_has(app: App) -> None:
+    text = await talk(app, "какие у вас врачи есть?")
+    assert "Кардиолог" in text and "Травматолог-ортопед" in text and "на дом" not in text
+
+
+async def test_who_the_specialty_doctors_are(app: App) -> None:
+    text = await talk(app, "кто у вас лор?")
+    assert "Смирнова Елена Викторовна" in text and "Кузнецов Андрей Павлович" in text
+    assert "Хотите, я запишу вас?" in text

@@ -12,6 +12,7 @@ _INTRO = re.compile(
     re.IGNORECASE,
 )
 _WORD = re.compile(r"[А-ЯЁа-яё]+(?:-[А-ЯЁа-яё]+)?")
+_SEGMENTS = re.compile(r"[,;.!?\n]+|\s[-—–]\s")
 # Words pymorphy may read as names that people use as ordinary words in these messages.
 _NOT_NAMES = {
     "надежда",
@@ -88,6 +89,16 @@ def extract_name(text: str, *, expecting: bool = False) -> str | None:
         name = _name_parse(match.group(1), strict=False)
         if name:
             return name
+    # A name alone between commas among other facts: "к лору, Оля, 89123456789, утром", "Ирина 8912..."
+    for segment in _SEGMENTS.split(text):
+        tokens = _WORD.findall(segment)
+        if len(tokens) == 1 and not re.search(r"[A-Za-z]", segment):
+            key = fold(tokens[0])
+            if key in _ALWAYS_NAMES:
+                return capitalise_name(tokens[0])
+            name = _name_parse(tokens[0], strict=True)
+            if name:
+                return name
     if not expecting:
         return None
     tokens = _WORD.findall(text)

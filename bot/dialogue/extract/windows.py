@@ -28,6 +28,10 @@ _HOUR = re.compile(
 )
 
 
+_NEGATED = re.compile(r"\bне\s+((с|до|после|ближе\s+к)\s+)?\w+")
+_CANNOT = re.compile(
+    r"не\s+(могу|смогу|получится|выйдет|успеваю|успею)|неудобно|не\s+удобно|никак\s+не|работаю"
+)
 _GREETINGS = re.compile(r"(добр\w+\s+(утр\w*|вечер\w*|дн\w*)|доброго\s+времени\s+суток)")
 
 
@@ -36,6 +40,15 @@ def extract_window(text: str) -> str | None:
     if _ANY.search(low):
         return Window.ANY
     morning, afternoon = bool(_MORNING.search(low)), bool(_AFTERNOON.search(low))
+    negated = " ".join(m.group(0) for m in _NEGATED.finditer(low))
+    if (morning or afternoon) and negated:  # "не утро, а вечер", "не утром": the negated one is out
+        kept = _NEGATED.sub(" ", low)
+        morning, afternoon = bool(_MORNING.search(kept)), bool(_AFTERNOON.search(kept))
+        if not (morning or afternoon):  # only the refused one was named: the other one is meant
+            morning, afternoon = bool(_AFTERNOON.search(negated)), bool(_MORNING.search(negated))
+            return Window.MORNING if morning and not afternoon else (Window.AFTERNOON if afternoon else None)
+    if morning != afternoon and _CANNOT.search(low):  # "утром не могу": the other half of the day
+        morning, afternoon = afternoon, morning
     if morning != afternoon:
         return Window.MORNING if morning else Window.AFTERNOON
     if morning and afternoon:
