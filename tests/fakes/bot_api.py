@@ -118,6 +118,8 @@ class FakeBotApi:
         self.webhook: dict[str, Any] = {"url": ""}
         self.failures: list[tuple[int, int, str | None]] = []  # (status, retry_after, only this method)
         self.latency = 0.0
+        self.missing: set[str] = set()  # methods this server does not know (404), lower case
+        self.bare_results = False  # sent messages answered as {"message_id": n} only (a sloppy proxy)
         self._update_ids = itertools.count(1000)
         self._message_ids = itertools.count(1)
         self._new_update = asyncio.Event()
@@ -288,7 +290,7 @@ class FakeBotApi:
                     )
                 return self._error(status, "Internal Server Error" if status >= 500 else "Bad Request")
         handler = getattr(self, f"_m_{method.lower()}", None)
-        if handler is None:
+        if handler is None or method.lower() in self.missing:
             return self._error(404, "Not Found: method not found")
         result = await handler(params)
         if isinstance(result, web.Response):
@@ -378,6 +380,8 @@ class FakeBotApi:
         return sent
 
     def _message_result(self, sent: Sent) -> dict[str, Any]:
+        if self.bare_results:
+            return {"message_id": sent.message_id}
         body = self._as_message(sent)
         if sent.reply_markup is not None:
             body["reply_markup"] = sent.reply_markup if "inline_keyboard" in sent.reply_markup else None

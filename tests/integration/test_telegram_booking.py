@@ -119,3 +119,25 @@ async def test_free_text_booking_contact_is_chat_id(api: FakeBotApi, tmp_path: P
         assert rows[0]["Имя"] == "Мария"
         assert rows[0]["Контакт"] == str(PATIENT)
         assert rows[0]["Время приёма"] == "после 14:00"
+
+
+async def test_a_sparse_bot_api_server_still_gets_a_full_booking(api: FakeBotApi, tmp_path: Path) -> None:
+    """A local Bot API server or proxy that lacks the menu and webhook methods and answers sent messages with
+    their id only: the bot starts, every reply is sent in full, buttons still work, the lead is written."""
+    api.missing = {"setmycommands", "getwebhookinfo", "deletewebhook", "sendchataction"}
+    api.bare_results = True
+    settings = telegram_settings(tmp_path, api)
+    async with running_bot(settings, api) as run:
+        await say(run, "Здравствуйте")
+        reply = await say(run, "Хочу записаться к лору")
+        reply = await press(run, reply, find_button(reply, "согласен"))
+        reply = await say(run, "Анна")
+        reply = await say(run, "+7 912 345-67-89")
+        reply = await press(run, reply, find_button(reply, "14:00"))
+        reply = await press(run, reply, find_button(reply, "Впервые"))
+        assert "912 345-67-89" in reply.text and "Анна" in reply.text
+        reply = await press(run, reply, find_button(reply, "верно"))
+        await run.runtime.channel.drain()
+        rows = await api.wait_for(lambda: leads(settings.leads_csv))
+        assert rows[0]["Телефон"] == "+79123456789" and rows[0]["Статус"] == "новая"
+        assert run.runtime.channel.delivery.counts["failed"] == 2  # the two command menus only

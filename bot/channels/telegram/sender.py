@@ -9,11 +9,16 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramAPIError,
     TelegramBadRequest,
+    TelegramConflictError,
     TelegramForbiddenError,
     TelegramNetworkError,
+    TelegramNotFound,
     TelegramRetryAfter,
     TelegramServerError,
+    TelegramUnauthorizedError,
 )
 
 from bot.http.health import ErrorLog
@@ -67,7 +72,12 @@ class Delivery:
                 self.blocked.add(chat_id)
                 self.counts["blocked"] += 1
                 return None
-            except TelegramBadRequest as exc:
+            except (
+                TelegramBadRequest,
+                TelegramNotFound,
+                TelegramConflictError,
+                TelegramUnauthorizedError,
+            ) as exc:
                 self._give_up(chat_id, what, exc)
                 return None
             except (TelegramServerError, TelegramNetworkError) as exc:
@@ -80,6 +90,12 @@ class Delivery:
                 log.info("Telegram %s to %s failed (%s); retry in %.1fs", what, chat_id, exc, delay)
                 await self.sleep(delay)
                 continue
+            except (
+                TelegramAPIError,
+                ClientDecodeError,
+            ) as exc:  # anything else Telegram says: logged, not retried
+                self._give_up(chat_id, what, exc)
+                return None
             self.counts["sent"] += 1
             return result
 

@@ -6,20 +6,28 @@ Two costs showed up when a thousand patients wrote at once (bench/telegram_load.
 - aiogram asks pydantic for `Response[<result type>]` on every call, and pydantic keeps those generic classes
   in a weak cache: once the collector freed one, the next call rebuilt it (about 10 ms each, dozens of times
   in a burst). The result types of the methods the service calls are held here for the life of the process.
+
+It is also lenient where aiogram is strict for no gain to us: a Bot API server (a local one, a proxy) that
+says "ok" but returns a message with fields missing has still sent it; aiogram would raise, the reply would
+count as failed and the rest of it would not be sent. Such a message is read as far as it goes.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from aiogram import Bot, methods
 from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.exceptions import ClientDecodeError
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import Response
-from aiogram.types import InputFile
+from aiogram.types import Chat, InputFile, Message
 from aiohttp import FormData
 
 __all__ = ["TelegramSession"]
+
+log = logging.getLogger(__name__)
 
 _METHODS_USED = (
     methods.AnswerCallbackQuery,
@@ -40,7 +48,29 @@ _RESPONSE_TYPES: tuple[Any, ...] = tuple(Response[m.__returning__] for m in _MET
 
 
 class TelegramSession(AiohttpSession):
-    """`AiohttpSession` with a leaner `build_form_data` (same fields, same encoding)."""
+    """`AiohttpSession` with a leaner `build_form_data` (same fields, same encoding), lenient on results."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._partial_logged: set[str] = set()
+
+    def check_response(
+        self, bot: Bot, method: TelegramMethod[Any], status_code: int, content: str
+    ) -> Response[Any]:
+        try:
+            return super().check_response(bot=bot, method=method, status_code=status_code, content=content)
+        except ClientDecodeError as exc:
+            data = exc.data
+            if not (200 <= status_code < 300 and isinstance(data, dict) and data.get("ok") is True):
+                raise
+            result = _partial_result(method, data.get("result"))
+            if result is None:
+                raise
+            if type(method).__name__ not in self._partial_logged:  # once per method, not per message
+                self._partial_logged.add(type(method).__name__)
+                log.warning("Telegram %s: the server's result lacks fields aiogram expects; taken as sent",
+                            type(method).__name__)  # fmt: skip
+            return Response[Any].model_construct(ok=True, result=result)
 
     def build_form_data(self, bot: Bot, method: TelegramMethod[Any]) -> FormData:
         # aiogram's own loop, over the fields that are set: `prepare_value` drops None values anyway.
@@ -54,3 +84,23 @@ class TelegramSession(AiohttpSession):
         for key, file in files.items():
             form.add_field(key, file.read(bot), filename=file.filename or key)
         return form
+
+
+def _partial_result(method: TelegramMethod[Any], raw: object) -> object | None:
+    """What a sent message or a yes/no answer can be read as; None for anything else (aiogram's error stays)."""
+    returning = str(method.__returning__)
+    if "Message" in returning and isinstance(raw, dict):
+        given = raw.get("chat")
+        chat: dict[str, Any] = given if isinstance(given, dict) else {}
+        chat_id = getattr(method, "chat_id", None)
+        return Message.model_construct(
+            message_id=int(raw.get("message_id") or 0),
+            date=raw.get("date") or 0,
+            chat=Chat.model_construct(
+                id=int(chat.get("id") or chat_id or 0), type=str(chat.get("type") or "private")
+            ),
+            text=raw.get("text"),
+        )
+    if returning == str(bool) or "bool" in returning:
+        return True
+    return None

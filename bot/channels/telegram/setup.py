@@ -12,6 +12,7 @@ from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from aiogram.exceptions import ClientDecodeError, TelegramAPIError
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
 from aiohttp import web
 
@@ -123,7 +124,11 @@ class TelegramRuntime:
             except ValueError as exc:  # written by an older version, say: not worth a crash loop
                 log.error("a kept Telegram update cannot be read (%s); dropped", exc)
                 continue
-            await self.dispatcher.feed_update(self.bot, update)
+            try:
+                await self.dispatcher.feed_update(self.bot, update)
+            except Exception:  # one bad update must not keep the service from starting
+                log.exception("a kept Telegram update failed again; dropped")
+                self.updates.finished((update.update_id,))
         if pending:
             log.info("answered %d Telegram update(s) left by the previous run", len(pending))
         return len(pending)
@@ -132,10 +137,13 @@ class TelegramRuntime:
 
     async def start_polling(self, *, polling_timeout: int = 25) -> None:
         """Poll in the background (a webhook left from webhook mode is removed first)."""
-        info = await self.bot.get_webhook_info()
-        if info.url:
-            log.info("removing the webhook %s to poll instead", info.url)
-            await self.bot.delete_webhook(drop_pending_updates=False)
+        try:
+            info = await self.bot.get_webhook_info()
+            if info.url:
+                log.info("removing the webhook %s to poll instead", info.url)
+                await self.bot.delete_webhook(drop_pending_updates=False)
+        except (TelegramAPIError, ClientDecodeError) as exc:  # polling itself will say if it cannot work
+            log.warning("Telegram webhook state unknown (%s); polling anyway", exc)
         self._polling = asyncio.get_running_loop().create_task(
             self.dispatcher.start_polling(
                 self.bot,
