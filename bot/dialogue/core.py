@@ -472,11 +472,13 @@ class DialogueCore:
             state.awaiting = Slot.PHONE
             step.say(self.texts.get("ask_phone", name=b.name), request_contact=True)
         elif not b.window:
+            key = "ask_window_again" if state.awaiting == Slot.WINDOW and repeat else "ask_window"
             state.awaiting = Slot.WINDOW
-            step.say(self.texts.get("ask_window"), self._window_buttons())
+            step.say(self.texts.get(key), self._window_buttons())
         elif not b.visit:
+            key = "ask_visit_again" if state.awaiting == Slot.VISIT and repeat else "ask_visit"
             state.awaiting = Slot.VISIT
-            step.say(self.texts.get("ask_visit"), self._visit_buttons())
+            step.say(self.texts.get(key), self._visit_buttons())
         else:
             state.stage = Stage.CONFIRM
             if state.awaiting == Slot.CONFIRM and repeat:

@@ -284,3 +284,17 @@ def test_a_bare_name_between_commas(text: str, name: str | None) -> None:
 )
 def test_a_refused_half_of_the_day(text: str, window: str | None) -> None:
     assert extract_window(text) == window
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("ольга 89123456789 лор утро впервые", "Ольга"),
+        ("Анна хочу к лору", "Анна"),
+        ("Мама болеет", None),
+        ("Слава богу, всё хорошо", None),
+        ("Привет", None),
+    ],
+)
+def test_a_message_that_starts_with_a_first_name(text: str, name: str | None) -> None:
+    assert extract_name(text) == name

@@ -243,3 +243,46 @@ async def test_who_the_specialty_doctors_are(app: App) -> None:
     text = await talk(app, "кто у вас лор?")
     assert "Смирнова Елена Викторовна" in text and "Кузнецов Андрей Павлович" in text
     assert "Хотите, я запишу вас?" in text
+
+
+async def test_everything_without_punctuation(app: App) -> None:
+    await talk(app, "ольга 89123456789 лор утро впервые")
+    assert "Имя: Ольга" in await talk(app, "да")
+    await talk(app, "да")
+    [lead] = leads(app)
+    assert (lead.name, lead.phone, lead.service, lead.window, lead.visit) == (
+        "Ольга",
+        "+79123456789",
+        "ЛОР",
+        "до 14:00",
+        "первичное",
+    )
+
+
+@pytest.mark.parametrize(
+    ("answer", "window"),
+    [
+        ("как можно скорее", "любое"),
+        ("в обед", "до 14:00"),
+        ("после 3", "после 14:00"),
+        ("morning", "до 14:00"),
+    ],
+)
+async def test_time_answers_patients_give(app: App, answer: str, window: str) -> None:
+    await talk(app, "к терапевту", "да", "Олег", "89123456789")
+    assert "были у нас" in await talk(app, answer)
+    assert app.store.load(PATIENT).booking.window == window
+
+
+async def test_an_unclear_time_is_asked_again_with_the_choices_spelled_out(app: App) -> None:
+    await talk(app, "к терапевту", "да", "Олег", "89123456789")
+    text = await talk(app, "днем")
+    assert "Не совсем поняла" in text and "любое время" in text
+
+
+async def test_a_patient_answering_in_english_words(app: App) -> None:
+    await talk(app, "hi, к лору можно?", "ok", "Kate", "89271112233", "morning", "first")
+    await talk(app, "yes")
+    [lead] = leads(app)
+    assert (lead.name, lead.window, lead.visit) == ("Kate", "до 14:00", "первичное")
+    assert "Пожалуйста" in await talk(app, "thanks")

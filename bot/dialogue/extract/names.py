@@ -99,6 +99,9 @@ def extract_name(text: str, *, expecting: bool = False) -> str | None:
             name = _name_parse(tokens[0], strict=True)
             if name:
                 return name
+    first = _WORD.match(text.lstrip())
+    if first and (name := _name_parse(first.group(0), strict=True)):
+        return name  # "ольга 89123456789 лор утро": a message that starts with a first name
     if not expecting:
         return None
     tokens = _WORD.findall(text)

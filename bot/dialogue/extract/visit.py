@@ -23,8 +23,13 @@ _REPEAT = re.compile(
     r"(снова|опять|ещ[её]\s+раз)\s+(к|на)\b)"
 )
 # Short answers that mean something only as the reply to "Вы уже были у нас?".
-_FIRST_SHORT = re.compile(r"^(первый|первая|первое|первичка|новый|новая|нет\s+не\s+был\w*|никогда)$")
-_REPEAT_SHORT = re.compile(r"^(был[аи]?|бывал[аи]?|ходил[аи]?|второй|вторичн\w*|повтор|уже|да\s+был\w*)$")
+_FIRST_SHORT = re.compile(
+    r"^(первый|первая|первое|первичка|новый|новая|нет\s+не\s+был\w*|никогда|first(\s+time)?|new(\s+patient)?)$"
+)
+_REPEAT_SHORT = re.compile(
+    r"^(был[аи]?|бывал[аи]?|ходил[аи]?|второй|вторичн\w*|повтор|уже|да\s+был\w*|repeat|again|returning|"
+    r"been\s+before|not\s+first)$"
+)
 
 
 def extract_visit(text: str, *, expecting: bool = False) -> str | None:
@@ -39,7 +44,7 @@ def extract_visit(text: str, *, expecting: bool = False) -> str | None:
     if _FIRST.search(low):
         return Visit.FIRST
     if expecting:
-        short = " ".join(re.findall(r"[а-я]+", low)[:3])
+        short = " ".join(re.findall(r"[а-яa-z]+", low)[:3])
         if _FIRST_SHORT.match(short):
             return Visit.FIRST
         if _REPEAT_SHORT.match(short):
