@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 
 from bot.dialogue.buttons import FIX_FIELDS, doctor_button, specialty_button
-from bot.dialogue.extract.intents import LATER
+from bot.dialogue.extract.intents import HELP, LATER
 from bot.dialogue.language import has_cyrillic, has_letters
 from bot.dialogue.messages import (
     Address,
@@ -128,6 +128,11 @@ class DialogueCore:
             return self._record(state, step)
         if u.has(Intent.HANDOFF):
             return self._handoff(state, step, text, knowledge, local, now)
+        if u.has(HELP) and not u.has_booking_facts:
+            step.say(self.texts.get("help"), self._help_buttons())
+            if state.stage in (Stage.BOOKING, Stage.CONFIRM):
+                self._ask_next(state, step, knowledge, now.astimezone(self.tz), repeat=False)
+            return self._record(state, step)
         if u.has(Intent.WITHDRAW_CONSENT):
             return self._decline(state, step, now, self.texts.get("consent_withdrawn"))
 

@@ -17,7 +17,7 @@ from bot.dialogue.language import clean, fold, lemma, words
 from bot.dialogue.messages import Incoming
 from bot.dialogue.state import ConversationState, Slot, Stage
 from bot.engine.port import Engine, FaqHit, Intent, Understanding
-from bot.knowledge.models import Doctor, Knowledge
+from bot.knowledge.models import Doctor, FaqEntry, Knowledge
 from sheets.schema import Visit
 
 FAQ_THRESHOLD = 0.3
@@ -29,6 +29,8 @@ _WHO_DOCTORS = re.compile(
     r"кто\s+(у\s+вас\s+)?(из\s+врачей\s+)?(принимает|ведет|работает|есть)|список\s+(врачей|специалистов)|"
     r"^кто\s+у\s+вас\s+\w+\s*\??$|^(а\s+)?кто\s+(ваш|у\s+вас)\b)"
 )
+_QUESTION_SENTENCE = re.compile(r"[^.!?]*\?")
+_NO_HIT = FaqHit(FaqEntry(question="", answer=""), 0.0)
 # Words that name a field of the booking in a correction, in the order of FIX_FIELDS.
 _FIELD_WORDS = (
     ("name", re.compile(r"\b(имя|имени|зовут)\b")),
@@ -229,7 +231,15 @@ class OfflineEngine(Engine):
                 return u
             return replace(u, faq=strong, intents=u.intents | {Intent.QUESTION})
         hits = idx.faq.search(text)
-        good = tuple(FaqHit(h.entry, h.score) for h in hits if h.score >= FAQ_THRESHOLD)
+        if question and u.has_booking_facts:
+            # "где вы находитесь? хочу к урологу": the question is judged on its own sentence too
+            for sentence in _QUESTION_SENTENCE.findall(text)[:2]:
+                hits += idx.faq.search(sentence)
+        best: dict[str, FaqHit] = {}
+        for hit in hits:
+            if hit.score >= FAQ_THRESHOLD and hit.score > best.get(hit.entry.question, _NO_HIT).score:
+                best[hit.entry.question] = FaqHit(hit.entry, hit.score)
+        good = tuple(sorted(best.values(), key=lambda h: h.score, reverse=True))
         guess = question and not good and not u.has_booking_facts
         if not good and not guess:
             return u

@@ -286,3 +286,21 @@ async def test_a_patient_answering_in_english_words(app: App) -> None:
     [lead] = leads(app)
     assert (lead.name, lead.window, lead.visit) == ("Kate", "до 14:00", "первичное")
     assert "Пожалуйста" in await talk(app, "thanks")
+
+
+async def test_thanks_before_yes_still_agrees(app: App) -> None:
+    await talk(app, "к урологу")
+    assert "обращаться" in await talk(app, "спасибо, да")
+    assert app.store.load(PATIENT).consent.given_at
+
+
+async def test_help_in_the_chat(app: App) -> None:
+    text = await talk(app, "/help")
+    assert "записать вас к врачу" in text and "по-русски" not in text
+
+
+async def test_a_question_sentence_before_a_booking_is_answered(app: App) -> None:
+    replies = await say(app, "где вы находитесь? хочу записаться к урологу")
+    assert "Молодогвардейская" in replies[0].text
+    assert "согласн" in joined(replies).lower()
+    assert app.store.load(PATIENT).booking.specialty == "Уролог"

@@ -7,6 +7,7 @@ import re
 from bot.dialogue.language import fold
 
 LATER = "later"  # "я подумаю", "напишу позже": the patient puts the booking off
+HELP = "help"  # "/help", "что вы умеете?"
 
 _EMERGENCY = re.compile(
     r"(бол\w*\s+(в|за)\s+груд|давит\s+(в|за)\s+груд|жжет\s+в\s+груди|сердечный\s+приступ|инфаркт|инсульт|"
@@ -71,7 +72,7 @@ _YES_WORDS = {
     "☑",
     "👌",
 }
-_FILLERS = re.compile(r"^((ну|а|ой|эм+|м+|хм+|так|вот|да)[\s,.!]+)+(?=\S)")
+_FILLERS = re.compile(r"^((ну|а|ой|эм+|м+|хм+|так|вот|да|спасибо|спс|благодарю)[\s,.!]+)+(?=\S)")
 _SYMBOLS = re.compile(r"[\W_]+")
 _YES_PHRASES = (
     "не против",
@@ -120,6 +121,7 @@ _LATER = re.compile(
     r"(\bподумаю|не\s+сейчас|(позже|потом|попозже)\s+(напишу|запишусь|позвоню|перезвоню|решу)|"
     r"(напишу|запишусь|позвоню|перезвоню)\s+(позже|потом|попозже)|сам[аи]?\s+(позвоню|перезвоню|наберу))"
 )
+_HELP = re.compile(r"^/help\b|^(помощь|help|меню)[\s!?.]*$|что\s+(ты|вы)\s+(умеешь|умеете|можешь|можете)")
 _NOT_BOOKING = re.compile(
     r"(без\s+записи|перен[её]с\w*\s+(мою\s+)?запис|отмен\w*\s+(мою\s+)?запис|запись\s+отмен)"
 )
@@ -170,6 +172,8 @@ def detect_intents(text: str) -> set[str]:
         found.add("handoff")
     if _LATER.search(low):
         found.add(LATER)
+    if _HELP.search(low):
+        found.add(HELP)
     low = low.replace("\ufe0f", "")
     if _SYMBOLS.fullmatch(low) and any(ch in _YES_WORDS for ch in low):
         found.add("yes")  # "👍👍", "✅"
