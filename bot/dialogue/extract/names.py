@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from bot.dialogue.language import fold, morph
 
@@ -64,6 +65,7 @@ def capitalise_name(word: str) -> str:
     return "-".join(part[:1].upper() + part[1:].lower() for part in word.split("-"))
 
 
+@lru_cache(maxsize=50_000)
 def _name_parse(word: str, *, strict: bool) -> str | None:
     """The name in the nominative if `word` is a first name written in the nominative."""
     key = fold(word)
