@@ -122,3 +122,22 @@ async def test_report_command_in_admin_chat(api: FakeBotApi, tmp_path: Path) -> 
         texts = [s.text for s in api.to(ADMIN_CHAT)[before:]]
         assert any("<pre>" not in t and t for t in texts)
         assert api.photos[0][1] > 1000  # a PNG was uploaded
+
+
+async def test_a_private_admin_chat_gets_admin_help_not_a_patient_conversation(
+    api: FakeBotApi, tmp_path: Path
+) -> None:
+    """ADMIN_CHAT_ID may be an administrator's own private chat: the bot does not start booking them."""
+    settings = telegram_settings(tmp_path, api, admin_chat_id=ADMIN)
+    async with running_bot(settings, api) as run:
+        api.message(ADMIN, "привет, как дела?", user_id=ADMIN)
+        replies = await api.wait_for(lambda: api.to(ADMIN))
+        assert "Кнопки под заявкой" in replies[0].text
+        assert run.app.store.find(f"telegram:{ADMIN}") is None  # no patient conversation was started
+        alert_count = len(api.to(ADMIN))
+        for text in ("Хочу к лору", "да", "Пётр", "+7 912 345-67-00", "до обеда", "повторно", "да, верно"):
+            await say(run, text)  # a patient in their own chat is served as always
+        alerts = await api.wait_for(
+            lambda: [s for s in api.to(ADMIN)[alert_count:] if "Новая заявка" in s.text]
+        )
+        assert "+79123456700" in alerts[0].text

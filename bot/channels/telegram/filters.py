@@ -19,11 +19,14 @@ def _chat(event: Message | CallbackQuery) -> Chat | None:
 
 
 class PrivateChat(Filter):
-    """A one-to-one chat with the bot (a patient), for messages and button presses."""
+    """A one-to-one chat with the bot (a patient), for messages and button presses; `besides` one chat."""
+
+    def __init__(self, *, besides: int | None = None) -> None:
+        self.besides = besides
 
     async def __call__(self, event: Message | CallbackQuery) -> bool:
         chat = _chat(event)
-        return chat is not None and chat.type == "private"
+        return chat is not None and chat.type == "private" and chat.id != self.besides
 
 
 class InChat(Filter):

@@ -47,11 +47,12 @@ ADMIN_HELP = (
 )
 
 
-def build_patient_router(channel: TelegramChannel) -> Router:
+def build_patient_router(channel: TelegramChannel, *, admin_chat: int | None = None) -> Router:
     router = Router(name="telegram.patients")
-    router.message.filter(PrivateChat())
-    router.edited_message.filter(PrivateChat())
-    router.callback_query.filter(PrivateChat())
+    patients = PrivateChat(besides=admin_chat)
+    router.message.filter(patients)
+    router.edited_message.filter(patients)
+    router.callback_query.filter(patients)
 
     @router.message(CommandStart())
     async def start(message: Message) -> None:
@@ -224,5 +225,11 @@ def build_admin_router(
         await notifier.post(
             note, conversation=key, kind="reply", markup=hand_back_keyboard(), reply_to=message.message_id
         )
+
+    @router.message()
+    async def other(message: Message) -> None:
+        """Administrators talk among themselves in a group; a private admin chat gets the help instead."""
+        if message.chat.type == "private":
+            await notifier.post(escape(ADMIN_HELP))
 
     return router

@@ -87,12 +87,15 @@ class TelegramRuntime:
         self.updates = UpdateLog(app.db, bot.id)
         self.dispatcher.update.outer_middleware(self.updates)
         self.channel.updates = self.updates
+        # Patients first: nearly every update is theirs, and the admin chat (even a private one) is kept out
+        # of their router, so an update meets one router's filters, not two.
+        admin_chat = notifier.chat_id if notifier is not None else None
+        self.dispatcher.include_router(build_patient_router(self.channel, admin_chat=admin_chat))
         if notifier is not None:
             alerts = AlertBook(app.db)
             notifier.attach(alerts, self.channel.delivery)
             members = MemberCheck(bot, notifier.chat_id)
             self.dispatcher.include_router(build_admin_router(self.channel, notifier, alerts, members))
-        self.dispatcher.include_router(build_patient_router(self.channel))
         self._polling: asyncio.Task[None] | None = None
         self._feeds: set[asyncio.Task[Any]] = set()
         self.username = ""
