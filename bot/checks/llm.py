@@ -36,6 +36,15 @@ async def check_llm(settings: Settings, timeout: float = 20.0) -> list[Line]:
                 "create a new API key in your provider's console and put it into OPENAI_API_KEY",
             )
         ]
+    except openai.PermissionDeniedError as exc:
+        return [
+            fail(
+                item,
+                f"the key {mask(key)} may not use model «{model}» on {endpoint} (403: {_message(exc)})",
+                "set OPENAI_MODEL to a model this key may use, or allow the model for the key "
+                "(its project and region) in your provider's console",
+            )
+        ]
     except openai.NotFoundError:
         return [
             fail(

@@ -83,6 +83,8 @@ async def _probe(settings: Settings, token: str, number_id: str, timeout: float)
     error = body.get("error", {}) if isinstance(body, dict) else {}
     message = str(error.get("message", "")) or f"HTTP {status}"
     code = error.get("code")
+    if code is not None and f"#{code}" not in message:
+        message = f"(#{code}) {message}"  # Meta's error code: what its documentation and support go by
     if status == 401 or code == 190:
         return fail(
             item, f"the token {mask(settings.whatsapp_token)} is invalid or expired ({message})", TOKEN_FIX

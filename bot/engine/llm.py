@@ -33,7 +33,7 @@ from bot.knowledge.models import Doctor, Knowledge
 
 log = logging.getLogger(__name__)
 
-__all__ = ["LlmEngine", "build_llm_engine", "probe_llm"]
+__all__ = ["LlmEngine", "build_llm_engine"]
 
 CONTEXT_FAQ_SCORE = 0.15  # looser than the offline answer threshold: the model picks what fits
 
@@ -161,46 +161,3 @@ def limits_from(settings: Settings) -> CallLimits:
         total=settings.llm_total_timeout.total_seconds(),
         max_retries=settings.llm_max_retries,
     )
-
-
-async def probe_llm(settings: Settings) -> tuple[bool, str]:
-    """For `check`: the endpoint answers, the key is accepted and the model exists (a 1-token request)."""
-    import openai
-
-    if settings.openai_api_key is None:
-        return True, "OPENAI_API_KEY is not set: the offline engine is used"
-    where = settings.openai_base_url or "https://api.openai.com/v1"
-    client = openai.AsyncOpenAI(
-        api_key=settings.openai_api_key.get_secret_value(),
-        base_url=settings.openai_base_url,
-        max_retries=0,
-        timeout=openai.Timeout(
-            settings.llm_total_timeout.total_seconds(), connect=settings.llm_connect_timeout.total_seconds()
-        ),
-    )
-    model = settings.openai_model
-    try:
-        try:
-            await client.models.retrieve(model)
-            return True, f"LLM {where}: model {model} is available"
-        except openai.NotFoundError:
-            pass  # some compatible servers have no /models; ask the model itself
-        response = await client.chat.completions.create(
-            model=model, messages=[{"role": "user", "content": "ping"}], max_tokens=1
-        )
-        return True, f"LLM {where}: model {response.model or model} answers"
-    except openai.AuthenticationError:
-        return False, f"LLM {where}: the key was rejected (401); check OPENAI_API_KEY"
-    except openai.PermissionDeniedError:
-        return False, f"LLM {where}: the key may not use model {model} (403); check OPENAI_MODEL or the key"
-    except openai.NotFoundError:
-        return False, f"LLM {where}: model {model} does not exist there; set OPENAI_MODEL to one it serves"
-    except openai.APIStatusError as exc:
-        return False, f"LLM {where}: HTTP {exc.status_code}; the endpoint is not usable right now"
-    except (openai.APIConnectionError, openai.APITimeoutError) as exc:
-        return (
-            False,
-            f"LLM {where}: cannot connect ({type(exc).__name__}); check OPENAI_BASE_URL and the network",
-        )
-    finally:
-        await client.close()

@@ -172,7 +172,8 @@ async def test_everything_broken_exits_non_zero_with_the_right_lines(
         assert found, f"no line {prefix!r} in:\n{out}"
         return found[0]
 
-    assert "401 Unauthorized" in line("✗ Telegram token:") and "@BotFather" in line("✗ Telegram token:")
+    telegram = line("✗ Telegram token:")
+    assert "401 Unauthorized" in telegram and "@BotFather" in telegram and "TELEGRAM_BOT_TOKEN" in telegram
     assert "not shared with clinic-bot@clinic-test.iam.gserviceaccount.com" in line("✗ Google Sheet access:")
     assert "add clinic-bot@clinic-test.iam.gserviceaccount.com as an Editor" in line("✗ Google Sheet access:")
     assert "cannot connect to http://127.0.0.1:9/v1" in line("✗ LLM:") and "OPENAI_BASE_URL" in line("✗ LLM:")
@@ -250,6 +251,8 @@ async def test_nothing_configured_is_fine(settings: Settings) -> None:
     lines = await run_checks(settings)
     assert not failed(lines)
     assert {x.item for x in lines if x.mark is Mark.SKIP} == {"Telegram", "LLM", "Google Sheets", "WhatsApp"}
+    [llm] = [x for x in lines if x.item == "LLM"]
+    assert "OPENAI_API_KEY" in llm.detail and "offline engine" in llm.detail
 
 
 def test_bad_settings_are_one_line_each(
@@ -311,3 +314,44 @@ async def test_llm_out_of_quota(settings: Settings, env: dict[str, str], openai_
     openai_api.script(Answer(status=429, retry_after="20"))
     [line] = await check_llm(configured(settings, env))
     assert line.mark is Mark.FAIL and "429" in line.detail and "balance" in line.fix
+
+
+async def test_llm_model_the_key_may_not_use(
+    settings: Settings, env: dict[str, str], openai_api: FakeOpenAI
+) -> None:
+    from bot.checks.llm import check_llm
+
+    openai_api.script(Answer(status=403))
+    [line] = await check_llm(configured(settings, env))
+    assert line.mark is Mark.FAIL and "403" in line.detail and "«gpt-4o-mini»" in line.detail
+    assert "OPENAI_MODEL" in line.fix and LLM_KEY not in line.render()
+
+
+async def test_whatsapp_webhook_secrets(settings: Settings, env: dict[str, str]) -> None:
+    from bot.checks.whatsapp import check_whatsapp
+
+    number, webhook = await check_whatsapp(configured(settings, env))
+    assert number.mark is Mark.OK and webhook.mark is Mark.OK and "/webhook/whatsapp" in webhook.detail
+    without_secret = configured(settings, env).model_copy(update={"whatsapp_app_secret": None})
+    [_, webhook] = await check_whatsapp(without_secret)
+    assert webhook.mark is Mark.FAIL and "WHATSAPP_APP_SECRET" in webhook.render()
+    without_verify = configured(settings, env).model_copy(update={"whatsapp_verify_token": None})
+    [_, webhook] = await check_whatsapp(without_verify)
+    assert webhook.mark is Mark.FAIL and "WHATSAPP_VERIFY_TOKEN" in webhook.render()
+
+
+async def test_whatsapp_refused_token_half_configured_and_unreachable(
+    settings: Settings, env: dict[str, str]
+) -> None:
+    from bot.checks.whatsapp import check_whatsapp
+
+    [number, _] = await check_whatsapp(configured(settings, env, WHATSAPP_TOKEN="EAAG-old-token-0123456789"))
+    assert number.mark is Mark.FAIL and "invalid or expired" in number.detail and "#190" in number.detail
+    assert "WHATSAPP_TOKEN" in number.fix and "EAAG-old-token-0123456789" not in number.render()
+    [half] = await check_whatsapp(configured(settings, env).model_copy(update={"whatsapp_token": None}))
+    assert half.mark is Mark.FAIL and "WHATSAPP_TOKEN is empty" in half.detail
+    [half] = await check_whatsapp(configured(settings, env, WHATSAPP_PHONE_NUMBER_ID=""))
+    assert half.mark is Mark.FAIL and "WHATSAPP_PHONE_NUMBER_ID is empty" in half.detail
+    [number, _] = await check_whatsapp(configured(settings, env, WHATSAPP_API_URL="http://127.0.0.1:9/v21.0"))
+    assert number.mark is Mark.FAIL and "cannot reach http://127.0.0.1:9/v21.0" in number.detail
+    assert "WHATSAPP_API_URL" in number.fix

@@ -12,10 +12,10 @@ import pytest
 
 from bot.bootstrap import App, build_app
 from bot.clock import FakeClock
-from bot.config import Settings, load_settings
+from bot.config import load_settings
 from bot.dialogue.messages import Address, Incoming, Outgoing
 from bot.dialogue.state import ConversationState, Slot
-from bot.engine.llm import LlmEngine, probe_llm
+from bot.engine.llm import LlmEngine
 from bot.engine.llm_client import CallLimits, LlmClient, request_overhead
 from bot.engine.llm_tokens import count_messages
 from bot.engine.offline import OfflineEngine
@@ -325,38 +325,6 @@ async def test_non_streaming_calls_read_tool_calls_and_usage(fake: FakeOpenAI) -
     assert result.turn.reply == "Здравствуйте!" and result.turn.values == {"name": "Ольга"}
     assert result.turn.intents == {"greeting"} and result.tokens > 0 and result.mode == "tools"
     assert "stream" not in fake.requests[-1]
-
-
-def probe_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {"data_dir": tmp_path, "llm_connect_timeout": "1s", "llm_total_timeout": "2s"}
-    values.update(overrides)
-    return load_settings(**values)
-
-
-async def test_probe_llm_says_what_is_wrong(
-    fake: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    ok, message = await probe_llm(
-        probe_settings(tmp_path, openai_api_key="sk-test", openai_base_url=fake.base_url)
-    )
-    assert ok, message
-    ok, message = await probe_llm(
-        probe_settings(
-            tmp_path, openai_api_key="sk-test", openai_base_url=fake.base_url, openai_model="gpt-9"
-        )
-    )
-    assert not ok and "gpt-9" in message and "OPENAI_MODEL" in message
-    ok, message = await probe_llm(
-        probe_settings(tmp_path, openai_api_key="sk-bad", openai_base_url=fake.base_url)
-    )
-    assert not ok and "OPENAI_API_KEY" in message
-    ok, message = await probe_llm(
-        probe_settings(tmp_path, openai_api_key="sk-test", openai_base_url="http://127.0.0.1:9/v1")
-    )
-    assert not ok and "OPENAI_BASE_URL" in message
-    ok, message = await probe_llm(probe_settings(tmp_path, openai_api_key=""))
-    assert ok and "offline" in message
 
 
 async def test_an_edit_of_the_system_prompt_takes_effect_without_restart(

@@ -8,14 +8,12 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
-from pydantic import SecretStr
 
 from bot.channels.whatsapp import (
     GraphAuthError,
     GraphClient,
     GraphError,
     WindowClosedError,
-    probe_whatsapp,
     whatsapp_window_open,
 )
 from bot.channels.whatsapp.render import render
@@ -23,7 +21,7 @@ from bot.clock import FakeClock
 from bot.config import Settings
 from bot.dialogue.messages import Address, Button, Outgoing
 from tests.fakes.graph_api import PHONE_NUMBER_ID, TOKEN, FakeGraphAPI
-from tests.integration.whatsapp_harness import PATIENT, Harness, running, visible, whatsapp_settings
+from tests.integration.whatsapp_harness import PATIENT, Harness, running, visible
 
 ADDRESS = Address("whatsapp", PATIENT, "+" + PATIENT)
 
@@ -229,43 +227,3 @@ async def test_token_error_while_answering_is_shown_in_healthz(wa: Harness) -> N
     async with wa.http.get(wa.url + "/healthz") as response:
         health = await response.json()
     assert any("token refused" in e["error"] for e in health["last_errors"])
-
-
-# --- the probe `check` runs -------------------------------------------------------------------------
-
-
-async def test_probe_accepts_the_right_token_and_number(settings: Settings, graph: FakeGraphAPI) -> None:
-    ok, message = await probe_whatsapp(whatsapp_settings(settings, graph.url))
-    assert ok, message
-    assert "+7 846 200-30-40" in message and "/webhook/whatsapp" in message
-
-
-async def test_probe_explains_a_refused_token(settings: Settings, graph: FakeGraphAPI) -> None:
-    configured = whatsapp_settings(settings, graph.url).model_copy(
-        update={"whatsapp_token": SecretStr("old")}
-    )
-    ok, message = await probe_whatsapp(configured)
-    assert not ok and "WHATSAPP_TOKEN" in message and "190" in message
-
-
-async def test_probe_explains_a_wrong_phone_number_id(settings: Settings, graph: FakeGraphAPI) -> None:
-    configured = whatsapp_settings(settings, graph.url).model_copy(
-        update={"whatsapp_phone_number_id": "79123456789"}
-    )
-    ok, message = await probe_whatsapp(configured)
-    assert not ok and "WHATSAPP_PHONE_NUMBER_ID" in message
-
-
-async def test_probe_names_a_missing_app_secret(settings: Settings, graph: FakeGraphAPI) -> None:
-    configured = whatsapp_settings(settings, graph.url).model_copy(update={"whatsapp_app_secret": None})
-    ok, message = await probe_whatsapp(configured)
-    assert not ok and "WHATSAPP_APP_SECRET" in message
-
-
-async def test_probe_when_not_configured_or_unreachable(settings: Settings) -> None:
-    ok, message = await probe_whatsapp(settings)
-    assert not ok and "WHATSAPP_TOKEN" in message
-    ok, message = await probe_whatsapp(
-        whatsapp_settings(settings, f"http://127.0.0.1:{_closed_port()}/v21.0")
-    )
-    assert not ok and "WHATSAPP_API_URL" in message

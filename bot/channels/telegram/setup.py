@@ -33,7 +33,6 @@ __all__ = [
     "TelegramRuntime",
     "build_admin_notifier",
     "build_bot",
-    "probe_telegram",
     "setup_telegram",
 ]
 
@@ -217,47 +216,3 @@ def setup_telegram(
     app.messengers.register(TelegramMessenger(runtime.channel))
     app.extras[EXTRAS_KEY] = runtime
     return runtime
-
-
-async def probe_telegram(settings: Settings) -> list[tuple[bool, str]]:
-    """`check`: the token (getMe), the admin chat (reachable, bot a member), the webhook state."""
-    results: list[tuple[bool, str]] = []
-    try:
-        bot = build_bot(settings, timeout=10.0)
-    except ConfigError as exc:
-        return [(False, str(exc))]
-    try:
-        try:
-            me = await bot.get_me()
-        except Exception as exc:
-            return [(False, f"Telegram token refused or {settings.telegram_api_url} unreachable ({exc}); "
-                            "check TELEGRAM_BOT_TOKEN (from @BotFather) and TELEGRAM_API_URL")]  # fmt: skip
-        results.append((True, f"Telegram bot @{me.username} answers"))
-        if settings.admin_chat_id is None:
-            results.append((False, "ADMIN_CHAT_ID is not set: administrators get no alerts; add the bot to "
-                                   "their chat and put the chat id there"))  # fmt: skip
-        else:
-            try:
-                member = await bot.get_chat_member(settings.admin_chat_id, me.id)
-                ok = member.status in {"creator", "administrator", "member"}
-                results.append((ok, f"admin chat {settings.admin_chat_id}: the bot is "
-                                    + ("a member" if ok else f"'{member.status}'; add the bot to the chat")))  # fmt: skip
-            except Exception as exc:
-                results.append((False, f"admin chat {settings.admin_chat_id} is not reachable ({exc}); "
-                                       "add the bot to the chat and check ADMIN_CHAT_ID"))  # fmt: skip
-        try:
-            info = await bot.get_webhook_info()
-        except Exception as exc:
-            results.append((False, f"webhook state unknown ({exc})"))
-        else:
-            if settings.telegram_webhook_url:
-                ok = bool(info.url) and info.url.startswith(settings.telegram_webhook_url.rstrip("/"))
-                note = f"webhook set to {info.url}" if info.url else "webhook not set yet (`run` sets it)"
-                last = f"; last error: {info.last_error_message}" if info.last_error_message else ""
-                results.append((ok or not info.url, note + last))
-            else:
-                results.append((True, "long polling" + (f" (a webhook {info.url} will be removed at start)"
-                                                        if info.url else "")))  # fmt: skip
-    finally:
-        await bot.session.close()
-    return results

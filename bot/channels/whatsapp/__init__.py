@@ -2,7 +2,7 @@
 
 from bot.channels.whatsapp.channel import CHANNEL, WEBHOOK_PATH, WhatsAppChannel, WhatsAppMessenger
 from bot.channels.whatsapp.graph import GraphAuthError, GraphClient, GraphError, WindowClosedError
-from bot.channels.whatsapp.setup import build_graph_client, probe_whatsapp, setup_whatsapp
+from bot.channels.whatsapp.setup import build_graph_client, setup_whatsapp
 from bot.channels.whatsapp.window import whatsapp_window_open
 
 __all__ = [
@@ -15,7 +15,6 @@ __all__ = [
     "WhatsAppMessenger",
     "WindowClosedError",
     "build_graph_client",
-    "probe_whatsapp",
     "setup_whatsapp",
     "whatsapp_window_open",
 ]

@@ -1,19 +1,18 @@
-"""Wiring the WhatsApp channel into the running service, and the probe `check` runs."""
+"""Wiring the WhatsApp channel into the running service."""
 
 from __future__ import annotations
 
 import logging
 
-import httpx
 from aiohttp import web
 
 from bot.bootstrap import App
 from bot.channels.whatsapp.channel import WEBHOOK_PATH, WhatsAppChannel, WhatsAppMessenger
-from bot.channels.whatsapp.graph import GraphAuthError, GraphClient, GraphError
+from bot.channels.whatsapp.graph import GraphClient
 from bot.config import Settings
 from bot.errors import ConfigError
 
-__all__ = ["EXTRAS_KEY", "build_graph_client", "probe_whatsapp", "setup_whatsapp"]
+__all__ = ["EXTRAS_KEY", "build_graph_client", "setup_whatsapp"]
 
 log = logging.getLogger(__name__)
 
@@ -78,50 +77,3 @@ def setup_whatsapp(
     app.messengers.register(WhatsAppMessenger(channel))
     app.extras[EXTRAS_KEY] = channel
     return channel
-
-
-async def probe_whatsapp(
-    settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
-) -> tuple[bool, str]:
-    """Token and phone number id checked with one GET on the Graph API; (ok, what to tell the operator)."""
-    try:
-        client = build_graph_client(
-            settings, timeout=10.0, max_attempts=1, loud_auth_errors=False, transport=transport
-        )
-    except ConfigError as exc:
-        return False, str(exc)
-    phone_id = settings.whatsapp_phone_number_id
-    try:
-        info = await client.phone_number()
-    except GraphAuthError as exc:
-        return False, (
-            f"WHATSAPP_TOKEN is refused ({exc}); create a permanent System User token with "
-            "whatsapp_business_messaging in Meta Business settings and set WHATSAPP_TOKEN"
-        )
-    except GraphError as exc:
-        if exc.code in (100, 803) or exc.status == 404:
-            return False, (
-                f"WHATSAPP_PHONE_NUMBER_ID {phone_id} is not found for this token ({exc}); copy the "
-                "Phone number ID (not the phone number itself) from the Meta app's WhatsApp → API Setup"
-            )
-        return False, (
-            f"the Graph API at {settings.whatsapp_api_url} did not answer properly ({exc}); "
-            "check WHATSAPP_API_URL and the network"
-        )
-    finally:
-        await client.aclose()
-    number = f"{info.get('display_phone_number', phone_id)} ({info.get('verified_name', 'no name')})"
-    problems = []
-    if settings.whatsapp_app_secret is None:
-        problems.append(
-            "WHATSAPP_APP_SECRET is not set: webhooks cannot be verified; copy the App secret from the "
-            "Meta app's Settings → Basic"
-        )
-    if settings.whatsapp_verify_token is None:
-        problems.append(
-            f"WHATSAPP_VERIFY_TOKEN is not set: Meta cannot verify the webhook URL ({WEBHOOK_PATH}); "
-            "choose a secret word and set it here and in WhatsApp → Configuration"
-        )
-    if problems:
-        return False, f"WhatsApp number {number} is reachable, but " + "; ".join(problems)
-    return True, f"WhatsApp number {number} is reachable; webhook path {WEBHOOK_PATH}"

@@ -1,4 +1,4 @@
-"""Per-chat order under concurrent load, a second poller refused with 409, and `check`'s Telegram probe."""
+"""Per-chat order under concurrent load, and a second poller refused with 409."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.channels.telegram import probe_telegram
 from tests.fakes.bot_api import TOKEN, FakeBotApi
 from tests.integration.telegram_harness import ADMIN_CHAT, running_bot, telegram_settings
 
@@ -48,14 +47,3 @@ async def test_a_second_poller_gets_409(api: FakeBotApi, tmp_path: Path) -> None
         # the bot's own poll was the one terminated; it keeps polling and serving
         api.message(4141, "Здравствуйте")
         await api.wait_sent(4141, 1, timeout=10)
-
-
-async def test_probe_reports_token_admin_chat_and_webhook(api: FakeBotApi, tmp_path: Path) -> None:
-    settings = telegram_settings(tmp_path, api)
-    results = await probe_telegram(settings)
-    assert all(ok for ok, _ in results), results
-    assert "@clinic_test_bot" in results[0][1]
-    missing = await probe_telegram(telegram_settings(tmp_path, api, admin_chat_id=-1009))
-    assert not missing[1][0] and "ADMIN_CHAT_ID" in missing[1][1]
-    bad = await probe_telegram(telegram_settings(tmp_path, api, telegram_bot_token="1:wrong"))
-    assert not bad[0][0] and "TELEGRAM_BOT_TOKEN" in bad[0][1]
