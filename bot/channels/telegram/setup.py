@@ -1,4 +1,4 @@
-"""Wiring Telegram into the running service: the bot, the dispatcher, polling or the webhook, and `check`'s probe."""
+"""Wiring Telegram into the running service: the bot, the dispatcher, polling or the webhook, replay after a crash."""
 
 from __future__ import annotations
 
