@@ -111,14 +111,9 @@ class ConversationState:
         if not text:
             return cls()
         data: dict[str, Any] = json.loads(text)
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
-        values["booking"] = Booking(
-            **{k: v for k, v in data.get("booking", {}).items() if k in {f.name for f in fields(Booking)}}
-        )
-        values["consent"] = Consent(
-            **{k: v for k, v in data.get("consent", {}).items() if k in {f.name for f in fields(Consent)}}
-        )
+        values = _known(cls, data)  # fields a newer or older version wrote are ignored
+        values["booking"] = Booking(**_known(Booking, data.get("booking", {})))
+        values["consent"] = Consent(**_known(Consent, data.get("consent", {})))
         return cls(**values)
 
 
@@ -130,3 +125,11 @@ _FIELDS: dict[type, tuple[str, ...]] = {
 def _plain(obj: ConversationState | Booking | Consent) -> dict[str, Any]:
     """The fields of one of the state's dataclasses as a dict (shallow: lists are shared, not copied)."""
     return {name: getattr(obj, name) for name in _FIELDS[type(obj)]}
+
+
+def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    names = _FIELD_SETS[cls]
+    return {k: v for k, v in data.items() if k in names}
+
+
+_FIELD_SETS: dict[type, frozenset[str]] = {cls: frozenset(names) for cls, names in _FIELDS.items()}
