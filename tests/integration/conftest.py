@@ -1,4 +1,4 @@
-"""Fixtures of the lead lifecycle tests: the fake Google Sheet (`api`) and the application on it (`both`)."""
+"""Fixtures of the lead lifecycle tests: the fake Google Sheet (`sheets_api`) and the application on it (`both`)."""
 
 from __future__ import annotations
 
@@ -15,15 +15,15 @@ from tests.integration.lead_harness import SHEET, make_app
 
 
 @pytest.fixture
-def api() -> Iterator[FakeSheetsApi]:
+def sheets_api() -> Iterator[FakeSheetsApi]:
     with FakeSheetsApi() as server:
         server.add_spreadsheet(SHEET)
         yield server
 
 
 @pytest.fixture
-def both(settings: Settings, clock: FakeClock, api: FakeSheetsApi, tmp_path: Path) -> Iterator[App]:
+def both(settings: Settings, clock: FakeClock, sheets_api: FakeSheetsApi, tmp_path: Path) -> Iterator[App]:
     """The application writing to leads.csv and to the fake Google Sheet."""
-    app = make_app(settings, clock, api, tmp_path)
+    app = make_app(settings, clock, sheets_api, tmp_path)
     yield app
     app.close()

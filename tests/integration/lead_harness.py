@@ -1,5 +1,5 @@
 """The whole application writing leads to leads.csv and to the fake Google Sheet (the lead lifecycle tests;
-the fixtures `api` and `both` are in conftest.py)."""
+the fixtures `sheets_api` and `both` are in conftest.py)."""
 
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ async def patient_confirms(app: App, clock: FakeClock) -> None:
 
 
 async def test_status_set_with_the_alerts_buttons_survives_the_confirmation(
-    both: App, clock: FakeClock, api: FakeSheetsApi
+    both: App, clock: FakeClock, sheets_api: FakeSheetsApi
 ) -> None:
     lead_id = await unconfirmed_row(both, clock)
     await both.service.set_status(lead_id, Status.IN_WORK, "admin:7")
@@ -41,7 +41,7 @@ async def test_status_set_with_the_alerts_buttons_survives_the_confirmation(
     await patient_confirms(both, clock)
     [csv_row] = both.sinks["csv"].read_all()
     assert (csv_row.id, csv_row.window, csv_row.status) == (lead_id, "после 14:00", Status.IN_WORK)
-    [row] = sheet_rows(api)
+    [row] = sheet_rows(sheets_api)
     assert (row[0], row[5], row[10]) == (lead_id, "после 14:00", Status.IN_WORK)
     [local] = both.store.leads()
     assert (local.window, local.status) == ("после 14:00", Status.IN_WORK)
@@ -52,7 +52,7 @@ async def test_status_set_with_the_alerts_buttons_survives_the_confirmation(
 
 
 async def test_status_typed_into_the_sheet_survives_the_confirmation(
-    both: App, clock: FakeClock, api: FakeSheetsApi
+    both: App, clock: FakeClock, sheets_api: FakeSheetsApi
 ) -> None:
     lead_id = await unconfirmed_row(both, clock)
     sheet = both.sinks["sheets"]
@@ -63,17 +63,17 @@ async def test_status_typed_into_the_sheet_survives_the_confirmation(
         )
     )
     await patient_confirms(both, clock)
-    [row] = sheet_rows(api)
+    [row] = sheet_rows(sheets_api)
     assert (row[0], row[5], row[6], row[10]) == (lead_id, "после 14:00", "первичное", Status.BOOKED)
     # The bot never knew of «записан»: the CSV and the local record have its own status.
     assert [lead.status for lead in both.sinks["csv"].read_all()] == [Status.NEW]
 
 
 async def test_without_an_administrators_status_the_row_becomes_new(
-    both: App, clock: FakeClock, api: FakeSheetsApi
+    both: App, clock: FakeClock, sheets_api: FakeSheetsApi
 ) -> None:
     lead_id = await unconfirmed_row(both, clock)
     await patient_confirms(both, clock)
-    assert [(r[0], r[10]) for r in sheet_rows(api)] == [(lead_id, Status.NEW)]
+    assert [(r[0], r[10]) for r in sheet_rows(sheets_api)] == [(lead_id, Status.NEW)]
     assert [(x.id, x.status) for x in both.sinks["csv"].read_all()] == [(lead_id, Status.NEW)]
     assert PATIENT.key in {str(r[0]) for r in both.db.query("SELECT conversation FROM leads")}

@@ -19,8 +19,8 @@ from tests.integration.test_scheduler import clinic_time, run_until, say, setup,
 WITHDRAW = "отзываю согласие на обработку данных"
 
 
-def sheet_leads(api: FakeSheetsApi) -> list[Lead]:
-    return [Lead.from_row([str(c) for c in row]) for row in api.values(SHEET, "Обращения")[1:]]
+def sheet_leads(sheets_api: FakeSheetsApi) -> list[Lead]:
+    return [Lead.from_row([str(c) for c in row]) for row in sheets_api.values(SHEET, "Обращения")[1:]]
 
 
 def alerts(app: App) -> list[str]:
@@ -55,20 +55,20 @@ def assert_forgotten(lead: Lead, lead_id: str, status: str = Status.REFUSED) -> 
 
 
 async def test_withdrawal_removes_the_personal_data_of_the_unconfirmed_row(
-    both: App, clock: FakeClock, api: FakeSheetsApi
+    both: App, clock: FakeClock, sheets_api: FakeSheetsApi
 ) -> None:
     lead_id = await unconfirmed_row(both, clock)
     clock.set(clinic_time(13))
-    writes = api.writes()
+    writes = sheets_api.writes()
     reply = await say(both, WITHDRAW)
     assert "согласие отозвано" in reply.lower()
     await both.flusher.flush()
     [csv_row] = both.sinks["csv"].read_all()
-    [sheet_row] = sheet_leads(api)
+    [sheet_row] = sheet_leads(sheets_api)
     [local] = both.store.leads()
     for lead in (csv_row, sheet_row, local):
         assert_forgotten(lead, lead_id)
-    assert api.writes() - writes == 1  # one rewrite of the row
+    assert sheets_api.writes() - writes == 1  # one rewrite of the row
     assert "79123456789" not in local_text(both) and "Мария" not in local_text(both)
     notices = [a for a in alerts(both) if "отозвал согласие" in a]
     assert len(notices) == 1 and lead_id in notices[0] and "79123456789" not in notices[0]
@@ -78,19 +78,19 @@ async def test_withdrawal_removes_the_personal_data_of_the_unconfirmed_row(
     await both.flusher.flush()
     assert both.db.query("SELECT COUNT(*) FROM outbox")[0][0] == outbox_items
     assert len([a for a in alerts(both) if "отозвал согласие" in a]) == 1
-    assert api.writes() - writes == 1
+    assert sheets_api.writes() - writes == 1
     # No timer brings the row back.
     await run_until(both, clock, clinic_time(20), step=timedelta(minutes=30))
-    [sheet_row] = sheet_leads(api)
+    [sheet_row] = sheet_leads(sheets_api)
     assert_forgotten(sheet_row, lead_id)
 
 
 async def test_withdrawal_reaches_the_sheet_after_an_outage_and_a_restart(
-    settings: Settings, clock: FakeClock, api: FakeSheetsApi, tmp_path: Path
+    settings: Settings, clock: FakeClock, sheets_api: FakeSheetsApi, tmp_path: Path
 ) -> None:
-    first = make_app(settings, clock, api, tmp_path)
+    first = make_app(settings, clock, sheets_api, tmp_path)
     try:
-        api.outage = True  # the sheet is down from the start: even the unconfirmed row waits
+        sheets_api.outage = True  # the sheet is down from the start: even the unconfirmed row waits
         clock.set(clinic_time(10))
         setup(first, clock)
         await up_to_window(first)
@@ -102,35 +102,35 @@ async def test_withdrawal_reaches_the_sheet_after_an_outage_and_a_restart(
         assert "79123456789" not in local_text(first)  # the waiting append no longer carries the phone
     finally:
         first.close()
-    api.outage = False
+    sheets_api.outage = False
     clock.advance(timedelta(minutes=30))
-    second = make_app(settings, clock, api, tmp_path)
+    second = make_app(settings, clock, sheets_api, tmp_path)
     try:
         second.outbox.retry_now("sheets")
         await second.flusher.flush()
         assert second.outbox.backlog() == {}
-        [sheet_row] = sheet_leads(api)
+        [sheet_row] = sheet_leads(sheets_api)
         assert_forgotten(sheet_row, lead.id)
-        values = "\n".join(",".join(map(str, row)) for row in api.values(SHEET, "Обращения"))
+        values = "\n".join(",".join(map(str, row)) for row in sheets_api.values(SHEET, "Обращения"))
         assert "79123456789" not in values
     finally:
         second.close()
 
 
 async def test_the_administrators_status_stays_but_the_personal_data_goes(
-    both: App, clock: FakeClock, api: FakeSheetsApi
+    both: App, clock: FakeClock, sheets_api: FakeSheetsApi
 ) -> None:
     lead_id = await unconfirmed_row(both, clock)
     await both.service.set_status(lead_id, Status.NOT_REACHED, "admin:7")
     clock.set(clinic_time(13))
     await say(both, WITHDRAW)
     await both.flusher.flush()
-    for lead in (*both.sinks["csv"].read_all(), *sheet_leads(api), *both.store.leads()):
+    for lead in (*both.sinks["csv"].read_all(), *sheet_leads(sheets_api), *both.store.leads()):
         assert_forgotten(lead, lead_id, status=Status.NOT_REACHED)
 
 
 async def test_confirmed_leads_stay_and_the_administrators_are_told(
-    both: App, clock: FakeClock, api: FakeSheetsApi
+    both: App, clock: FakeClock, sheets_api: FakeSheetsApi
 ) -> None:
     clock.set(clinic_time(10))
     await say(both, "Я Ольга, хочу к лору после обеда, впервые, 89123456789")
@@ -142,7 +142,7 @@ async def test_confirmed_leads_stay_and_the_administrators_are_told(
     await say(both, WITHDRAW)
     await both.flusher.flush()
     assert both.db.query("SELECT COUNT(*) FROM outbox")[0][0] == outbox_items
-    assert sheet_leads(api) == [confirmed] and both.sinks["csv"].read_all() == [confirmed]
+    assert sheet_leads(sheets_api) == [confirmed] and both.sinks["csv"].read_all() == [confirmed]
     [notice] = [a for a in alerts(both) if "отозвал согласие" in a]
     assert confirmed.id in notice and "вручную" in notice and "79123456789" not in notice
 
