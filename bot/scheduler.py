@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 
 from bot.config import Settings
-from bot.dialogue.core import service_label
+from bot.dialogue.core import lead_of, service_label
 from bot.dialogue.messages import Address, Button, Outgoing
 from bot.dialogue.state import ConversationState, Slot, Stage
 from bot.dialogue.texts import Texts
@@ -170,20 +170,8 @@ def unconfirmed_lead(
     state: ConversationState, address: Address, now: datetime, tz: ZoneInfo, knowledge: Knowledge
 ) -> Lead:
     """The row of a patient who left a phone and went silent: what is known, status «не подтверждена»."""
-    b = state.booking
-    return Lead(
-        id=state.lead_id or new_lead_id(),
-        created=now.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
-        name=b.name,
-        phone=b.phone,
-        service=service_label(state, knowledge),
-        window=b.window,
-        visit=b.visit,
-        channel=address.channel,
-        contact=address.contact or address.user_id,
-        comment=b.comment or b.specialty,
-        status=Status.UNCONFIRMED,
-    )
+    lead_id = state.lead_id or new_lead_id()
+    return lead_of(state, address, now.astimezone(tz), knowledge, lead_id, Status.UNCONFIRMED)
 
 
 def whatsapp_window_open(db: Database, address: Address, state: ConversationState, now: datetime) -> bool:

@@ -82,6 +82,31 @@ def service_label(state: ConversationState, knowledge: Knowledge) -> str:
     return b.specialty
 
 
+def lead_of(
+    state: ConversationState,
+    address: Address,
+    local: datetime,
+    knowledge: Knowledge,
+    lead_id: str,
+    status: str,
+) -> Lead:
+    """The row of this conversation's request as it stands (`local`: clinic time of the row)."""
+    b = state.booking
+    return Lead(
+        id=lead_id,
+        created=local.strftime("%Y-%m-%d %H:%M"),
+        name=b.name,
+        phone=b.phone,
+        service=service_label(state, knowledge),
+        window=b.window,
+        visit=b.visit,
+        channel=address.channel,
+        contact=address.contact or address.user_id,
+        comment=b.comment or b.specialty,
+        status=status,
+    )
+
+
 class DialogueCore:
     """The rules of the conversation (DESIGN.md, "Conversation rules")."""
 
@@ -505,30 +530,17 @@ class DialogueCore:
     def _confirm(
         self, state: ConversationState, step: Step, address: Address, local: datetime, knowledge: Knowledge
     ) -> Step:
-        b = state.booking
         lead_id = state.lead_id or self.new_id()
-        lead = Lead(
-            id=lead_id,
-            created=local.strftime("%Y-%m-%d %H:%M"),
-            name=b.name,
-            phone=b.phone,
-            service=service_label(state, knowledge),
-            window=b.window,
-            visit=b.visit,
-            channel=address.channel,
-            contact=address.contact or address.user_id,
-            comment=b.comment or b.specialty,
-            status=Status.NEW,
-        )
+        lead = lead_of(state, address, local, knowledge, lead_id, Status.NEW)
         step.effects.append(StoreLead(lead, update=bool(state.lead_id)))
         state.leads.append(lead_id)
         clinic = knowledge.clinic
         if clinic_open(clinic, local) and clinic_open(
             clinic, local + timedelta(minutes=clinic.callback_minutes)
         ):
-            step.say(self.texts.get("done_open", name=b.name, minutes=clinic.callback_minutes))
+            step.say(self.texts.get("done_open", name=lead.name, minutes=clinic.callback_minutes))
         else:
-            step.say(self.texts.get("done_closed", name=b.name, when=next_opening(clinic, local)))
+            step.say(self.texts.get("done_closed", name=lead.name, when=next_opening(clinic, local)))
         step.say(self.texts.get("after_done"))
         state.reset_booking()
         state.closed = True  # nothing left to remind about
