@@ -115,6 +115,22 @@ def _fake_main(conn: Connection, patients: int, timeout: float, spread: float) -
 # --- the bot (this process) -----------------------------------------------------------------------
 
 
+def _process_cpu(pid: int) -> float:
+    """Seconds of CPU a process has used (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _bot_cpu(runtime: Any) -> float:
+    """This process's CPU time and its Telegram workers'."""
+    shards = runtime.shards
+    pids = [w.process.pid for w in shards.workers.values() if w.process] if shards else []
+    return time.process_time() + sum(_process_cpu(pid) for pid in pids)
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -123,7 +139,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def _bot(
-    port: int, conn: Connection, patients: int, debounce: float, data: Path
+    port: int, conn: Connection, patients: int, debounce: float, data: Path, workers: int
 ) -> list[dict[str, Any]]:
     settings = load_settings(
         data_dir=data,
@@ -133,6 +149,7 @@ async def _bot(
         telegram_api_url=f"http://127.0.0.1:{port}",
         admin_chat_id=ADMIN_CHAT,
         telegram_debounce=f"{debounce}s",
+        telegram_workers=workers,
         quiet_hours="",
     )
     bot = build_bot(settings)
@@ -150,11 +167,11 @@ async def _bot(
     rounds = []
     try:
         for _ in ROUNDS:
-            cpu = time.process_time()
+            cpu = _bot_cpu(runtime)
             conn.send("go")
             result: dict[str, Any] = await loop.run_in_executor(None, conn.recv)
             await runtime.channel.drain()
-            result["cpu"] = time.process_time() - cpu
+            result["cpu"] = _bot_cpu(runtime) - cpu
             rounds.append(result)
     finally:
         checkpoints.cancel()
@@ -164,14 +181,16 @@ async def _bot(
     return rounds
 
 
-def run(patients: int, debounce: float, timeout: float, spread: float = 0.0) -> dict[str, float]:
+def run(
+    patients: int, debounce: float, timeout: float, spread: float = 0.0, workers: int = 1
+) -> dict[str, float]:
     ctx = mp.get_context("spawn")
     ours, theirs = ctx.Pipe()
     child = ctx.Process(target=_fake_main, args=(theirs, patients, timeout, spread), daemon=True)
     child.start()
     port = ours.recv()
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
-        rounds = event_loop.run(_bot(port, ours, patients, debounce, Path(tmp)))  # as `run` does
+        rounds = event_loop.run(_bot(port, ours, patients, debounce, Path(tmp), workers))  # as `run` does
     child.join(10)
     latencies = sorted(x for r in rounds for x in r["latencies"])
     typings = sorted(x for r in rounds for x in r["typing"])
@@ -194,6 +213,30 @@ def run(patients: int, debounce: float, timeout: float, spread: float = 0.0) -> 
     }
 
 
+def report(n: int, spread: float, workers: int, r: dict[str, float]) -> None:
+    how = "all at once" if not spread else f"over {spread:g} s"
+    print(
+        f"  {n:>5} patients {how}, {workers} process(es): answered {r['answered']:.1%}, "
+        f"first reply p50 {r['p50'] * 1000:.0f} ms, p95 {r['p95'] * 1000:.0f} ms, p99 {r['p99'] * 1000:.0f} ms, "
+        f"max {r['max'] * 1000:.0f} ms; {r['updates_per_s']:.0f} updates/s; "
+        f"bot CPU {r['cpu_ms_per_message']:.2f} ms/message (the fake Bot API's {r['fake_cpu_ms_per_message']:.2f})"
+    )
+    if r["typing_shown"]:  # with a debounce window "typing…" is the first sign of life
+        print(
+            f"        typing… shown to {r['typing_shown']:.0%} of messages, "
+            f"p95 {r['typing_p95'] * 1000:.0f} ms after the message"
+        )
+    tag = f"tg_{n}" + (f"_over_{spread:g}s" if spread else "_burst") + f"_{workers}proc"
+    print(f"FIGURE {tag}_answered {r['answered'] * 100:.1f} %")
+    print(f"FIGURE {tag}_reply_p50 {r['p50'] * 1000:.0f} ms")
+    print(f"FIGURE {tag}_reply_p95 {r['p95'] * 1000:.0f} ms")
+    print(f"FIGURE {tag}_reply_max {r['max'] * 1000:.0f} ms")
+    print(f"FIGURE {tag}_updates_per_s {r['updates_per_s']:.0f} 1/s")
+    print(f"FIGURE {tag}_cpu_per_message {r['cpu_ms_per_message']:.2f} ms")
+    if r["typing_shown"]:
+        print(f"FIGURE {tag}_typing_p95 {r['typing_p95'] * 1000:.0f} ms")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", "--patients", type=int, action="append", help="patients (repeatable)")
@@ -202,6 +245,12 @@ def main() -> int:
         "--debounce", type=float, default=0.0, help="TELEGRAM_DEBOUNCE in seconds (default 0)"
     )
     parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        action="append",
+        help="TELEGRAM_WORKERS: processes answering patients (repeatable; default 1 and 2)",
+    )
     parser.add_argument(
         "--spread",
         type=float,
@@ -216,30 +265,10 @@ def main() -> int:
         f"Telegram load: {len(ROUNDS)} rounds, debounce {args.debounce:g} s, offline engine, fake Bot API, "
         f"{event_loop.loop_name()} event loop"
     )
-    for n in sizes:
-        for spread in spreads:
-            r = run(n, args.debounce, args.timeout, spread)
-            how = "all at once" if not spread else f"over {spread:g} s"
-            print(
-                f"  {n:>5} patients {how}: answered {r['answered']:.1%}, first reply p50 {r['p50'] * 1000:.0f} ms, "
-                f"p95 {r['p95'] * 1000:.0f} ms, p99 {r['p99'] * 1000:.0f} ms, max {r['max'] * 1000:.0f} ms; "
-                f"{r['updates_per_s']:.0f} updates/s; bot CPU {r['cpu_ms_per_message']:.2f} ms/message "
-                f"(the fake Bot API's {r['fake_cpu_ms_per_message']:.2f})"
-            )
-            if r["typing_shown"]:  # with a debounce window "typing…" is the first sign of life
-                print(
-                    f"        typing… shown to {r['typing_shown']:.0%} of messages, "
-                    f"p95 {r['typing_p95'] * 1000:.0f} ms after the message"
-                )
-            tag = f"tg_{n}" + (f"_over_{spread:g}s" if spread else "_burst")
-            print(f"FIGURE {tag}_answered {r['answered'] * 100:.1f} %")
-            print(f"FIGURE {tag}_reply_p50 {r['p50'] * 1000:.0f} ms")
-            print(f"FIGURE {tag}_reply_p95 {r['p95'] * 1000:.0f} ms")
-            print(f"FIGURE {tag}_reply_max {r['max'] * 1000:.0f} ms")
-            print(f"FIGURE {tag}_updates_per_s {r['updates_per_s']:.0f} 1/s")
-            print(f"FIGURE {tag}_cpu_per_message {r['cpu_ms_per_message']:.2f} ms")
-            if r["typing_shown"]:
-                print(f"FIGURE {tag}_typing_p95 {r['typing_p95'] * 1000:.0f} ms")
+    for workers in args.workers or [1, 2]:
+        for n in sizes:
+            for spread in spreads:
+                report(n, spread, workers, run(n, args.debounce, args.timeout, spread, workers))
     return 0
 
 

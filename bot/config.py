@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     telegram_webhook_url: str | None = None
     telegram_webhook_secret: SecretStr | None = None
     telegram_debounce: Duration = timedelta(seconds=1.2)
+    # Processes answering Telegram patients (1: this one alone; 2 on two cores halves a burst's wait)
+    telegram_workers: int = Field(default=1, ge=1, le=32)
     handoff_timeout: Duration = timedelta(hours=2)
 
     # LLM (no key: the offline engine)

@@ -70,6 +70,7 @@ class KnowledgeWatcher:
     settle: float = 0.3  # seconds the files must stay unchanged before they are read
     sheet_interval: float = 300.0  # re-read the doctors of the sheet this often (0: never)
     monotonic: Callable[[], float] = time.monotonic
+    announce: bool = True  # tell the administrators (False: a Telegram worker; the front tells them)
     announced: set[str] = field(default_factory=set)
     reloads: int = 0
     failures: int = 0
@@ -181,6 +182,9 @@ class KnowledgeWatcher:
         await self._warn(f"Замечания к файлам знаний (бот работает):\n{lines}")
 
     async def _warn(self, text: str) -> None:
+        if not self.announce:
+            log.info("not announced here: %s", text)
+            return
         try:
             await self.app.notifier.warn(text)
         except Exception:  # the notifier's contract is not to raise; a broken one must not stop reloads
@@ -192,9 +196,9 @@ async def _maybe_await(value: object) -> None:
         await value
 
 
-async def watch_knowledge(app: App, interval: float = 2.0) -> None:
+async def watch_knowledge(app: App, interval: float = 2.0, *, announce: bool = True) -> None:
     """Forever: poll KNOWLEDGE_DIR and PROMPTS_DIR every `interval` seconds (the run command starts it)."""
-    watcher = KnowledgeWatcher(app)
+    watcher = KnowledgeWatcher(app, announce=announce)
     await watcher.start()
     while True:
         await asyncio.sleep(interval)

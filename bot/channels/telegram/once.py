@@ -10,6 +10,11 @@ a day late would make no sense.
 
 The highest id received is kept too, and the ids seen since start in memory, so redeliveries (the last
 polled batch after a restart, a webhook retry) are skipped.
+
+With Telegram workers (`TELEGRAM_WORKERS` > 1, see `shards`) the receiving process keeps every update and
+`hand_over`s those of the workers' chats; a worker's log is `trusting` (its updates were checked and kept
+already) and `report`s what it finished to the front, which forgets them (the front's transactions, not
+more of them from another process competing for the database's write lock).
 """
 
 from __future__ import annotations
@@ -61,8 +66,12 @@ class UpdateLog(BaseMiddleware):
         max_age: float = 24 * 3600,
         recent: int = 10_000,
         clock: Callable[[], float] = time.time,
+        trusting: bool = False,
+        report: Callable[[list[int]], None] | None = None,
     ) -> None:
         self.db = db
+        self.trusting = trusting
+        self.report = report
         self.bot_id = bot_id
         self.max_age = max_age
         self.clock = clock
@@ -78,6 +87,8 @@ class UpdateLog(BaseMiddleware):
         self._order: deque[int] = deque(maxlen=recent)
         self._admitted: set[int] = set()  # let through once without the redelivery check (replay, webhook)
         self._deferred: set[int] = set()
+        self._handed: set[int] = set()  # finished by another process
+        self._payloads: dict[int, str] = {}  # as kept, for `payload` while the update is being handled
         self._arrived: list[tuple[int, str, float]] = []
         self._finished: list[int] = []
         self._flush_scheduled = False
@@ -105,7 +116,9 @@ class UpdateLog(BaseMiddleware):
         middleware once without a second check."""
         if not self.first_time(update.update_id):
             return False
-        self._arrived.append((update.update_id, update.model_dump_json(exclude_none=True), self.clock()))
+        payload = update.model_dump_json(exclude_none=True)
+        self._arrived.append((update.update_id, payload, self.clock()))
+        self._payloads[update.update_id] = payload
         self._admitted.add(update.update_id)
         self._schedule_flush()
         return True
@@ -114,7 +127,7 @@ class UpdateLog(BaseMiddleware):
         if not isinstance(event, Update):
             return await handler(event, data)
         update_id = event.update_id
-        if update_id not in self._admitted and not self.admit(event):
+        if not self.trusting and update_id not in self._admitted and not self.admit(event):
             log.info("update %s already processed; skipped", update_id)
             return None
         self._admitted.discard(update_id)
@@ -123,7 +136,10 @@ class UpdateLog(BaseMiddleware):
             return await handler(event, data)
         finally:
             _current.reset(token)
-            if update_id not in self._deferred:
+            self._payloads.pop(update_id, None)
+            if update_id in self._handed:
+                self._handed.discard(update_id)
+            elif update_id not in self._deferred:
                 self.finished((update_id,))
 
     # --- handling ----------------------------------------------------------------------------------
@@ -134,6 +150,16 @@ class UpdateLog(BaseMiddleware):
         if update_id is not None:
             self._deferred.add(update_id)
         return update_id
+
+    def hand_over(self) -> None:
+        """Called for an update passed to another process: that process finishes it (in this database)."""
+        update_id = _current.get()
+        if update_id is not None:
+            self._handed.add(update_id)
+
+    def payload(self, update: Update) -> str:
+        """The update as kept (JSON), without serialising it again when it arrived in this process."""
+        return self._payloads.get(update.update_id) or update.model_dump_json(exclude_none=True)
 
     def finished(self, update_ids: Iterable[int]) -> None:
         """These updates were handled (answered, or failed for good): they need not survive a restart."""
@@ -156,6 +182,10 @@ class UpdateLog(BaseMiddleware):
         self._flush_scheduled = False
         arrived, self._arrived = self._arrived, []
         finished, self._finished = self._finished, []
+        if self.report is not None:
+            if finished:
+                self.report(finished)
+            return
         if not arrived and not finished and self.highest <= self.saved:
             return
         rows = [(self.bot_id, *row) for row in arrived]
@@ -203,6 +233,17 @@ class UpdateLog(BaseMiddleware):
         self._admitted.update(update_id for update_id, _ in fresh)
         self.replayed += len(fresh)
         return [payload for _, payload in fresh]
+
+    def take_back(self, wanted: Callable[[str], bool]) -> list[str]:
+        """Kept updates (payloads, oldest first) that `wanted` picks, let through once to be handled here:
+        those a Telegram worker process had not finished when it died."""
+        rows = self.db.query(
+            "SELECT update_id, payload FROM telegram_inbox WHERE bot_id = ? ORDER BY update_id",
+            (self.bot_id,),
+        )
+        taken = [(int(str(update_id)), str(payload)) for update_id, payload in rows if wanted(str(payload))]
+        self._admitted.update(update_id for update_id, _ in taken)
+        return [payload for _, payload in taken]
 
     async def close(self) -> None:
         self.save()

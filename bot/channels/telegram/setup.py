@@ -22,6 +22,7 @@ from bot.channels.telegram.channel import TelegramChannel, TelegramMessenger
 from bot.channels.telegram.handlers import build_admin_router, build_patient_router
 from bot.channels.telegram.once import UpdateLog
 from bot.channels.telegram.session import TelegramSession
+from bot.channels.telegram.shards import ShardedMessenger, ShardRouter, Shards
 from bot.clock import Clock
 from bot.config import Settings
 from bot.errors import ConfigError
@@ -72,10 +73,18 @@ def build_admin_notifier(bot: Bot, settings: Settings, clock: Clock) -> Telegram
 
 
 class TelegramRuntime:
-    """The bot, its dispatcher and channel, and how updates come in (polling or webhook)."""
+    """The bot, its dispatcher and channel, and how updates come in (polling or webhook).
+
+    `worker=True`: the runtime of a Telegram worker process (`shards`), fed by the front, patients only."""
 
     def __init__(
-        self, app: App, bot: Bot, notifier: TelegramAdminNotifier | None, *, debounce: float | None = None
+        self,
+        app: App,
+        bot: Bot,
+        notifier: TelegramAdminNotifier | None,
+        *,
+        debounce: float | None = None,
+        worker: bool = False,
     ):
         self.app = app
         self.bot = bot
@@ -83,18 +92,32 @@ class TelegramRuntime:
         self.channel = TelegramChannel(app, bot, debounce=debounce)
         # Conversation state lives in our own store; aiogram's FSM would only cost time per update.
         self.dispatcher = Dispatcher(disable_fsm=True)
-        self.updates = UpdateLog(app.db, bot.id)
+        self.updates = UpdateLog(app.db, bot.id, trusting=worker)
         self.dispatcher.update.outer_middleware(self.updates)
         self.channel.updates = self.updates
+        admin_chat = notifier.chat_id if notifier is not None else None
+        self.shards: Shards | None = None
+        self.shard_router: ShardRouter | None = None
+        if not worker and app.settings.telegram_workers > 1:
+            self.shards = Shards(
+                app.settings.telegram_workers,
+                app.settings,
+                admin_chat=admin_chat,
+                updates=self.updates,
+                deliver_leads=app.service.deliver_leads,
+                handle_here=self._handle_here,
+            )
+            self.shard_router = ShardRouter(self.shards, self.updates)
+            self.dispatcher.update.outer_middleware(self.shard_router)
         # Patients first: nearly every update is theirs, and the admin chat (even a private one) is kept out
         # of their router, so an update meets one router's filters, not two.
-        admin_chat = notifier.chat_id if notifier is not None else None
         self.dispatcher.include_router(build_patient_router(self.channel, admin_chat=admin_chat))
         if notifier is not None:
             alerts = AlertBook(app.db)
             notifier.attach(alerts, self.channel.delivery)
-            members = MemberCheck(bot, notifier.chat_id)
-            self.dispatcher.include_router(build_admin_router(self.channel, notifier, alerts, members))
+            if not worker:  # a worker never sees the admin chat's updates
+                members = MemberCheck(bot, notifier.chat_id)
+                self.dispatcher.include_router(build_admin_router(self.channel, notifier, alerts, members))
         self._polling: asyncio.Task[None] | None = None
         self._feeds: set[asyncio.Task[Any]] = set()
         self.username = ""
@@ -103,6 +126,8 @@ class TelegramRuntime:
         """getMe, the commands menu (patients and the admin chat); updates a stopped run left are handled."""
         me = await self.bot.get_me()
         self.username = me.username or ""
+        if self.shards is not None:
+            await self.shards.start()
         await self.replay()
         await self.channel.delivery.call(
             0,
@@ -120,7 +145,14 @@ class TelegramRuntime:
     async def replay(self) -> int:
         """Handle again, in order, the updates the last run received but had not answered (`kill -9`)."""
         pending = self.updates.pending()
-        for payload in pending:
+        await self._handle_here(pending)
+        if pending:
+            log.info("answered %d Telegram update(s) left by the previous run", len(pending))
+        return len(pending)
+
+    async def _handle_here(self, payloads: list[str]) -> None:
+        """Kept updates (let through the redelivery check) through this dispatcher, in order."""
+        for payload in payloads:
             try:
                 update = Update.model_validate_json(payload, context={"bot": self.bot})
             except ValueError as exc:  # written by an older version, say: not worth a crash loop
@@ -131,9 +163,6 @@ class TelegramRuntime:
             except Exception:  # one bad update must not keep the service from starting
                 log.exception("a kept Telegram update failed again; dropped")
                 self.updates.finished((update.update_id,))
-        if pending:
-            log.info("answered %d Telegram update(s) left by the previous run", len(pending))
-        return len(pending)
 
     # --- long polling ------------------------------------------------------------------------------
 
@@ -203,16 +232,27 @@ class TelegramRuntime:
             await asyncio.gather(self._polling, return_exceptions=True)
         if self._feeds:
             await asyncio.wait(list(self._feeds), timeout=timeout)
-        await self.channel.close(timeout)
+        if self.shards is not None:  # the workers and this process finish their chats side by side
+            await asyncio.gather(self.shards.stop(timeout), self.channel.close(timeout))
+        else:
+            await self.channel.close(timeout)
         await self.updates.close()
         await self.bot.session.close()
 
 
 def setup_telegram(
-    app: App, bot: Bot, notifier: TelegramAdminNotifier | None = None, *, debounce: float | None = None
+    app: App,
+    bot: Bot,
+    notifier: TelegramAdminNotifier | None = None,
+    *,
+    debounce: float | None = None,
+    worker: bool = False,
 ) -> TelegramRuntime:
     """The Telegram runtime for `app`: the "telegram" messenger registered, routers built."""
-    runtime = TelegramRuntime(app, bot, notifier, debounce=debounce)
-    app.messengers.register(TelegramMessenger(runtime.channel))
+    runtime = TelegramRuntime(app, bot, notifier, debounce=debounce, worker=worker)
+    if runtime.shards is not None:
+        app.messengers.register(ShardedMessenger(runtime.channel, runtime.shards))
+    else:
+        app.messengers.register(TelegramMessenger(runtime.channel))
     app.extras[EXTRAS_KEY] = runtime
     return runtime

@@ -1,0 +1,178 @@
+"""A Telegram worker process: the patients of its share of the chats, for the front process (see `shards`).
+
+Started by the front as `python -m bot.channels.telegram.worker --fd N` with one end of a socket pair. It
+gets the front's settings, builds the same application on the same local record (SQLite) and answers the
+updates it is given with the same aiogram dispatcher and channel as the front. The front keeps what only one
+process may do: polling or the webhook, the admin chat, the outbox, timers and reports; a lead committed
+here is announced to the front (an `L` frame), which delivers the outbox.
+
+A `Q` frame (or SIGTERM) finishes the messages in hand, then exits. The end of the socket without `Q` means
+the front died (`kill -9`): the worker exits at once, and the next front answers what was left from the
+updates it had kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import socket
+import sys
+from typing import Any
+
+from aiogram.types import Update
+
+from bot import event_loop, heap
+from bot.bootstrap import App, build_app
+from bot.channels.telegram import wire
+from bot.channels.telegram.setup import TelegramRuntime, build_admin_notifier, build_bot, setup_telegram
+from bot.cli import setup_logging
+from bot.clock import SystemClock
+from bot.config import Settings
+from bot.knowledge.watch import watch_knowledge
+from bot.storage.checkpoints import keep_checkpointing
+from sheets.outbox import OutboxFlusher
+
+__all__ = ["main", "serve_worker"]
+
+log = logging.getLogger("bot.telegram.worker")
+
+
+def build_worker(settings: Settings, writer: asyncio.StreamWriter) -> tuple[App, TelegramRuntime]:
+    """The application as the front builds it, except that the outbox is delivered by the front."""
+    clock = SystemClock()
+    bot = build_bot(settings)
+    notifier = build_admin_notifier(bot, settings, clock) if settings.admin_chat_id is not None else None
+    app = build_app(settings, clock=clock, notifier=notifier)
+    # No sinks here: `deliver_leads` only wakes this flusher, and the wake-up is passed to the front.
+    app.flusher = OutboxFlusher(app.outbox, {}, clock)
+    app.service.flusher = app.flusher
+    runtime = setup_telegram(app, bot, notifier, worker=True)
+    runtime.updates.report = lambda ids: writer.write(wire.frame(wire.FINISHED, ",".join(map(str, ids))))
+    return app, runtime
+
+
+async def _announce_leads(flusher: OutboxFlusher, writer: asyncio.StreamWriter) -> None:
+    while True:
+        await flusher.wakeup.wait()
+        flusher.wakeup.clear()
+        writer.write(wire.frame(wire.LEADS))
+
+
+class _Worker:
+    def __init__(self, app: App, runtime: TelegramRuntime, writer: asyncio.StreamWriter) -> None:
+        self.app = app
+        self.runtime = runtime
+        self.writer = writer
+        self.tasks: set[asyncio.Task[Any]] = set()
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def take(self, line: bytes) -> None:
+        kind, payload = line[:1], line[1:].rstrip(b"\n")
+        if kind == wire.UPDATE:
+            bot = self.runtime.bot
+            update = Update.model_validate_json(payload, context={"bot": bot})
+            self._spawn(self.runtime.dispatcher.feed_update(bot, update))
+        elif kind == wire.SEND:
+            self._spawn(self._send(json.loads(payload)))
+        else:
+            log.warning("unknown frame %r from the front; ignored", kind)
+
+    async def _send(self, request: dict[str, Any]) -> None:
+        try:
+            ok = await self.runtime.channel.send(
+                int(request["chat"]), wire.messages_from_json(request["messages"])
+            )
+        except Exception:  # the front must hear back either way
+            log.exception("sending to Telegram chat %s failed", request.get("chat"))
+            ok = False
+        self.writer.write(wire.frame(wire.SENT, json.dumps({"id": request["id"], "ok": ok})))
+
+    async def finish(self, timeout: float) -> None:
+        """Answer what was received, then let go of the network and the database."""
+        if self.tasks:
+            await asyncio.wait(list(self.tasks), timeout=timeout)
+        await self.runtime.channel.close(timeout)
+        await self.runtime.updates.close()
+
+
+async def serve_worker(sock: socket.socket, *, stop_timeout: float = 5.0) -> int:
+    reader, writer = await asyncio.open_connection(sock=sock, limit=wire.LIMIT)
+    first = await reader.readline()
+    if first[:1] != wire.SETTINGS:
+        log.error("a Telegram worker must be started by the service (`python -m bot run`)")
+        return 2
+    settings = wire.settings_from(first[1:].rstrip(b"\n"))
+    app, runtime = build_worker(settings, writer)
+    quit_ = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError):
+        loop.add_signal_handler(signal.SIGTERM, quit_.set)
+    background = [
+        loop.create_task(_announce_leads(app.flusher, writer)),
+        loop.create_task(watch_knowledge(app, announce=False)),
+        loop.create_task(keep_checkpointing(app.db)),
+    ]
+    worker = _Worker(app, runtime, writer)
+    graceful = False
+    try:
+        app.warm_up()
+        heap.tune()
+        heap.settle()
+        writer.write(wire.frame(wire.READY))
+        quitting = loop.create_task(quit_.wait())
+        while True:
+            reading = loop.create_task(reader.readline())
+            await asyncio.wait({reading, quitting}, return_when=asyncio.FIRST_COMPLETED)
+            if not reading.done():  # SIGTERM
+                reading.cancel()
+                graceful = True
+                break
+            line = reading.result()
+            if not line:  # the front is gone: what is unanswered stays kept for the next one
+                log.warning("the front process is gone; this Telegram worker stops")
+                break
+            if line[:1] == wire.QUIT:
+                graceful = True
+                break
+            try:
+                worker.take(line)
+            except Exception:  # one unreadable frame must not end the worker
+                log.exception("a frame from the front could not be handled")
+        quitting.cancel()
+        if graceful:
+            await worker.finish(stop_timeout)
+    finally:
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            runtime.updates.save()  # what was answered is reported (if the front is still there)
+        with contextlib.suppress(Exception):
+            await runtime.bot.session.close()
+        app.close()
+        with contextlib.suppress(Exception):
+            writer.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fd", type=int, required=True, help="the socket to the front process")
+    parser.add_argument("--log-level", default="INFO", help="the front's: DEBUG, INFO, WARNING...")
+    args = parser.parse_args(argv)
+    setup_logging(args.log_level)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the front, which tells its workers
+    sock = socket.socket(fileno=args.fd)
+    return event_loop.run(serve_worker(sock))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""TELEGRAM_WORKERS=2: a second process answers half of the patients' chats, through the real aiogram stack.
+
+The front (this test's process) polls the fake Bot API and forwards odd chats to a worker process it starts;
+everything a patient and an administrator see must be as with one process: bookings, one lead each in the
+CSV, alerts, the handoff relay both ways, a worker's death survived, a graceful stop.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.channels.telegram.shards import Shards
+from bot.dialogue.state import Stage
+from tests.fakes.bot_api import FakeBotApi, Sent
+from tests.integration.telegram_harness import ADMIN_CHAT, Running, running_bot, telegram_settings
+
+ADMIN = 777
+EVEN, ODD = 5550002, 5550003  # the front's chat and the worker's (chat_id % 2)
+BOOKING = ("Хочу к лору", "да", "Пётр", "+7 912 345-67-00", "до обеда", "повторно", "да, верно")
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotApi]:
+    server = await FakeBotApi().start()
+    server.members[ADMIN_CHAT] = {ADMIN}
+    yield server
+    await server.stop()
+
+
+def shards(run: Running) -> Shards:
+    assert run.runtime.shards is not None
+    return run.runtime.shards
+
+
+async def say(run: Running, chat: int, text: str) -> Sent:
+    before = len(run.api.to(chat))
+    run.api.message(chat, text, username=f"p{chat}")
+    sent = await run.api.wait_sent(chat, before + 1, timeout=15)
+    return sent[-1]
+
+
+def leads(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+async def test_two_processes_book_both_halves_of_the_patients(api: FakeBotApi, tmp_path: Path) -> None:
+    settings = telegram_settings(tmp_path, api, telegram_workers=2, telegram_debounce="0s")
+    async with running_bot(settings, api) as run:
+        worker = shards(run).workers[1]
+        assert worker.up and worker.process is not None
+        for text in BOOKING:  # the two patients write in turns; each is answered by its own process
+            await say(run, EVEN, text)
+            await say(run, ODD, text)
+        assert api.to(ODD)[-1].text == api.to(EVEN)[-1].text  # the same confirmation from either process
+        alerts = await api.wait_for(
+            lambda: (found := [s for s in api.to(ADMIN_CHAT) if "Новая заявка" in s.text]) and len(found) == 2
+            and found, timeout=10,
+        )  # fmt: skip
+        assert any(f"@p{ODD}" in a.text for a in alerts) and any(f"@p{EVEN}" in a.text for a in alerts)
+        # the worker's lead reached the CSV, delivered by the front, once
+        rows = await api.wait_for(lambda: len(found := leads(settings.leads_csv)) == 2 and found, timeout=10)
+        assert sorted(r["Контакт"] for r in rows) == [f"@p{EVEN}", f"@p{ODD}"]
+        assert run.runtime.shard_router is not None
+        assert run.runtime.shard_router.forwarded == len(BOOKING)  # the odd chat's updates, and only those
+        # status buttons on the worker's alert work from the front (the alert book is shared)
+        odd_alert = next(a for a in alerts if f"@p{ODD}" in a.text)
+        api.press(odd_alert, dict(odd_alert.buttons)["Записан"], user_id=ADMIN)
+        await api.wait_for(lambda: odd_alert.edits)
+        assert [r["Статус"] for r in leads(settings.leads_csv) if r["Контакт"] == f"@p{ODD}"] == ["записан"]
+        process = worker.process
+    assert process.returncode == 0  # asked to stop, it finished and exited cleanly
+
+
+async def test_handoff_to_a_worker_s_patient_both_ways(api: FakeBotApi, tmp_path: Path) -> None:
+    settings = telegram_settings(tmp_path, api, telegram_workers=2, telegram_debounce="0s")
+    async with running_bot(settings, api) as run:
+        await say(run, ODD, "Здравствуйте, у меня вопрос про анализы")
+        await say(run, ODD, "Позовите администратора, пожалуйста")
+        handoff = (
+            await api.wait_for(lambda: [s for s in api.to(ADMIN_CHAT) if "просит администратора" in s.text])
+        )[0]
+        before = len(api.to(ODD))
+        api.message(ADMIN_CHAT, "Анализы сдаются натощак, с 8 до 11.", user_id=ADMIN, chat_type="supergroup",
+                    reply_to=handoff)  # fmt: skip
+        await api.wait_sent(ODD, before + 1, timeout=10)
+        assert api.to(ODD)[-1].text == "Анализы сдаются натощак, с 8 до 11."
+        # the worker sees the handoff the front saved: it relays instead of answering
+        before = len(api.to(ODD))
+        api.message(ODD, "Спасибо! А в субботу можно?")
+        relayed = await api.wait_for(lambda: [s for s in api.to(ADMIN_CHAT) if "в субботу можно" in s.text])
+        assert len(api.to(ODD)) == before
+        assert run.app.store.find(f"telegram:{ODD}").state.stage == Stage.HANDOFF  # type: ignore[union-attr]
+        api.press(relayed[0], "hb", user_id=ADMIN)
+        await api.wait_sent(ODD, before + 1, timeout=10)
+        assert "снова на связи" in api.to(ODD)[-1].text
+        reply = await say(run, ODD, "Где вы находитесь?")
+        assert reply.text and "в субботу" not in reply.text
+
+
+async def test_a_worker_that_dies_is_replaced_and_no_patient_is_left_unanswered(
+    api: FakeBotApi, tmp_path: Path
+) -> None:
+    settings = telegram_settings(tmp_path, api, telegram_workers=2, telegram_debounce="0s")
+    async with running_bot(settings, api) as run:
+        front = shards(run)
+        front.restart_after = (0.5,)
+        worker = front.workers[1]
+        await say(run, ODD, "Хочу к лору")
+        assert worker.process is not None
+        os.kill(worker.process.pid, signal.SIGKILL)
+        await api.wait_for(lambda: not worker.up, timeout=5)
+        reply = await say(run, ODD, "да")  # answered by the front meanwhile, the conversation intact
+        assert "имя" in reply.text.lower() or "обращаться" in reply.text.lower()
+        await api.wait_for(lambda: worker.up and front.restarts == 1, timeout=30)
+        reply = await say(run, ODD, "Пётр")  # and by the new worker once it is up
+        assert "телефон" in reply.text.lower()
+        assert not run.app.db.query("SELECT update_id FROM telegram_inbox")  # every update finished
+
+
+async def test_a_worker_that_cannot_start_leaves_its_chats_to_the_front(
+    api: FakeBotApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "nowhere"))
+    monkeypatch.setattr("bot.channels.telegram.shards.sys.executable", "/bin/false")
+    settings = telegram_settings(tmp_path, api, telegram_workers=2, telegram_debounce="0s")
+    async with running_bot(settings, api) as run:
+        shards(run).restart_after = (3600.0,)
+        assert not shards(run).workers[1].up
+        reply = await say(run, ODD, "Хочу к лору")
+        assert "ЛОР" in reply.text
