@@ -115,3 +115,67 @@ async def test_a_message_in_hand_at_kill_9_is_answered_after_the_restart(tmp_pat
         if proc.returncode is None:
             proc.kill()
         await api.stop()
+
+
+def children_of(pid: int) -> list[int]:
+    """Processes whose parent is `pid` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+async def test_two_workers_answer_a_kill_9_of_the_main_process_and_a_sigterm(tmp_path: Path) -> None:
+    """TELEGRAM_WORKERS=2: the worker answers its chats; when the main process is killed it leaves at once
+    (the message it had is answered by the next run, once); SIGTERM stops both, exit 0."""
+    api = await FakeBotApi().start()
+    env = environment(
+        tmp_path, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_URL=api.url, TELEGRAM_DEBOUNCE="3s",
+        TELEGRAM_WORKERS="2",
+    )  # fmt: skip
+    odd = 4243  # chat_id % 2 == 1: the worker's
+    proc = await start(tmp_path, env)
+    try:
+        await api.wait_for(lambda: api.method_calls("getUpdates"), timeout=30)
+        workers = children_of(proc.pid)
+        assert len(workers) == 1
+        api.message(odd, "/start")
+        await api.wait_sent(odd, 1, timeout=15)
+        update_id = api.message(odd, "Хочу записаться к лору")["update_id"]
+        await api.wait_for(
+            lambda: any(int(c.get("offset") or 0) > update_id for c in api.method_calls("getUpdates")),
+            timeout=10,
+        )
+        proc.kill()
+        await proc.wait()
+        await api.wait_for(lambda: not alive(workers[0]), timeout=5)  # it did not answer and linger
+        assert len(api.to(odd)) == 1
+        proc = await start(tmp_path, env)
+        replies = await api.wait_sent(odd, 2, timeout=30)
+        assert "лор" in replies[1].text.lower()
+        workers = children_of(proc.pid)
+        assert len(workers) == 1
+        await asyncio.sleep(4)
+        texts = [s.text for s in api.to(odd)]
+        assert len(texts) == len(set(texts)), texts
+        code, err = await stop(proc)
+        assert code == 0, err
+        assert not alive(workers[0])
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+        await api.stop()
