@@ -43,8 +43,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def setup_logging(level: str = "INFO", stream: object = None) -> None:
+    chosen = getattr(logging, level.upper(), logging.INFO)
     logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
+        level=chosen,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=stream or sys.stderr,  # type: ignore[arg-type]
+    )
+    # aiogram says "Update id=… is handled" for every update at INFO: noise for the operator, and a line
+    # to format per message in a burst; shown with LOG_LEVEL=DEBUG.
+    logging.getLogger("aiogram.event").setLevel(
+        max(chosen, logging.WARNING) if chosen > logging.DEBUG else chosen
     )
