@@ -17,6 +17,12 @@ class StorageError(BotError):
     """The local record (DATA_DIR) cannot be written or read."""
 
 
+class StaleState(StorageError):
+    """A conversation was saved by another process since this one read it; nothing of the save was written.
+
+    The caller reads the conversation again and decides again (see `bot.service.retry_stale`)."""
+
+
 class SinkError(BotError):
     """A lead sink refused or failed a write."""
 

@@ -26,7 +26,9 @@ from bot.dialogue.core import lead_of, service_label
 from bot.dialogue.messages import Address, Button, Outgoing
 from bot.dialogue.state import ConversationState, Slot, Stage
 from bot.dialogue.texts import Texts
+from bot.errors import StaleState
 from bot.knowledge.models import Knowledge
+from bot.service import retry_stale
 from bot.storage.db import Database
 from sheets.schema import Lead, Status, new_lead_id
 
@@ -207,42 +209,66 @@ class Tick:
     skipped: int = 0
     unconfirmed: int = 0
     errors: int = 0
+    stale: int = 0  # conversations saved by another process at every attempt: left to the next pass
+
+
+@dataclass(slots=True)
+class _Fired:
+    """What one committed pass over a conversation's timers leaves to do: send, tell, count."""
+
+    message: Outgoing | None = None
+    outside_window: bool = False  # a WhatsApp reminder not sent: the 24-hour window is closed
+    lead: Lead | None = None
+    refresh: bool = False
+
+
+def _fire(app: App, rules: TimerRules, address: Address, now: datetime, knowledge: Knowledge) -> _Fired:
+    """Read the conversation, fire its due timers into it and save; nothing sent yet. A stale save raises
+    and writes nothing, so the reminder is sent only by the pass whose save marked it sent."""
+    fired = _Fired()
+    state = app.store.load(address)  # fresh: the patient may have written since `due` was read
+    remind = rules.reminder_at(state, now)
+    if remind is not None and remind <= now:
+        state.followup_sent = True  # set before sending: a crash loses a reminder, never repeats one
+        if address.channel == "whatsapp" and not whatsapp_window_open(app.db, address, state, now):
+            fired.outside_window = True
+        else:
+            fired.message = reminder_message(state, app.texts, knowledge)
+            state.remember("bot", fired.message.text)
+    record = rules.unconfirmed_at(state)
+    fired.refresh = state.unconfirmed_recorded
+    if record is not None and record <= now:
+        lead = unconfirmed_lead(state, address, now, rules.tz, knowledge)
+        # None: nothing new was said, the row stands
+        fired.lead = _refreshed(app, lead) if fired.refresh else lead
+        state.lead_id = fired.lead.id if fired.lead is not None else state.lead_id
+        state.unconfirmed_recorded = True
+        state.unconfirmed_at = format_due(now)
+    leads = [(fired.lead, fired.refresh)] if fired.lead is not None else []
+    app.store.save(address, state, format_due(now), leads, due_at=rules.due_at(state, now))
+    return fired
 
 
 async def _process(app: App, rules: TimerRules, address: Address, now: datetime, result: Tick) -> None:
     knowledge = app.knowledge()
-    lead: Lead | None = None
-    message: Outgoing | None = None
+
+    async def attempt() -> _Fired:
+        return _fire(app, rules, address, now, knowledge)
+
     async with app.service.conversation_lock(address.key):
-        state = app.store.load(address)  # fresh: the patient may have written since `due` was read
-        remind = rules.reminder_at(state, now)
-        if remind is not None and remind <= now:
-            state.followup_sent = True  # set before sending: a crash loses a reminder, never repeats one
-            if address.channel == "whatsapp" and not whatsapp_window_open(app.db, address, state, now):
-                log.info("reminder to %s skipped: outside WhatsApp's 24-hour window", address.key)
-                result.skipped += 1
-            else:
-                message = reminder_message(state, app.texts, knowledge)
-                state.remember("bot", message.text)
-        record = rules.unconfirmed_at(state)
-        refresh = state.unconfirmed_recorded
-        if record is not None and record <= now:
-            lead = unconfirmed_lead(state, address, now, rules.tz, knowledge)
-            if refresh:
-                lead = _refreshed(app, lead)  # None: nothing new was said, the row stands
-            state.lead_id = lead.id if lead is not None else state.lead_id
-            state.unconfirmed_recorded = True
-            state.unconfirmed_at = format_due(now)
-        leads = [(lead, refresh)] if lead is not None else []
-        app.store.save(address, state, format_due(now), leads, due_at=rules.due_at(state, now))
+        fired = await retry_stale(address.key, attempt)
+    if fired.outside_window:
+        log.info("reminder to %s skipped: outside WhatsApp's 24-hour window", address.key)
+        result.skipped += 1
+    lead, refresh = fired.lead, fired.refresh
     if lead is not None:
         result.unconfirmed += 1
         log.info(
             "unconfirmed lead %s %s for %s", lead.id, "refreshed" if refresh else "recorded", address.key
         )
         await app.notifier.lead(lead, address, updated=refresh)
-    if message is not None:
-        if await app.messengers.send(address, [message]):
+    if fired.message is not None:
+        if await app.messengers.send(address, [fired.message]):
             result.reminders += 1
         else:
             result.skipped += 1
@@ -269,6 +295,9 @@ async def tick(app: App, rules: TimerRules | None = None, *, limit: int = 100) -
     for stored in due:
         try:
             await _process(app, rules, stored.address, now, result)
+        except StaleState:  # nothing was written or sent; its timer is still due, the next pass sees it
+            result.stale += 1
+            log.info("timer of %s left to the next pass: the conversation kept changing", stored.address.key)
         except Exception:  # one broken conversation must not stop the others' timers
             result.errors += 1
             log.exception("timer of %s failed", stored.address.key)
@@ -284,7 +313,7 @@ async def run_scheduler(app: App, interval: float = 15.0, batch: int = 100) -> N
     while True:
         try:
             result = await tick(app, rules, limit=batch)
-            while result.due == batch and result.errors < batch:
+            while result.due == batch and result.errors + result.stale < batch:
                 await asyncio.sleep(0)  # let patients' messages in between batches
                 result = await tick(app, rules, limit=batch)
         except Exception:  # the loop must outlive any single failure (a locked database, a bad row)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from bot.clock import Clock
 from bot.dialogue.buttons import understand_button
@@ -25,6 +26,7 @@ from bot.dialogue.messages import (
 from bot.dialogue.sanitize import clean_incoming
 from bot.dialogue.state import ConversationState, Stage
 from bot.engine.port import Engine, Understanding
+from bot.errors import StaleState
 from bot.knowledge.models import Knowledge
 from bot.notify import AdminNotifier, MessengerRegistry
 from bot.storage.state_store import StateStore
@@ -34,6 +36,11 @@ from sheets.schema import Lead
 log = logging.getLogger(__name__)
 
 DueAt = Callable[[ConversationState, datetime], str]
+T = TypeVar("T")
+
+# Saves of one conversation tried before giving up: each retry follows a commit by another process, so a
+# third conflict in a row means something keeps rewriting the conversation.
+SAVE_ATTEMPTS = 3
 
 
 def iso(moment: datetime) -> str:
@@ -62,6 +69,33 @@ class RecordedRow:
         state.lead_id = self.lead_id
         state.unconfirmed_recorded = True
         state.unconfirmed_at = self.at
+
+
+async def retry_stale(key: str, attempt: Callable[[], Awaitable[T]]) -> T:
+    """Run `attempt` (read a conversation, decide, save) again while its save finds the conversation changed
+    by another process (StaleState), up to SAVE_ATTEMPTS times; then StaleState propagates. An attempt must
+    have no side effect but its save: what is sent or told comes after this returns."""
+    tries = 1
+    while True:
+        try:
+            return await attempt()
+        except StaleState:
+            if tries >= SAVE_ATTEMPTS:
+                log.warning("conversation %s: changed elsewhere during each of %d attempts", key, tries)
+                raise
+            log.info("conversation %s was changed by another process; read and decide again", key)
+            tries += 1
+
+
+@dataclass(slots=True)
+class _Turn:
+    """One patient message decided and committed; what is still to be done after the commit."""
+
+    state: ConversationState
+    replies: list[Outgoing]
+    effects: list[Effect]
+    withdrawn: bool = False
+    forgotten: list[Lead] = field(default_factory=list)
 
 
 def withdrawal_notice(channel: str, forgotten: list[str], confirmed: list[str]) -> str:
@@ -124,36 +158,40 @@ class ConversationService:
         """Answer one patient message. The lead, if any, is in the local record before this returns."""
         incoming = clean_incoming(incoming)  # no control characters, lone surrogates or megabyte texts
         async with self._locks[address.key]:
-            now = self.clock.now()
-            state = self.store.load(address)
-            if state.stage == Stage.HANDOFF and not self._handoff_expired(state, now):
-                state.remember("patient", incoming.text or incoming.button or "")
-                state.last_patient_at = iso(now)
-                self.store.save(address, state, iso(now))
-                await self.notifier.relay(
-                    address, incoming.text or f"[{incoming.unsupported or 'сообщение'}]"
-                )
-                return []
-            if state.stage == Stage.HANDOFF:
-                state.stage = Stage.BOOKING if state.booking.specialty or state.booking.doctor else Stage.IDLE
-            knowledge = self.knowledge()
-            understanding = await self._understand(state, incoming, knowledge)
-            recorded = RecordedRow.of(state)
-            had_consent = bool(state.consent.given_at)
-            step = self.core.decide(state, incoming, understanding, address, now, knowledge)
-            recorded.keep_after_restart(state, step.effects)
+            turn = await retry_stale(address.key, lambda: self._turn(address, incoming))
+            # Committed: the administrators are told once, whatever attempt succeeded.
+            await self._after_commit(address, turn.effects)
+            if turn.withdrawn:
+                await self._consent_withdrawn(address, turn.state, turn.forgotten)
+            return turn.replies
+
+    async def _turn(self, address: Address, incoming: Incoming) -> _Turn:
+        """Read the conversation, decide and save; no side effect, so a stale save can be run again."""
+        now = self.clock.now()
+        state = self.store.load(address)
+        if state.stage == Stage.HANDOFF and not self._handoff_expired(state, now):
+            state.remember("patient", incoming.text or incoming.button or "")
             state.last_patient_at = iso(now)
-            state.tokens_used += understanding.tokens
-            leads = [(e.lead, e.update) for e in step.effects if isinstance(e, StoreLead)]
-            withdrawn = had_consent and any(isinstance(e, ForgetPersonalData) for e in step.effects)
-            unconfirmed = self._unconfirmed_leads(address, state) if withdrawn else []
-            forgotten = self.store.save(
-                address, state, iso(now), leads, due_at=self._due(state, now), forget=unconfirmed
-            )
-            await self._after_commit(address, step.effects)
-            if withdrawn:
-                await self._consent_withdrawn(address, state, forgotten)
-            return step.replies
+            self.store.save(address, state, iso(now))
+            relay = RelayToAdmins(incoming.text or f"[{incoming.unsupported or 'сообщение'}]")
+            return _Turn(state, [], [relay])
+        if state.stage == Stage.HANDOFF:
+            state.stage = Stage.BOOKING if state.booking.specialty or state.booking.doctor else Stage.IDLE
+        knowledge = self.knowledge()
+        understanding = await self._understand(state, incoming, knowledge)
+        recorded = RecordedRow.of(state)
+        had_consent = bool(state.consent.given_at)
+        step = self.core.decide(state, incoming, understanding, address, now, knowledge)
+        recorded.keep_after_restart(state, step.effects)
+        state.last_patient_at = iso(now)
+        state.tokens_used += understanding.tokens
+        leads = [(e.lead, e.update) for e in step.effects if isinstance(e, StoreLead)]
+        withdrawn = had_consent and any(isinstance(e, ForgetPersonalData) for e in step.effects)
+        unconfirmed = self._unconfirmed_leads(address, state) if withdrawn else []
+        forgotten = self.store.save(
+            address, state, iso(now), leads, due_at=self._due(state, now), forget=unconfirmed
+        )
+        return _Turn(state, step.replies, step.effects, withdrawn, forgotten)
 
     async def _understand(
         self, state: ConversationState, incoming: Incoming, knowledge: Knowledge
@@ -219,29 +257,39 @@ class ConversationService:
         stored = self.store.find(conversation_key)
         if stored is None:
             return False
-        async with self._locks[conversation_key]:
-            state = self.store.load(stored.address)
+        address = stored.address
+
+        async def take_over() -> None:
+            state = self.store.load(address)
             for message in messages:
                 state.remember("admin", message.text)
             if state.stage != Stage.HANDOFF:
                 state.stage = Stage.HANDOFF
                 state.handoff_since = iso(self.clock.now())
-            self.store.save(stored.address, state, iso(self.clock.now()), due_at="")
-        return await self.messengers.send(stored.address, messages)
+            self.store.save(address, state, iso(self.clock.now()), due_at="")
+
+        async with self._locks[conversation_key]:
+            await retry_stale(conversation_key, take_over)
+        return await self.messengers.send(address, messages)
 
     async def hand_back(self, conversation_key: str, text: str | None = None) -> bool:
         """«Вернуть боту»: the bot answers this patient again."""
         stored = self.store.find(conversation_key)
         if stored is None:
             return False
-        async with self._locks[conversation_key]:
-            state = self.store.load(stored.address)
+        address = stored.address
+
+        async def give_back() -> None:
+            state = self.store.load(address)
             state.stage = Stage.BOOKING if (state.booking.specialty or state.booking.doctor) else Stage.IDLE
             state.handoff_since = ""
             now = self.clock.now()
-            self.store.save(stored.address, state, iso(now), due_at=self._due(state, now))
+            self.store.save(address, state, iso(now), due_at=self._due(state, now))
+
+        async with self._locks[conversation_key]:
+            await retry_stale(conversation_key, give_back)
         if text:
-            await self.messengers.send(stored.address, [Outgoing(text)])
+            await self.messengers.send(address, [Outgoing(text)])
         return True
 
     async def set_status(self, lead_id: str, status: str, by: str) -> Lead | None:

@@ -75,6 +75,9 @@ class ConversationState:
     handoff_since: str = ""
     tokens_used: int = 0
     profile_name: str = ""
+    # The revision of the stored row this state was read at (bot.storage.state_store): a fact of the
+    # database, not of the conversation, so it is not in the JSON and not compared.
+    revision: int = field(default=0, compare=False, repr=False, metadata={"stored": False})
 
     HISTORY_LIMIT = 20
 
@@ -118,7 +121,8 @@ class ConversationState:
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {
-    cls: tuple(f.name for f in fields(cls)) for cls in (ConversationState, Booking, Consent)
+    cls: tuple(f.name for f in fields(cls) if f.metadata.get("stored", True))
+    for cls in (ConversationState, Booking, Consent)
 }
 
 

@@ -18,7 +18,8 @@ CREATE TABLE IF NOT EXISTS conversations (
     contact TEXT NOT NULL DEFAULT '',
     state TEXT NOT NULL,
     updated_at TEXT NOT NULL,
-    due_at TEXT NOT NULL DEFAULT ''
+    due_at TEXT NOT NULL DEFAULT '',
+    revision INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS conversations_due ON conversations(due_at) WHERE due_at != '';
 CREATE TABLE IF NOT EXISTS leads (
@@ -54,6 +55,32 @@ CREATE TABLE IF NOT EXISTS seen_messages (
 );
 """
 
+# Columns added since a table was first created: (table, column, declaration), added to older files on open.
+COLUMNS = (("conversations", "revision", "INTEGER NOT NULL DEFAULT 0"),)
+
+
+def _missing_columns(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
+    missing = []
+    for table, column, declaration in COLUMNS:
+        have = {str(row[1]) for row in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in have:
+            missing.append((table, column, declaration))
+    return missing
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Add the columns an older file lacks; under the write lock, as another process may be doing the same."""
+    if not _missing_columns(conn):
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for table, column, declaration in _missing_columns(conn):  # again: the lock is held now
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
 
 class Database:
     """A connection used from the event loop thread; `transaction()` groups writes atomically."""
@@ -68,6 +95,7 @@ class Database:
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute("PRAGMA busy_timeout=30000")
             self.conn.executescript(SCHEMA)
+            _migrate(self.conn)
         except (sqlite3.Error, OSError) as exc:
             raise StorageError(
                 f"cannot open the local record {path}: {exc}; check that DATA_DIR exists, is writable "

@@ -1,4 +1,9 @@
-"""Conversation states and the local record of leads, in the SQLite database."""
+"""Conversation states and the local record of leads, in the SQLite database.
+
+Several processes may share the file (the Telegram workers), so a save is optimistic: each row has a
+revision, a state carries the one it was read at, and `save` writes only over that same revision (else
+StaleState, nothing written). The caller then reads and decides again (`bot.service.retry_stale`).
+"""
 
 from __future__ import annotations
 
@@ -9,15 +14,31 @@ from dataclasses import dataclass
 
 from bot.dialogue.messages import Address
 from bot.dialogue.state import ConversationState
+from bot.errors import StaleState
 from bot.storage.db import Database
 from sheets.outbox import Outbox
 from sheets.schema import Lead, Status, is_bot_status, keep_admin_status
+
+__all__ = ["StaleState", "StateStore", "StoredConversation"]
+
+_STORED = "channel, user_id, contact, state, revision"  # the columns `_stored` reads
 
 
 @dataclass(frozen=True, slots=True)
 class StoredConversation:
     address: Address
-    state: ConversationState
+    state: ConversationState  # carries the revision it was read at
+
+
+def _state(text: object, revision: object) -> ConversationState:
+    state = ConversationState.from_json(str(text))
+    state.revision = int(str(revision))
+    return state
+
+
+def _stored(row: tuple[object, ...]) -> StoredConversation:
+    channel, user_id, contact, state, revision = row
+    return StoredConversation(Address(str(channel), str(user_id), str(contact)), _state(state, revision))
 
 
 class StateStore:
@@ -28,17 +49,13 @@ class StateStore:
         self.outbox = outbox
 
     def load(self, address: Address) -> ConversationState:
-        rows = self.db.query("SELECT state FROM conversations WHERE key = ?", (address.key,))
-        return ConversationState.from_json(str(rows[0][0])) if rows else ConversationState()
+        """The stored state (a new one when the conversation is unknown), carrying the revision it was read at."""
+        rows = self.db.query("SELECT state, revision FROM conversations WHERE key = ?", (address.key,))
+        return _state(rows[0][0], rows[0][1]) if rows else ConversationState()
 
     def find(self, key: str) -> StoredConversation | None:
-        rows = self.db.query(
-            "SELECT channel, user_id, contact, state FROM conversations WHERE key = ?", (key,)
-        )
-        if not rows:
-            return None
-        channel, user_id, contact, state = (str(x) for x in rows[0])
-        return StoredConversation(Address(channel, user_id, contact), ConversationState.from_json(state))
+        rows = self.db.query(f"SELECT {_STORED} FROM conversations WHERE key = ?", (key,))
+        return _stored(rows[0]) if rows else None
 
     def save(
         self,
@@ -51,12 +68,15 @@ class StateStore:
     ) -> list[Lead]:
         """Store the state and the leads (lead, is_update) and queue them for every sink, atomically.
 
+        Only if the conversation is still at the revision the state was read at (`load`, `find`, `due`; 0
+        for a conversation not stored yet): otherwise another process saved it meanwhile, StaleState is
+        raised and nothing is written. On success `state.revision` is the stored row's new revision.
         A lead already recorded keeps a status the administrators gave it (the sinks keep theirs too).
         The leads whose IDs are in `forget` lose their personal data (see `_forget_lead`) in the same
         transaction; returns those that changed (a lead already forgotten is not written again)."""
         forgotten: list[Lead] = []
         with self.db.transaction(durable=bool(leads or forget)) as conn:
-            self._write_state(conn, address, state, now, due_at)
+            revision = self._write_state(conn, address, state, now, due_at)
             for lead, update in leads:
                 stored = self._write_lead(conn, address, lead, now)
                 self.outbox.enqueue(conn, "upsert" if update else "append", stored, now)
@@ -64,6 +84,7 @@ class StateStore:
                 lead_ = self._forget_lead(conn, lead_id, now)
                 if lead_ is not None:
                     forgotten.append(lead_)
+        state.revision = revision  # committed
         return forgotten
 
     def _forget_lead(self, conn: sqlite3.Connection, lead_id: str, now: str) -> Lead | None:
@@ -93,13 +114,31 @@ class StateStore:
     @staticmethod
     def _write_state(
         conn: sqlite3.Connection, address: Address, state: ConversationState, now: str, due_at: str
-    ) -> None:
-        conn.execute(
-            "INSERT INTO conversations(key, channel, user_id, contact, state, updated_at, due_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET contact = excluded.contact, "
-            "state = excluded.state, updated_at = excluded.updated_at, due_at = excluded.due_at",
-            (address.key, address.channel, address.user_id, address.contact, state.to_json(), now, due_at),
-        )
+    ) -> int:
+        """Insert the conversation at revision 1, or update it if its row is still at `state.revision`;
+        returns the new revision. StaleState when the row is at another one (the transaction rolls back)."""
+        rows = conn.execute(
+            "INSERT INTO conversations(key, channel, user_id, contact, state, updated_at, due_at, revision) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT(key) DO UPDATE SET contact = excluded.contact, "
+            "state = excluded.state, updated_at = excluded.updated_at, due_at = excluded.due_at, "
+            "revision = conversations.revision + 1 WHERE conversations.revision = ? RETURNING revision",
+            (
+                address.key,
+                address.channel,
+                address.user_id,
+                address.contact,
+                state.to_json(),
+                now,
+                due_at,
+                state.revision,
+            ),
+        ).fetchall()
+        if not rows:
+            raise StaleState(
+                f"conversation {address.key} was saved by another process since it was read "
+                f"(at revision {state.revision})"
+            )
+        return int(rows[0][0])
 
     @staticmethod
     def _write_lead(conn: sqlite3.Connection, address: Address, lead: Lead, now: str) -> Lead:
@@ -158,14 +197,10 @@ class StateStore:
     def due(self, now: str, limit: int = 100) -> list[StoredConversation]:
         """Conversations whose timer (reminder, unconfirmed record) is due."""
         rows = self.db.query(
-            "SELECT channel, user_id, contact, state FROM conversations WHERE due_at != '' AND due_at <= ? "
-            "ORDER BY due_at LIMIT ?",
+            f"SELECT {_STORED} FROM conversations WHERE due_at != '' AND due_at <= ? ORDER BY due_at LIMIT ?",
             (now, limit),
         )
-        return [
-            StoredConversation(Address(str(c), str(u), str(ct)), ConversationState.from_json(str(s)))
-            for c, u, ct, s in rows
-        ]
+        return [_stored(row) for row in rows]
 
     def count(self) -> int:
         return int(self.db.query("SELECT COUNT(*) FROM conversations")[0][0])  # type: ignore[call-overload]

@@ -77,7 +77,7 @@ def test_forgetting_a_lead_redacts_it_everywhere_once(tmp_path: Path) -> None:
     store.save(address, ConversationState(), NOW, [(lead, False)])
     store.set_status("AAAA2222", "не дозвонились", "admin", NOW)
     assert [x.id for x in store.conversation_leads(address.key)] == ["AAAA2222"]
-    [forgotten] = store.save(address, ConversationState(), NOW, forget=["AAAA2222", "NOPE0000"])
+    [forgotten] = store.save(address, store.load(address), NOW, forget=["AAAA2222", "NOPE0000"])
     assert (forgotten.name, forgotten.phone, forgotten.contact) == ("", "", "")
     assert forgotten.status == "не дозвонились"  # the administrators' status stays
     assert store.lead("AAAA2222") == (forgotten, address.key)
@@ -85,5 +85,5 @@ def test_forgetting_a_lead_redacts_it_everywhere_once(tmp_path: Path) -> None:
     assert [item.op for item in items] == ["append", "status", "upsert"]
     assert [item.lead.status for item in items] == ["не подтверждена", "не дозвонились", "не дозвонились"]
     assert all(item.lead.phone == "" and item.lead.name == "" for item in items)
-    assert store.save(address, ConversationState(), NOW, forget=["AAAA2222"]) == []  # nothing twice
+    assert store.save(address, store.load(address), NOW, forget=["AAAA2222"]) == []  # nothing twice
     assert len(store.outbox.due("csv", "9999")) == 3
