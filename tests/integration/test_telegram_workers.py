@@ -7,18 +7,25 @@ CSV, alerts, the handoff relay both ways, a worker's death survived, a graceful 
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import os
+import shutil
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 
+from bot.bootstrap import App
+from bot.channels.telegram.setup import TelegramRuntime
 from bot.channels.telegram.shards import Shards
+from bot.commands.run import serve
 from bot.dialogue.state import Stage
 from tests.fakes.bot_api import FakeBotApi, Sent
-from tests.integration.telegram_harness import ADMIN_CHAT, Running, running_bot, telegram_settings
+from tests.integration.telegram_harness import ADMIN_CHAT, ROOT, Running, running_bot, telegram_settings
+from tests.integration.test_hot_reload import ANSWER, QUESTION
 
 ADMIN = 777
 EVEN, ODD = 5550002, 5550003  # the front's chat and the worker's (chat_id % 2)
@@ -140,3 +147,50 @@ async def test_a_worker_that_cannot_start_leaves_its_chats_to_the_front(
         assert not shards(run).workers[1].up
         reply = await say(run, ODD, "Хочу к лору")
         assert "ЛОР" in reply.text
+
+
+async def test_webhook_mode_and_hot_reload_reach_the_worker(api: FakeBotApi, tmp_path: Path) -> None:
+    """Webhook updates of a worker's chat are forwarded too; an FAQ edit is answered by the worker."""
+    knowledge = tmp_path / "knowledge"
+    shutil.copytree(ROOT / "knowledge", knowledge)
+    settings = telegram_settings(
+        tmp_path, api, telegram_workers=2, telegram_debounce="0s", knowledge_dir=knowledge,
+        telegram_webhook_url="https://clinic.example/", telegram_webhook_secret="s3cret", http_port=0,
+    )  # fmt: skip
+    stop = asyncio.Event()
+    ready: asyncio.Future[tuple[App, int]] = asyncio.get_running_loop().create_future()
+    server = asyncio.create_task(
+        serve(settings, stop, on_ready=lambda app, port: ready.set_result((app, port or 0)))
+    )
+    app, port = await asyncio.wait_for(ready, 30)
+    runtime = app.extras["telegram"]
+    assert isinstance(runtime, TelegramRuntime) and runtime.shard_router is not None
+    url = f"http://127.0.0.1:{port}/webhook/telegram"
+    headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+
+    async def ask(update_id: int, text: str) -> str:
+        before = len(api.to(ODD))
+        body = {"update_id": update_id, "message": {
+            "message_id": update_id, "date": 1_700_000_000, "chat": {"id": ODD, "type": "private"},
+            "from": {"id": ODD, "is_bot": False, "first_name": "Иван"}, "text": text}}  # fmt: skip
+        async with aiohttp.ClientSession() as http, http.post(url, json=body, headers=headers) as resp:
+            assert resp.status == 200
+        return (await api.wait_sent(ODD, before + 1, timeout=15))[-1].text
+
+    try:
+        assert ANSWER not in await ask(1, "Здравствуйте! Можно ли прийти с собакой?")
+        faq = knowledge / "faq.md"
+        faq.write_text(faq.read_text(encoding="utf-8") + f"\n{QUESTION}{ANSWER}\n", encoding="utf-8")
+        stat = faq.stat()
+        os.utime(faq, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2_000_000_000))
+        deadline = asyncio.get_running_loop().time() + 20
+        update_id, answer = 2, ""
+        while ANSWER not in answer and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(1)
+            answer = await ask(update_id, "Можно ли прийти с собакой?")
+            update_id += 1
+        assert ANSWER in answer
+        assert runtime.shard_router.forwarded == update_id - 1  # every one was the worker's
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(server, 15) == 0
