@@ -51,6 +51,21 @@ async def test_quick_messages_are_answered_once_together(api: FakeBotApi, tmp_pa
         assert channel.handled == 2
 
 
+async def test_an_edit_inside_the_debounce_window_is_read_instead(api: FakeBotApi, tmp_path: Path) -> None:
+    """The patient fixes a typo before the bot has read the message: the fix is what the bot reads, once."""
+    settings = telegram_settings(tmp_path, api, telegram_debounce="0.6s")
+    async with running_bot(settings, api) as run:
+        channel: TelegramChannel = run.runtime.channel
+        first = api.message(PATIENT, "Хочу к терапевту")
+        api.message(PATIENT, "Хочу к лору", edited=True, message_id=first["message"]["message_id"])
+        reply = await settle(run, PATIENT, 0)
+        await channel.drain()
+        assert channel.handled == 1 and len(api.to(PATIENT)) == 1  # no "you edited" note, one answer
+        assert "ЛОР" in reply.text
+        state = run.app.store.find(f"telegram:{PATIENT}").state  # type: ignore[union-attr]
+        assert "ЛОР" in state.booking.specialty and "ерапевт" not in state.booking.specialty
+
+
 async def test_429_is_waited_out_and_5xx_retried(api: FakeBotApi, tmp_path: Path) -> None:
     settings = telegram_settings(tmp_path, api)
     async with running_bot(settings, api) as run:

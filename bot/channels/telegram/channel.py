@@ -53,12 +53,14 @@ class _Item:
     incoming: Incoming
     debounce: bool
     update_id: int | None = None  # kept in the update log until this item is answered
+    message_id: int = 0  # the patient's message, while an edit of it can still be taken (not yet read)
 
 
 @dataclass
 class _Worker:
     queue: asyncio.Queue[_Item] = field(default_factory=asyncio.Queue)
     task: asyncio.Task[None] | None = None
+    unread: dict[int, _Item] = field(default_factory=dict)  # message id -> queued or in the debounce window
 
 
 class _Typing:
@@ -113,14 +115,29 @@ class TelegramChannel:
 
     # --- inbound ---------------------------------------------------------------------------------
 
-    def put(self, address: Address, incoming: Incoming, *, debounce: bool = True) -> None:
+    def put(
+        self, address: Address, incoming: Incoming, *, debounce: bool = True, message_id: int = 0
+    ) -> None:
         """Queue one patient message for its chat's worker (started on demand, ends when idle)."""
         worker = self._workers.get(address.key)
         if worker is None:
             worker = self._workers[address.key] = _Worker()
             worker.task = asyncio.get_running_loop().create_task(self._work(address.key, worker))
         update_id = self.updates.defer() if self.updates is not None else None
-        worker.queue.put_nowait(_Item(address, incoming, debounce and self.debounce > 0, update_id))
+        item = _Item(address, incoming, debounce and self.debounce > 0, update_id, message_id)
+        if message_id:
+            worker.unread[message_id] = item
+        worker.queue.put_nowait(item)
+
+    def edit(self, address: Address, message_id: int, incoming: Incoming) -> bool:
+        """The patient edited a message the bot has not read yet (still in the debounce window or queued):
+        the new text is read instead. False when it was already read (too late to take the edit)."""
+        worker = self._workers.get(address.key)
+        item = worker.unread.get(message_id) if worker is not None else None
+        if item is None or item.incoming.contact_phone or item.incoming.unsupported:
+            return False
+        item.incoming = incoming
+        return True
 
     async def _work(self, key: str, worker: _Worker) -> None:
         queue = worker.queue
@@ -128,18 +145,27 @@ class TelegramChannel:
             while not queue.empty():
                 item = queue.get_nowait()
                 if not item.debounce:
+                    self._read(worker, [item])
                     await self.process(item.address, item.incoming, typing_after=TYPING_AFTER)
                     self._finished([item])
                     continue
                 items, follow = await self._gather(item, queue)
+                self._read(worker, items)
                 await self.process(item.address, merge([i.incoming for i in items]))
                 self._finished(items)
                 if follow is not None:
+                    self._read(worker, [follow])
                     await self.process(follow.address, follow.incoming)
                     self._finished([follow])
         finally:
             if self._workers.get(key) is worker:
                 del self._workers[key]
+
+    @staticmethod
+    def _read(worker: _Worker, items: list[_Item]) -> None:
+        """From here on an edit of these messages comes too late."""
+        for item in items:
+            worker.unread.pop(item.message_id, None)
 
     def _finished(self, items: list[_Item]) -> None:
         """Answered: the update log may forget them (not called when cancelled: replayed at next start)."""

@@ -72,11 +72,16 @@ def build_patient_router(channel: TelegramChannel, *, admin_chat: int | None = N
         channel.memory(message.chat.id).last_message = message.message_id
         incoming = incoming_of(message)
         plain = incoming.contact_phone is None and incoming.unsupported is None
-        channel.put(address, incoming, debounce=plain)
+        channel.put(address, incoming, debounce=plain, message_id=message.message_id)
 
     @router.edited_message()
     async def edited(message: Message) -> None:
-        """An edit is not re-read (it would answer twice); the patient is asked to write the fix anew."""
+        """An edit of a message not read yet (the debounce window) replaces it; one already answered is not
+        re-read (it would answer twice): the patient is asked to write the fix anew."""
+        address = address_of(message.chat, message.from_user)
+        if channel.edit(address, message.message_id, incoming_of(message)):
+            log.info("edit of an unread message in %s taken", message.chat.id)
+            return
         if message.message_id != channel.memory(message.chat.id).last_message:
             log.info("edit of an older message in %s ignored", message.chat.id)
             return
