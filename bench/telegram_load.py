@@ -4,10 +4,13 @@ The fake Bot API runs in a child process (so the bot's CPU time is its own) and 
 queued and each reply when it arrives; the bot runs here with long polling, the offline engine and the
 SQLite state, as `run` does. Two rounds: every patient writes "Здравствуйте, хочу к лору", then, once all
 were answered, "да". Prints p50/p95/max from a patient's message to the bot's first reply (and to "typing…"),
-updates per second, and the bot process's CPU time per message, as `FIGURE name value unit` lines.
+updates per second, and the bot's CPU time per message (its worker processes' included), as
+`FIGURE name value unit` lines. Each size runs with TELEGRAM_WORKERS=1 and 2 (one process, or the main
+process and one worker: the target, 1,000 patients at once with p95 <= 1 s on two cores, needs both cores).
 
-    .venv/bin/python bench/telegram_load.py              # 100 and 1,000 patients
+    .venv/bin/python bench/telegram_load.py              # 100 and 1,000 patients, 1 and 2 processes
     .venv/bin/python bench/telegram_load.py --quick      # 100 patients
+    .venv/bin/python bench/telegram_load.py -n 1000 --spread 0 --workers 2
     .venv/bin/python bench/telegram_load.py -n 1000 --debounce 1.2
 """
 
