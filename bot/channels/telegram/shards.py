@@ -78,6 +78,7 @@ class WorkerProcess:
         self._writer: asyncio.StreamWriter | None = None
         self._reading: asyncio.Task[None] | None = None
         self._waiting: dict[int, asyncio.Future[bool]] = {}
+        self._outgoing: list[bytes] = []
         self._next_id = 0
         self._stopping = False
 
@@ -115,8 +116,15 @@ class WorkerProcess:
         self._reading = asyncio.get_running_loop().create_task(self._read(reader))
 
     def forward(self, payload: str) -> None:
-        assert self._writer is not None
-        self._writer.write(wire.frame(wire.UPDATE, payload))
+        """Queue an update for the worker; the frames of one turn of the loop go in one write."""
+        self._outgoing.append(wire.frame(wire.UPDATE, payload))
+        if len(self._outgoing) == 1:
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        frames, self._outgoing = self._outgoing, []
+        if self._writer is not None and frames:
+            self._writer.write(b"".join(frames))
 
     async def send(self, chat_id: int, messages: Sequence[Outgoing], timeout: float = 120.0) -> bool:
         """Messages to a patient of this worker, sent by it (its chat memory sees them); False if not sent."""
@@ -126,6 +134,7 @@ class WorkerProcess:
         request = self._next_id
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._waiting[request] = future
+        self._flush()  # in order after the updates of this turn
         self._writer.write(wire.send_frame(request, chat_id, messages))
         try:
             return await asyncio.wait_for(future, timeout)
@@ -162,6 +171,7 @@ class WorkerProcess:
         self._stopping = True
         if self._writer is not None and self.up:
             with contextlib.suppress(ConnectionError):
+                self._flush()  # the updates already forwarded are answered before it quits
                 self._writer.write(wire.frame(wire.QUIT))
                 await self._writer.drain()
         if self.process is not None:

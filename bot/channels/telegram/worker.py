@@ -103,6 +103,25 @@ class _Worker:
         await self.runtime.updates.close()
 
 
+async def _take_frames(reader: asyncio.StreamReader, worker: _Worker) -> bool:
+    """Frames until Q (True) or the end of the socket (False). Read in chunks, not line by line: a burst's
+    frames arrive together and are taken in one turn of the loop, as one polled batch would be."""
+    pending = b""
+    while chunk := await reader.read(1 << 16):
+        *lines, pending = (pending + chunk).split(b"\n")
+        for line in lines:
+            if not line:
+                continue
+            if line[:1] == wire.QUIT:
+                return True
+            try:
+                worker.take(line)
+            except Exception:  # one unreadable frame must not end the worker
+                log.exception("a frame from the front could not be handled")
+    log.warning("the front process is gone; this Telegram worker stops")
+    return False
+
+
 async def serve_worker(sock: socket.socket, *, stop_timeout: float = 5.0) -> int:
     reader, writer = await asyncio.open_connection(sock=sock, limit=wire.LIMIT)
     first = await reader.readline()
@@ -111,10 +130,16 @@ async def serve_worker(sock: socket.socket, *, stop_timeout: float = 5.0) -> int
         return 2
     settings = wire.settings_from(first[1:].rstrip(b"\n"))
     app, runtime = build_worker(settings, writer)
-    quit_ = asyncio.Event()
+    sigterm = False
     loop = asyncio.get_running_loop()
+
+    def on_sigterm() -> None:  # finish what is in hand, as on a Q frame
+        nonlocal sigterm
+        sigterm = True
+        reader.feed_eof()
+
     with contextlib.suppress(NotImplementedError):
-        loop.add_signal_handler(signal.SIGTERM, quit_.set)
+        loop.add_signal_handler(signal.SIGTERM, on_sigterm)
     background = [
         loop.create_task(_announce_leads(app.flusher, writer)),
         loop.create_task(watch_knowledge(app, announce=False)),
@@ -127,26 +152,7 @@ async def serve_worker(sock: socket.socket, *, stop_timeout: float = 5.0) -> int
         heap.tune()
         heap.settle()
         writer.write(wire.frame(wire.READY))
-        quitting = loop.create_task(quit_.wait())
-        while True:
-            reading = loop.create_task(reader.readline())
-            await asyncio.wait({reading, quitting}, return_when=asyncio.FIRST_COMPLETED)
-            if not reading.done():  # SIGTERM
-                reading.cancel()
-                graceful = True
-                break
-            line = reading.result()
-            if not line:  # the front is gone: what is unanswered stays kept for the next one
-                log.warning("the front process is gone; this Telegram worker stops")
-                break
-            if line[:1] == wire.QUIT:
-                graceful = True
-                break
-            try:
-                worker.take(line)
-            except Exception:  # one unreadable frame must not end the worker
-                log.exception("a frame from the front could not be handled")
-        quitting.cancel()
+        graceful = await _take_frames(reader, worker) or sigterm
         if graceful:
             await worker.finish(stop_timeout)
     finally:
