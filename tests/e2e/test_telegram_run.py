@@ -147,7 +147,7 @@ async def test_two_workers_answer_a_kill_9_of_the_main_process_and_a_sigterm(tmp
         tmp_path, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_URL=api.url, TELEGRAM_DEBOUNCE="3s",
         TELEGRAM_WORKERS="2",
     )  # fmt: skip
-    odd = 4243  # chat_id % 2 == 1: the worker's
+    odd = 4243  # the worker's chat (Shards.owner(4243) == 1)
     proc = await start(tmp_path, env)
     try:
         await api.wait_for(lambda: api.method_calls("getUpdates"), timeout=30)

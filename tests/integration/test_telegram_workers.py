@@ -1,6 +1,6 @@
 """TELEGRAM_WORKERS=2: a second process answers half of the patients' chats, through the real aiogram stack.
 
-The front (this test's process) polls the fake Bot API and forwards odd chats to a worker process it starts;
+The front (this test's process) polls the fake Bot API and forwards a share of the chats to a worker process it starts;
 everything a patient and an administrator see must be as with one process: bookings, one lead each in the
 CSV, alerts, the handoff relay both ways, a worker's death survived, a graceful stop.
 """
@@ -28,7 +28,7 @@ from tests.integration.telegram_harness import ADMIN_CHAT, ROOT, Running, runnin
 from tests.integration.test_hot_reload import ANSWER, QUESTION
 
 ADMIN = 777
-EVEN, ODD = 5550002, 5550003  # the front's chat and the worker's (chat_id % 2)
+HERE, THERE = 5550003, 5550004  # a chat of the front and one of the worker (Shards.owner: 0 and 1)
 BOOKING = ("Хочу к лору", "да", "Пётр", "+7 912 345-67-00", "до обеда", "повторно", "да, верно")
 
 
@@ -42,6 +42,7 @@ async def api() -> AsyncIterator[FakeBotApi]:
 
 def shards(run: Running) -> Shards:
     assert run.runtime.shards is not None
+    assert run.runtime.shards.owner(HERE) == 0 and run.runtime.shards.owner(THERE) == 1
     return run.runtime.shards
 
 
@@ -63,27 +64,27 @@ async def test_two_processes_book_both_halves_of_the_patients(api: FakeBotApi, t
         worker = shards(run).workers[1]
         assert worker.up and worker.process is not None
         for text in BOOKING:  # the two patients write in turns; each is answered by its own process
-            await say(run, EVEN, text)
-            await say(run, ODD, text)
+            await say(run, HERE, text)
+            await say(run, THERE, text)
         # the same conversation from either process (a step may answer with two messages: wait for all)
-        await api.wait_for(lambda: len(api.to(ODD)) == len(api.to(EVEN)) >= len(BOOKING), timeout=10)
-        assert [s.text for s in api.to(ODD)] == [s.text for s in api.to(EVEN)]
-        assert any("Заявка принята" in s.text for s in api.to(ODD))
+        await api.wait_for(lambda: len(api.to(THERE)) == len(api.to(HERE)) >= len(BOOKING), timeout=10)
+        assert [s.text for s in api.to(THERE)] == [s.text for s in api.to(HERE)]
+        assert any("Заявка принята" in s.text for s in api.to(THERE))
         alerts = await api.wait_for(
             lambda: (found := [s for s in api.to(ADMIN_CHAT) if "Новая заявка" in s.text]) and len(found) == 2
             and found, timeout=10,
         )  # fmt: skip
-        assert any(f"@p{ODD}" in a.text for a in alerts) and any(f"@p{EVEN}" in a.text for a in alerts)
+        assert any(f"@p{THERE}" in a.text for a in alerts) and any(f"@p{HERE}" in a.text for a in alerts)
         # the worker's lead reached the CSV, delivered by the front, once
         rows = await api.wait_for(lambda: len(found := leads(settings.leads_csv)) == 2 and found, timeout=10)
-        assert sorted(r["Контакт"] for r in rows) == [f"@p{EVEN}", f"@p{ODD}"]
+        assert sorted(r["Контакт"] for r in rows) == [f"@p{HERE}", f"@p{THERE}"]
         assert run.runtime.shard_router is not None
-        assert run.runtime.shard_router.forwarded == len(BOOKING)  # the odd chat's updates, and only those
+        assert run.runtime.shard_router.forwarded == len(BOOKING)  # the worker chat's updates, and only those
         # status buttons on the worker's alert work from the front (the alert book is shared)
-        odd_alert = next(a for a in alerts if f"@p{ODD}" in a.text)
-        api.press(odd_alert, dict(odd_alert.buttons)["Записан"], user_id=ADMIN)
-        await api.wait_for(lambda: odd_alert.edits)
-        assert [r["Статус"] for r in leads(settings.leads_csv) if r["Контакт"] == f"@p{ODD}"] == ["записан"]
+        their_alert = next(a for a in alerts if f"@p{THERE}" in a.text)
+        api.press(their_alert, dict(their_alert.buttons)["Записан"], user_id=ADMIN)
+        await api.wait_for(lambda: their_alert.edits)
+        assert [r["Статус"] for r in leads(settings.leads_csv) if r["Контакт"] == f"@p{THERE}"] == ["записан"]
         process = worker.process
     assert process.returncode == 0  # asked to stop, it finished and exited cleanly
 
@@ -91,26 +92,26 @@ async def test_two_processes_book_both_halves_of_the_patients(api: FakeBotApi, t
 async def test_handoff_to_a_worker_s_patient_both_ways(api: FakeBotApi, tmp_path: Path) -> None:
     settings = telegram_settings(tmp_path, api, telegram_workers=2, telegram_debounce="0s")
     async with running_bot(settings, api) as run:
-        await say(run, ODD, "Здравствуйте, у меня вопрос про анализы")
-        await say(run, ODD, "Позовите администратора, пожалуйста")
+        await say(run, THERE, "Здравствуйте, у меня вопрос про анализы")
+        await say(run, THERE, "Позовите администратора, пожалуйста")
         handoff = (
             await api.wait_for(lambda: [s for s in api.to(ADMIN_CHAT) if "просит администратора" in s.text])
         )[0]
-        before = len(api.to(ODD))
+        before = len(api.to(THERE))
         api.message(ADMIN_CHAT, "Анализы сдаются натощак, с 8 до 11.", user_id=ADMIN, chat_type="supergroup",
                     reply_to=handoff)  # fmt: skip
-        await api.wait_sent(ODD, before + 1, timeout=10)
-        assert api.to(ODD)[-1].text == "Анализы сдаются натощак, с 8 до 11."
+        await api.wait_sent(THERE, before + 1, timeout=10)
+        assert api.to(THERE)[-1].text == "Анализы сдаются натощак, с 8 до 11."
         # the worker sees the handoff the front saved: it relays instead of answering
-        before = len(api.to(ODD))
-        api.message(ODD, "Спасибо! А в субботу можно?")
+        before = len(api.to(THERE))
+        api.message(THERE, "Спасибо! А в субботу можно?")
         relayed = await api.wait_for(lambda: [s for s in api.to(ADMIN_CHAT) if "в субботу можно" in s.text])
-        assert len(api.to(ODD)) == before
-        assert run.app.store.find(f"telegram:{ODD}").state.stage == Stage.HANDOFF  # type: ignore[union-attr]
+        assert len(api.to(THERE)) == before
+        assert run.app.store.find(f"telegram:{THERE}").state.stage == Stage.HANDOFF  # type: ignore[union-attr]
         api.press(relayed[0], "hb", user_id=ADMIN)
-        await api.wait_sent(ODD, before + 1, timeout=10)
-        assert "снова на связи" in api.to(ODD)[-1].text
-        reply = await say(run, ODD, "Где вы находитесь?")
+        await api.wait_sent(THERE, before + 1, timeout=10)
+        assert "снова на связи" in api.to(THERE)[-1].text
+        reply = await say(run, THERE, "Где вы находитесь?")
         assert reply.text and "в субботу" not in reply.text
 
 
@@ -122,16 +123,16 @@ async def test_a_worker_that_dies_is_replaced_and_no_patient_is_left_unanswered(
         front = shards(run)
         front.restart_after = (0.5,)
         worker = front.workers[1]
-        await say(run, ODD, "Хочу к лору")
+        await say(run, THERE, "Хочу к лору")
         assert worker.process is not None
         # the worker told the front it answered (a crash before that would answer the message again)
         await api.wait_for(lambda: not run.app.db.query("SELECT update_id FROM telegram_inbox"), timeout=5)
         os.kill(worker.process.pid, signal.SIGKILL)
         await api.wait_for(lambda: not worker.up, timeout=5)
-        reply = await say(run, ODD, "да")  # answered by the front meanwhile, the conversation intact
+        reply = await say(run, THERE, "да")  # answered by the front meanwhile, the conversation intact
         assert "имя" in reply.text.lower() or "обращаться" in reply.text.lower()
         await api.wait_for(lambda: worker.up and front.restarts == 1, timeout=30)
-        reply = await say(run, ODD, "Пётр")  # and by the new worker once it is up
+        reply = await say(run, THERE, "Пётр")  # and by the new worker once it is up
         assert "телефон" in reply.text.lower()
         assert not run.app.db.query("SELECT update_id FROM telegram_inbox")  # every update finished
 
@@ -145,7 +146,7 @@ async def test_a_worker_that_cannot_start_leaves_its_chats_to_the_front(
     async with running_bot(settings, api) as run:
         shards(run).restart_after = (3600.0,)
         assert not shards(run).workers[1].up
-        reply = await say(run, ODD, "Хочу к лору")
+        reply = await say(run, THERE, "Хочу к лору")
         assert "ЛОР" in reply.text
 
 
@@ -169,13 +170,13 @@ async def test_webhook_mode_and_hot_reload_reach_the_worker(api: FakeBotApi, tmp
     headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
 
     async def ask(update_id: int, text: str) -> str:
-        before = len(api.to(ODD))
+        before = len(api.to(THERE))
         body = {"update_id": update_id, "message": {
-            "message_id": update_id, "date": 1_700_000_000, "chat": {"id": ODD, "type": "private"},
-            "from": {"id": ODD, "is_bot": False, "first_name": "Иван"}, "text": text}}  # fmt: skip
+            "message_id": update_id, "date": 1_700_000_000, "chat": {"id": THERE, "type": "private"},
+            "from": {"id": THERE, "is_bot": False, "first_name": "Иван"}, "text": text}}  # fmt: skip
         async with aiohttp.ClientSession() as http, http.post(url, json=body, headers=headers) as resp:
             assert resp.status == 200
-        return (await api.wait_sent(ODD, before + 1, timeout=15))[-1].text
+        return (await api.wait_sent(THERE, before + 1, timeout=15))[-1].text
 
     try:
         assert ANSWER not in await ask(1, "Здравствуйте! Можно ли прийти с собакой?")
