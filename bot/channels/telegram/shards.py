@@ -3,10 +3,8 @@
 One Python process answers about a thousand messages a second; a burst of a thousand patients writing at
 once would wait up to a second for the last answer. With `TELEGRAM_WORKERS` = N > 1 this process (the front)
 still receives every update (polling or the webhook) and keeps it (`UpdateLog`), answers the admin chat and
-its own share of the patients, and passes each other private chat's updates to a worker, a process of its
-own (`worker`). Receiving costs the front about a third of what answering costs, so it keeps half a share:
-chats are cut into 2N-1 parts by id, one for the front and two for each worker (`owner`). One chat always
-goes to the same process, so its messages stay in order and
+its own share of the patients, and passes each other private chat's updates to worker `chat_id % N`, a
+process of its own (`worker`). One chat always goes to the same process, so its messages stay in order and
 its debounce window and keyboards are in one place. Messages to a patient outside a reply (an
 administrator's answer, a reminder) go through the process that owns the chat, too.
 
@@ -237,7 +235,7 @@ class Shards:
         """The process a chat belongs to: 0 for this one (and for the admin chat), else a worker's index."""
         if chat_id is None or chat_id == self.admin_chat:
             return 0
-        return (chat_id % (2 * self.count - 1) + 1) // 2
+        return chat_id % self.count
 
     def worker_for_chat(self, chat_id: int | None) -> WorkerProcess | None:
         """The worker that owns this chat; None when it is this process's (or its worker is down)."""
