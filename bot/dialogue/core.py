@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 
 from bot.dialogue.buttons import FIX_FIELDS, doctor_button, specialty_button
-from bot.dialogue.extract.intents import HELP, LATER
+from bot.dialogue.extract.intents import CALLBACK, HELP, LATER
 from bot.dialogue.language import has_cyrillic, has_letters
 from bot.dialogue.messages import (
     Address,
@@ -157,6 +157,12 @@ class DialogueCore:
             step.say(self.texts.get("help"), self._help_buttons())
             if state.stage in (Stage.BOOKING, Stage.CONFIRM):
                 self._ask_next(state, step, knowledge, now.astimezone(self.tz), repeat=False)
+            return self._record(state, step)
+        if u.has(CALLBACK) and not u.has_booking_facts and not u.has(Intent.YES):
+            local = now.astimezone(self.tz)
+            step.say(self._callback_when(state, knowledge, local))
+            if state.stage in (Stage.BOOKING, Stage.CONFIRM):
+                self._ask_next(state, step, knowledge, local, repeat=False)
             return self._record(state, step)
         if u.has(Intent.WITHDRAW_CONSENT):
             return self._decline(state, step, now, self.texts.get("consent_withdrawn"))
@@ -525,6 +531,22 @@ class DialogueCore:
             service=service_label(state, knowledge),
             window=self.texts.get("window_any") if b.window == Window.ANY else b.window,
             visit=b.visit,
+        )
+
+    def _callback_when(self, state: ConversationState, knowledge: Knowledge, local: datetime) -> str:
+        """When an administrator calls back: within the clinic's minutes now, or when it opens."""
+        clinic = knowledge.clinic
+        later = local + timedelta(minutes=clinic.callback_minutes)
+        if clinic_open(clinic, local) and clinic_open(clinic, later):
+            when = f"в течение {clinic.callback_minutes} минут"
+        else:
+            when = next_opening(clinic, local)
+        done = bool(state.leads) and state.stage == Stage.IDLE
+        key = "callback_when_done" if done else "callback_when"
+        if self.texts.has(key):
+            return self.texts.get(key, when=when)
+        return (
+            f"Администратор перезвонит {when} и подберёт точное время приёма."  # prompts of an older version
         )
 
     def _confirm(

@@ -304,3 +304,28 @@ async def test_a_question_sentence_before_a_booking_is_answered(app: App) -> Non
     assert "Молодогвардейская" in replies[0].text
     assert "согласн" in joined(replies).lower()
     assert app.store.load(PATIENT).booking.specialty == "Уролог"
+
+
+@pytest.mark.parametrize(("typed", "visit"), [("перый раз", "первичное"), ("повторый", "повторное"),
+                                              ("впервыйе", "первичное"), ("повтарно", "повторное")])  # fmt: skip
+async def test_a_typo_in_the_visit_answer_is_understood(app: App, typed: str, visit: str) -> None:
+    await talk(app, "хочу к терапевту", "да", "Олег", "89123456789", "после обеда")
+    summary = await talk(app, typed)
+    assert f"Обращение: {visit}" in summary and "Всё верно?" in summary
+
+
+async def test_a_word_like_first_but_about_the_time_is_not_taken_for_the_visit(app: App) -> None:
+    await talk(app, "хочу к терапевту", "да", "Олег", "89123456789", "после обеда")
+    reply = await talk(app, "в первой половине")
+    assert "Всё верно?" not in reply and not app.store.load(PATIENT).booking.visit
+
+
+async def test_when_will_you_call_back_is_answered_and_the_booking_goes_on(app: App) -> None:
+    await talk(app, "хочу к терапевту", "да", "Олег", "89123456789", "после обеда", "впервые")
+    reply = await talk(app, "а когда вы перезвоните?")
+    assert "перезвонит" in reply and ("в течение 15 минут" in reply or " с " in reply)
+    assert "Всё верно?" in reply  # the summary is shown again to confirm
+    await talk(app, "да")
+    reply = await talk(app, "во сколько мне перезвонят?")
+    assert "уже у администратора" in reply
+    assert len(leads(app)) == 1

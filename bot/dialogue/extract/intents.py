@@ -8,6 +8,7 @@ from bot.dialogue.language import fold
 
 LATER = "later"  # "я подумаю", "напишу позже": the patient puts the booking off
 HELP = "help"  # "/help", "что вы умеете?"
+CALLBACK = "callback"  # "а когда перезвоните?": when the administrator calls back
 
 _EMERGENCY = re.compile(
     r"(бол\w*\s+(в|за)\s+груд|давит\s+(в|за)\s+груд|жжет\s+в\s+груди|сердечный\s+приступ|инфаркт|инсульт|"
@@ -121,6 +122,11 @@ _LATER = re.compile(
     r"(\bподумаю|не\s+сейчас|(позже|потом|попозже)\s+(напишу|запишусь|позвоню|перезвоню|решу)|"
     r"(напишу|запишусь|позвоню|перезвоню)\s+(позже|потом|попозже)|сам[аи]?\s+(позвоню|перезвоню|наберу))"
 )
+_CALLBACK = re.compile(
+    r"(когда|во\s+сколько|как\s+скоро|через\s+сколько|скоро\s+ли|в\s+течени\w+\s+какого)\b.{0,40}"
+    r"(перезвонит|перезвоните|перезвонят|позвонит|позвоните|позвонят|свяжет|свяжутся|наберет|наберут)\b|"
+    r"(перезвоните|позвоните)\s+(мне\s+)?(сегодня|скоро|быстро)\s*\?"
+)
 _HELP = re.compile(r"^/help\b|^(помощь|help|меню)[\s!?.]*$|что\s+(ты|вы)\s+(умеешь|умеете|можешь|можете)")
 _NOT_BOOKING = re.compile(
     r"(без\s+записи|перен[её]с\w*\s+(мою\s+)?запис|отмен\w*\s+(мою\s+)?запис|запись\s+отмен)"
@@ -174,6 +180,8 @@ def detect_intents(text: str) -> set[str]:
         found.add(LATER)
     if _HELP.search(low):
         found.add(HELP)
+    if _CALLBACK.search(low):
+        found.add(CALLBACK)
     low = low.replace("\ufe0f", "")
     if _SYMBOLS.fullmatch(low) and any(ch in _YES_WORDS for ch in low):
         found.add("yes")  # "👍👍", "✅"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from rapidfuzz import fuzz
+
 from bot.dialogue.language import fold
 from sheets.schema import Visit
 
@@ -32,6 +34,15 @@ _REPEAT_SHORT = re.compile(
 )
 
 
+# Typed in a hurry ("перый раз", "повторый"): the words a short answer is made of, matched loosely.
+_FIRST_WORDS = ("впервые", "первый", "первая", "первичный", "первичное", "первично")
+_REPEAT_WORDS = ("повторный", "повторное", "повторно", "повторная", "второй")
+
+
+def _loosely(words: list[str], vocabulary: tuple[str, ...]) -> bool:
+    return any(len(w) >= 5 and max(fuzz.ratio(w, v) for v in vocabulary) >= 85 for w in words)
+
+
 def extract_visit(text: str, *, expecting: bool = False) -> str | None:
     """The visit type said in the text; with `expecting` (the bot just asked) short answers count too."""
     low = fold(text)
@@ -49,4 +60,8 @@ def extract_visit(text: str, *, expecting: bool = False) -> str | None:
             return Visit.FIRST
         if _REPEAT_SHORT.match(short):
             return Visit.REPEAT
+        words = short.split()
+        first, repeat = _loosely(words, _FIRST_WORDS), _loosely(words, _REPEAT_WORDS)
+        if first != repeat:
+            return Visit.FIRST if first else Visit.REPEAT
     return None
