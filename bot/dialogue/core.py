@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 
 from bot.dialogue.buttons import FIX_FIELDS, doctor_button, specialty_button
-from bot.dialogue.extract.intents import CALLBACK, HELP, LATER
+from bot.dialogue.extract.intents import CALLBACK, HELP, LATER, RESCHEDULE
 from bot.dialogue.language import has_cyrillic, has_letters
 from bot.dialogue.messages import (
     Address,
@@ -153,6 +153,11 @@ class DialogueCore:
             return self._record(state, step)
         if u.has(Intent.HANDOFF):
             return self._handoff(state, step, text, knowledge, local, now)
+        if u.has(RESCHEDULE) and state.stage == Stage.IDLE:
+            # Moving or cancelling an appointment is done in the clinic's system: the administrators' work.
+            if self.texts.has("reschedule"):
+                step.say(self.texts.get("reschedule", phone=knowledge.clinic.phone))
+            return self._handoff(state, step, f"перенос или отмена записи: {text}", knowledge, local, now)
         if u.has(HELP) and not u.has_booking_facts:
             step.say(self.texts.get("help"), self._help_buttons())
             if state.stage in (Stage.BOOKING, Stage.CONFIRM):

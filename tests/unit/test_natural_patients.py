@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 
 from bot.bootstrap import App
-from bot.dialogue.state import Slot
+from bot.dialogue.state import Slot, Stage
+from bot.notify import LogNotifier
 from tests.unit.test_dialogue import PATIENT, joined, leads, say
 
 
@@ -329,3 +330,28 @@ async def test_when_will_you_call_back_is_answered_and_the_booking_goes_on(app: 
     reply = await talk(app, "во сколько мне перезвонят?")
     assert "уже у администратора" in reply
     assert len(leads(app)) == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Здравствуйте, хочу перенести запись на пятницу",
+        "мне надо отменить приём к кардиологу завтра",
+        "можно перенести мой приём на другое время?",
+        "запись к лору на среду отменить нужно",
+    ],
+)
+async def test_moving_or_cancelling_an_appointment_goes_to_an_administrator(app: App, text: str) -> None:
+    reply = await talk(app, text)
+    assert "администратор" in reply and "Вы согласны?" not in reply  # no new booking is started
+    state = app.store.load(PATIENT)
+    assert state.stage == Stage.HANDOFF and not (state.booking.specialty or state.booking.doctor)
+    assert isinstance(app.notifier, LogNotifier)
+    assert any(s.startswith("handoff") and "перенос или отмена" in s for s in app.notifier.sent)
+    assert not leads(app)
+
+
+async def test_a_new_booking_that_mentions_moving_is_still_a_booking(app: App) -> None:
+    reply = await talk(app, "хочу записаться к терапевту, прошлый приём пришлось перенести")
+    assert "Вы согласны?" in reply or "терапевт" in reply.lower()
+    assert app.store.load(PATIENT).stage != Stage.HANDOFF

@@ -8,6 +8,7 @@ from bot.dialogue.language import fold
 
 LATER = "later"  # "я подумаю", "напишу позже": the patient puts the booking off
 HELP = "help"  # "/help", "что вы умеете?"
+RESCHEDULE = "reschedule"  # "перенести запись", "отменить приём": an appointment already made
 CALLBACK = "callback"  # "а когда перезвоните?": when the administrator calls back
 
 _EMERGENCY = re.compile(
@@ -122,6 +123,11 @@ _LATER = re.compile(
     r"(\bподумаю|не\s+сейчас|(позже|потом|попозже)\s+(напишу|запишусь|позвоню|перезвоню|решу)|"
     r"(напишу|запишусь|позвоню|перезвоню)\s+(позже|потом|попозже)|сам[аи]?\s+(позвоню|перезвоню|наберу))"
 )
+_RESCHEDULE = re.compile(
+    r"(перен[её]с\w*|отмен\w*|сдвин\w*|поменя\w*\s+(время|дату|день))\s+(\w+\s+){0,2}?(запис\w*|при[её]м\w*|визит\w*)|"
+    r"(запис\w*|при[её]м\w*|визит\w*)\s+(\w+\s+){0,4}?(перенести|перенес\w*|отменить|отмен\w*)"
+)
+_NEW_BOOKING_VERB = re.compile(r"\b(записат\w*|запишите|запиши|записаться|записываюсь)\b")
 _CALLBACK = re.compile(
     r"(когда|во\s+сколько|как\s+скоро|через\s+сколько|скоро\s+ли|в\s+течени\w+\s+какого)\b.{0,40}"
     r"(перезвонит|перезвоните|перезвонят|позвонит|позвоните|позвонят|свяжет|свяжутся|наберет|наберут)\b|"
@@ -182,6 +188,9 @@ def detect_intents(text: str) -> set[str]:
         found.add(HELP)
     if _CALLBACK.search(low):
         found.add(CALLBACK)
+    if _RESCHEDULE.search(low) and not _NEW_BOOKING_VERB.search(low):
+        found.add(RESCHEDULE)
+        found.discard("booking")  # "отменить приём к кардиологу" books nothing
     low = low.replace("\ufe0f", "")
     if _SYMBOLS.fullmatch(low) and any(ch in _YES_WORDS for ch in low):
         found.add("yes")  # "👍👍", "✅"
