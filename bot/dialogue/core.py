@@ -151,6 +151,9 @@ class DialogueCore:
             step.say(self.texts.get("restart"), self._specialty_buttons(knowledge))
             state.awaiting = Slot.SERVICE
             return self._record(state, step)
+        for_a_person = u.has(Intent.HANDOFF) or (u.has(RESCHEDULE) and state.stage == Stage.IDLE)
+        if for_a_person and first_contact and u.has(Intent.GREETING):  # "Здравствуйте, позовите человека"
+            step.prefix = self.texts.get("hello_prefix")
         if u.has(Intent.HANDOFF):
             return self._handoff(state, step, text, knowledge, local, now)
         if u.has(RESCHEDULE) and state.stage == Stage.IDLE:

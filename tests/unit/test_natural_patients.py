@@ -355,3 +355,13 @@ async def test_a_new_booking_that_mentions_moving_is_still_a_booking(app: App) -
     reply = await talk(app, "хочу записаться к терапевту, прошлый приём пришлось перенести")
     assert "Вы согласны?" in reply or "терапевт" in reply.lower()
     assert app.store.load(PATIENT).stage != Stage.HANDOFF
+
+
+async def test_a_greeting_with_a_request_for_a_person_is_greeted_back(app: App) -> None:
+    reply = await talk(app, "Здравствуйте, хочу перенести запись на пятницу")
+    assert reply.startswith("Здравствуйте!")
+
+
+async def test_a_bare_greeting_is_greeted_once(app: App) -> None:
+    reply = await talk(app, "Здравствуйте")
+    assert reply.count("Здравствуйте") == 1
