@@ -106,7 +106,10 @@ class WritersLock:
 
     def __enter__(self) -> None:
         if self._fd is not None and fcntl is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            except OSError:  # a file system without locks (some network mounts): SQLite's lock still holds
+                self.close()
 
     def __exit__(self, *exc: object) -> None:
         if self._fd is not None and fcntl is not None:

@@ -51,3 +51,18 @@ def test_two_databases_on_one_file_take_turns(tmp_path: Path) -> None:
     assert first.query("SELECT id FROM seen_messages ORDER BY id") == [("1",), ("2",)]
     first.close()
     second.close()
+
+
+def test_a_file_system_without_locks_still_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = Database(tmp_path / "state.sqlite3")
+
+    def no_locks(fd: int, operation: int) -> None:
+        raise OSError(37, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with db.transaction() as conn:
+        conn.execute("INSERT INTO seen_messages(id, at) VALUES ('a', 'now')")
+    with db.transaction() as conn:  # and on, without the kernel lock
+        conn.execute("INSERT INTO seen_messages(id, at) VALUES ('b', 'now')")
+    assert db.query("SELECT COUNT(*) FROM seen_messages") == [(2,)]
+    db.close()
