@@ -363,5 +363,8 @@ async def test_a_greeting_with_a_request_for_a_person_is_greeted_back(app: App) 
 
 
 async def test_a_bare_greeting_is_greeted_once(app: App) -> None:
-    reply = await talk(app, "Здравствуйте")
-    assert reply.count("Здравствуйте") == 1
+    for _ in range(10):  # the greeting is one of several texts
+        app.store.db.query("DELETE FROM conversations")
+        reply = await talk(app, "Здравствуйте")
+        greetings = ("Здравствуйте", "Добрый день", "Доброе утро", "Добрый вечер", "Привет")
+        assert sum(reply.count(g) for g in greetings) == 1, reply
