@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sheets.schema import Lead
 
@@ -31,6 +33,26 @@ class Outgoing:
     text: str
     buttons: tuple[Button, ...] = ()
     request_contact: bool = False  # offer the channel's "share my phone" button when it has one
+
+
+def outgoing_to_plain(messages: Sequence[Outgoing]) -> list[dict[str, Any]]:
+    """Replies as JSON-ready dicts (kept in the WhatsApp inbox, passed to a Telegram worker process)."""
+    return [
+        {"text": m.text, "buttons": [[b.label, b.data] for b in m.buttons], "contact": m.request_contact}
+        for m in messages
+    ]
+
+
+def outgoing_from_plain(raw: Sequence[dict[str, Any]]) -> tuple[Outgoing, ...]:
+    """The replies `outgoing_to_plain` wrote."""
+    return tuple(
+        Outgoing(
+            str(m["text"]),
+            tuple(Button(str(label), str(data)) for label, data in m.get("buttons", [])),
+            bool(m.get("contact", False)),
+        )
+        for m in raw
+    )
 
 
 @dataclass(frozen=True, slots=True)

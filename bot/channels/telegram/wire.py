@@ -18,19 +18,11 @@ import base64
 import json
 import pickle
 from collections.abc import Sequence
-from typing import Any
 
 from bot.config import Settings
-from bot.dialogue.messages import Button, Outgoing
+from bot.dialogue.messages import Outgoing, outgoing_to_plain
 
-__all__ = [
-    "LIMIT",
-    "frame",
-    "messages_from_json",
-    "messages_to_json",
-    "settings_frame",
-    "settings_from",
-]
+__all__ = ["LIMIT", "frame", "send_frame", "settings_frame", "settings_from"]
 
 LIMIT = 1 << 24  # the longest frame a reader accepts (Telegram updates are a few KiB)
 
@@ -61,28 +53,6 @@ def settings_from(payload: bytes) -> Settings:
     return settings
 
 
-def messages_to_json(messages: Sequence[Outgoing]) -> list[dict[str, Any]]:
-    return [
-        {
-            "text": m.text,
-            "buttons": [[b.label, b.data] for b in m.buttons],
-            "request_contact": m.request_contact,
-        }
-        for m in messages
-    ]
-
-
-def messages_from_json(raw: list[dict[str, Any]]) -> list[Outgoing]:
-    return [
-        Outgoing(
-            str(m["text"]),
-            tuple(Button(str(label), str(data)) for label, data in m.get("buttons", [])),
-            bool(m.get("request_contact", False)),
-        )
-        for m in raw
-    ]
-
-
 def send_frame(request_id: int, chat_id: int, messages: Sequence[Outgoing]) -> bytes:
-    body = {"id": request_id, "chat": chat_id, "messages": messages_to_json(messages)}
+    body = {"id": request_id, "chat": chat_id, "messages": outgoing_to_plain(messages)}
     return frame(SEND, json.dumps(body, ensure_ascii=False))

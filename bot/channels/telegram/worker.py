@@ -32,6 +32,7 @@ from bot.channels.telegram.setup import TelegramRuntime, build_admin_notifier, b
 from bot.cli import setup_logging
 from bot.clock import SystemClock
 from bot.config import Settings
+from bot.dialogue.messages import outgoing_from_plain
 from bot.knowledge.watch import watch_knowledge
 from bot.storage.checkpoints import keep_checkpointing
 from sheets.outbox import OutboxFlusher
@@ -88,7 +89,7 @@ class _Worker:
     async def _send(self, request: dict[str, Any]) -> None:
         try:
             ok = await self.runtime.channel.send(
-                int(request["chat"]), wire.messages_from_json(request["messages"])
+                int(request["chat"]), outgoing_from_plain(request["messages"])
             )
         except Exception:  # the front must hear back either way
             log.exception("sending to Telegram chat %s failed", request.get("chat"))

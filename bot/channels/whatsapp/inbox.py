@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.channels.whatsapp.inbound import InboundMessage
-from bot.dialogue.messages import Button, Incoming, Outgoing
+from bot.dialogue.messages import Incoming, Outgoing, outgoing_from_plain, outgoing_to_plain
 from bot.errors import StorageError
 from bot.storage.db import Database
 
@@ -119,24 +119,11 @@ def _message(wa_id: str, message_id: str, raw: str) -> InboundMessage:
 
 
 def _replies_json(replies: Sequence[Outgoing]) -> str:
-    return json.dumps(
-        [
-            {"text": r.text, "buttons": [[b.label, b.data] for b in r.buttons], "contact": r.request_contact}
-            for r in replies
-        ],
-        ensure_ascii=False,
-    )
+    return json.dumps(outgoing_to_plain(replies), ensure_ascii=False)
 
 
 def _replies(raw: str) -> tuple[Outgoing, ...]:
-    return tuple(
-        Outgoing(
-            str(r["text"]),
-            tuple(Button(str(label), str(data)) for label, data in r.get("buttons", [])),
-            bool(r.get("contact", False)),
-        )
-        for r in json.loads(raw)
-    )
+    return outgoing_from_plain(json.loads(raw))
 
 
 class WhatsAppInbox:
