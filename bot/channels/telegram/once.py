@@ -12,9 +12,9 @@ The highest id received is kept too, and the ids seen since start in memory, so 
 polled batch after a restart, a webhook retry) are skipped.
 
 With Telegram workers (`TELEGRAM_WORKERS` > 1, see `shards`) the receiving process keeps every update and
-`hand_over`s those of the workers' chats; a worker's log is `trusting` (its updates were checked and kept
-already) and `report`s what it finished to the front, which forgets them (the front's transactions, not
-more of them from another process competing for the database's write lock).
+`hand_over`s those of the workers' chats. A worker's log `report`s what it finished to the front, which
+forgets them (the front's transactions, not more of them from another process competing for the
+database's write lock); its updates were checked and kept by the front already, so it checks none.
 """
 
 from __future__ import annotations
@@ -66,12 +66,10 @@ class UpdateLog(BaseMiddleware):
         max_age: float = 24 * 3600,
         recent: int = 10_000,
         clock: Callable[[], float] = time.time,
-        trusting: bool = False,
         report: Callable[[list[int]], None] | None = None,
     ) -> None:
         self.db = db
-        self.trusting = trusting
-        self.report = report
+        self.report = report  # a worker's: finished updates go to the front, which checked and kept them
         self.bot_id = bot_id
         self.max_age = max_age
         self.clock = clock
@@ -127,7 +125,7 @@ class UpdateLog(BaseMiddleware):
         if not isinstance(event, Update):
             return await handler(event, data)
         update_id = event.update_id
-        if not self.trusting and update_id not in self._admitted and not self.admit(event):
+        if self.report is None and update_id not in self._admitted and not self.admit(event):
             log.info("update %s already processed; skipped", update_id)
             return None
         self._admitted.discard(update_id)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import hmac
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -75,7 +76,8 @@ def build_admin_notifier(bot: Bot, settings: Settings, clock: Clock) -> Telegram
 class TelegramRuntime:
     """The bot, its dispatcher and channel, and how updates come in (polling or webhook).
 
-    `worker=True`: the runtime of a Telegram worker process (`shards`), fed by the front, patients only."""
+    With `report_finished` it is the runtime of a Telegram worker process (`shards`): fed by the front,
+    patients only, the updates it finished reported to the front."""
 
     def __init__(
         self,
@@ -84,15 +86,16 @@ class TelegramRuntime:
         notifier: TelegramAdminNotifier | None,
         *,
         debounce: float | None = None,
-        worker: bool = False,
+        report_finished: Callable[[list[int]], None] | None = None,
     ):
+        worker = report_finished is not None
         self.app = app
         self.bot = bot
         self.notifier = notifier
         self.channel = TelegramChannel(app, bot, debounce=debounce)
         # Conversation state lives in our own store; aiogram's FSM would only cost time per update.
         self.dispatcher = Dispatcher(disable_fsm=True)
-        self.updates = UpdateLog(app.db, bot.id, trusting=worker)
+        self.updates = UpdateLog(app.db, bot.id, report=report_finished)
         self.dispatcher.update.outer_middleware(self.updates)
         self.channel.updates = self.updates
         admin_chat = notifier.chat_id if notifier is not None else None
@@ -246,10 +249,10 @@ def setup_telegram(
     notifier: TelegramAdminNotifier | None = None,
     *,
     debounce: float | None = None,
-    worker: bool = False,
+    report_finished: Callable[[list[int]], None] | None = None,
 ) -> TelegramRuntime:
     """The Telegram runtime for `app`: the "telegram" messenger registered, routers built."""
-    runtime = TelegramRuntime(app, bot, notifier, debounce=debounce, worker=worker)
+    runtime = TelegramRuntime(app, bot, notifier, debounce=debounce, report_finished=report_finished)
     if runtime.shards is not None:
         app.messengers.register(ShardedMessenger(runtime.channel, runtime.shards))
     else:

@@ -51,8 +51,12 @@ def build_worker(settings: Settings, writer: asyncio.StreamWriter) -> tuple[App,
     # No sinks here: `deliver_leads` only wakes this flusher, and the wake-up is passed to the front.
     app.flusher = OutboxFlusher(app.outbox, {}, clock)
     app.service.flusher = app.flusher
-    runtime = setup_telegram(app, bot, notifier, worker=True)
-    runtime.updates.report = lambda ids: writer.write(wire.frame(wire.FINISHED, ",".join(map(str, ids))))
+    runtime = setup_telegram(
+        app,
+        bot,
+        notifier,
+        report_finished=lambda ids: writer.write(wire.frame(wire.FINISHED, ",".join(map(str, ids)))),
+    )
     return app, runtime
 
 
