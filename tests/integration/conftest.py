@@ -1,8 +1,9 @@
-"""Fixtures of the lead lifecycle tests: the fake Google Sheet (`sheets_api`) and the application on it (`both`)."""
+"""Shared fixtures: the fake Google Sheet (`sheets_api`), the application on it (`both`), the fake Bot API
+(`bot_api`, the admin chat's member 777)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,10 @@ import pytest
 from bot.bootstrap import App
 from bot.clock import FakeClock
 from bot.config import Settings
+from tests.fakes.bot_api import FakeBotApi
 from tests.fakes.sheets_api import FakeSheetsApi
 from tests.integration.lead_harness import SHEET, make_app
+from tests.integration.telegram_harness import ADMIN, ADMIN_CHAT
 
 
 @pytest.fixture
@@ -27,3 +30,12 @@ def both(settings: Settings, clock: FakeClock, sheets_api: FakeSheetsApi, tmp_pa
     app = make_app(settings, clock, sheets_api, tmp_path)
     yield app
     app.close()
+
+
+@pytest.fixture
+async def bot_api() -> AsyncIterator[FakeBotApi]:
+    """The fake Bot API, with one administrator (777) in the admin chat."""
+    server = await FakeBotApi().start()
+    server.members[ADMIN_CHAT] = {ADMIN}
+    yield server
+    await server.stop()

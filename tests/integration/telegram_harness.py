@@ -17,6 +17,7 @@ from bot.config import Settings, load_settings
 from tests.fakes.bot_api import TOKEN, FakeBotApi
 
 ADMIN_CHAT = -1001234567890
+ADMIN = 777  # the member of the admin chat (the `bot_api` fixture)
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
-import pytest
 
 from bot.bootstrap import App
 from bot.commands.run import serve
 from tests.fakes.bot_api import FakeBotApi
-from tests.integration.telegram_harness import ADMIN_CHAT, telegram_settings
+from tests.integration.telegram_harness import telegram_settings
 
 SECRET = "s3cret-token_value"
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    server = await FakeBotApi().start()
-    server.members[ADMIN_CHAT] = {777}
-    yield server
-    await server.stop()
 
 
 def update(update_id: int, chat: int, text: str) -> dict[str, object]:
@@ -38,10 +28,10 @@ def update(update_id: int, chat: int, text: str) -> dict[str, object]:
     }
 
 
-async def test_webhook_secret_checked_and_updates_answered(api: FakeBotApi, tmp_path: Path) -> None:
+async def test_webhook_secret_checked_and_updates_answered(bot_api: FakeBotApi, tmp_path: Path) -> None:
     settings = telegram_settings(
         tmp_path,
-        api,
+        bot_api,
         telegram_webhook_url="https://clinic.example/",
         telegram_webhook_secret=SECRET,
         http_port=0,
@@ -55,8 +45,8 @@ async def test_webhook_secret_checked_and_updates_answered(api: FakeBotApi, tmp_
     server = asyncio.create_task(serve(settings, stop, on_ready=on_ready))
     port = await asyncio.wait_for(ready, 10)
     url = f"http://127.0.0.1:{port}/webhook/telegram"
-    assert api.webhook["url"] == "https://clinic.example/webhook/telegram"
-    assert api.webhook["secret_token"] == SECRET
+    assert bot_api.webhook["url"] == "https://clinic.example/webhook/telegram"
+    assert bot_api.webhook["secret_token"] == SECRET
     async with aiohttp.ClientSession() as http:
         async with http.post(url, json=update(1, 42, "Здравствуйте")) as resp:
             assert resp.status == 401
@@ -66,7 +56,7 @@ async def test_webhook_secret_checked_and_updates_answered(api: FakeBotApi, tmp_
         headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
         async with http.post(url, json=update(3, 42, "Здравствуйте"), headers=headers) as resp:
             assert resp.status == 200
-        await api.wait_sent(42, 1)
+        await bot_api.wait_sent(42, 1)
         # Telegram redelivers an update it thinks failed: it is not answered twice
         async with http.post(url, json=update(3, 42, "Здравствуйте"), headers=headers) as resp:
             assert resp.status == 200
@@ -74,7 +64,7 @@ async def test_webhook_secret_checked_and_updates_answered(api: FakeBotApi, tmp_
             assert resp.status == 200
             assert "telegram" in (await resp.json())["channels"]
     await asyncio.sleep(0.4)
-    assert len(api.to(42)) == 1
-    assert not api.method_calls("getUpdates")  # no polling in webhook mode
+    assert len(bot_api.to(42)) == 1
+    assert not bot_api.method_calls("getUpdates")  # no polling in webhook mode
     stop.set()
     assert await asyncio.wait_for(server, 10) == 0
