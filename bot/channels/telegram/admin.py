@@ -7,6 +7,7 @@ Callback data: `st:<code>:<lead id>` sets a status, `hb` hands the conversation 
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 import time
@@ -77,6 +78,20 @@ class AlertBook:
             (chat_id, message_id),
         )
         return str(rows[0][0]) if rows else None
+
+    async def await_conversation(self, chat_id: int, message_id: int, patience: float = 2.0) -> str | None:
+        """`conversation`, waiting briefly for an alert another process has sent but not yet recorded.
+
+        With TELEGRAM_WORKERS > 1 a worker posts an alert and records it right after Telegram's answer;
+        an administrator's press can reach the front in between.
+        """
+        key = self.conversation(chat_id, message_id)
+        waited = 0.0
+        while key is None and waited < patience:
+            await asyncio.sleep(0.1)
+            waited += 0.1
+            key = self.conversation(chat_id, message_id)
+        return key
 
 
 def link(channel: str, contact: str, user_id: str = "") -> str:

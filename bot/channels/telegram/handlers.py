@@ -165,7 +165,7 @@ def build_admin_router(
         if not await members(query.from_user.id):
             await query.answer("Это могут только участники чата администраторов.", show_alert=True)
             return
-        key = alerts.conversation(admin_chat, message.message_id)
+        key = await alerts.await_conversation(admin_chat, message.message_id)
         if key is None or not await app.service.hand_back(key, app.texts.get("handed_back")):
             await query.answer("Разговор не найден.", show_alert=True)
             return
@@ -219,7 +219,8 @@ def build_admin_router(
         original = message.reply_to_message
         if original is None or not message.text:
             return
-        key = alerts.conversation(admin_chat, original.message_id)
+        ours = original.from_user is not None and original.from_user.id == channel.bot.id
+        key = await alerts.await_conversation(admin_chat, original.message_id, patience=2.0 if ours else 0.0)
         if key is None:
             return
         delivered = await app.service.admin_reply(key, [Outgoing(message.text)])
