@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -29,7 +29,7 @@ from bot.engine.port import Engine, Understanding
 from bot.errors import StaleState
 from bot.knowledge.models import Knowledge
 from bot.notify import AdminNotifier, MessengerRegistry
-from bot.storage.state_store import StateStore
+from bot.storage.state_store import Answered, StateStore
 from sheets.outbox import OutboxFlusher
 from sheets.schema import Lead
 
@@ -158,6 +158,11 @@ class ConversationService:
         """Answer one patient message. The lead, if any, is in the local record before this returns."""
         incoming = clean_incoming(incoming)  # no control characters, lone surrogates or megabyte texts
         async with self._locks[address.key]:
+            if incoming.receipts:
+                replayed = self.store.answered(incoming.receipts)
+                if replayed.receipts >= set(incoming.receipts):
+                    log.info("%s: a replayed message was answered before; its replies again", address.key)
+                    return list(replayed.replies)
             turn = await retry_stale(address.key, lambda: self._turn(address, incoming))
             # Committed: the administrators are told once, whatever attempt succeeded.
             await self._after_commit(address, turn.effects)
@@ -172,7 +177,7 @@ class ConversationService:
         if state.stage == Stage.HANDOFF and not self._handoff_expired(state, now):
             state.remember("patient", incoming.text or incoming.button or "")
             state.last_patient_at = iso(now)
-            self.store.save(address, state, iso(now))
+            self.store.save(address, state, iso(now), receipts=incoming.receipts)
             relay = RelayToAdmins(incoming.text or f"[{incoming.unsupported or 'сообщение'}]")
             return _Turn(state, [], [relay])
         if state.stage == Stage.HANDOFF:
@@ -189,8 +194,9 @@ class ConversationService:
         withdrawn = had_consent and any(isinstance(e, ForgetPersonalData) for e in step.effects)
         unconfirmed = self._unconfirmed_leads(address, state) if withdrawn else []
         forgotten = self.store.save(
-            address, state, iso(now), leads, due_at=self._due(state, now), forget=unconfirmed
-        )
+            address, state, iso(now), leads, due_at=self._due(state, now), forget=unconfirmed,
+            receipts=incoming.receipts, replies=step.replies,
+        )  # fmt: skip
         return _Turn(state, step.replies, step.effects, withdrawn, forgotten)
 
     async def _understand(
@@ -199,6 +205,10 @@ class ConversationService:
         if incoming.button is not None:
             return understand_button(incoming.button, state, knowledge)
         return await self.engine.understand(state, incoming)
+
+    def answered(self, receipts: Sequence[str]) -> Answered:
+        """Which of these channel messages a committed turn answered already (a replay after a crash)."""
+        return self.store.answered(receipts)
 
     def _due(self, state: ConversationState, now: datetime) -> str:
         return self.due_at(state, now) if self.due_at else ""

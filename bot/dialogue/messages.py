@@ -26,6 +26,9 @@ class Incoming:
     contact_phone: str | None = None
     unsupported: str | None = None  # "voice", "photo", "sticker"... something we cannot read
     profile_name: str | None = None  # the channel's display name: a hint, never taken without asking
+    # The channel's ids of the messages this answers (merged quick messages have several), committed with
+    # the turn so that a message replayed after a crash is not decided a second time.
+    receipts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

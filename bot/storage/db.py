@@ -59,6 +59,14 @@ CREATE TABLE IF NOT EXISTS seen_messages (
     id TEXT PRIMARY KEY,
     at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS answered_messages (
+    receipt TEXT PRIMARY KEY,
+    conversation TEXT NOT NULL,
+    turn TEXT NOT NULL,
+    replies TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS answered_messages_at ON answered_messages(at);
 """
 
 # Columns added since a table was first created: (table, column, declaration), added to older files on open.

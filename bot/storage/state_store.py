@@ -11,15 +11,21 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from bot.dialogue.messages import Address
+from bot.dialogue.messages import Address, Outgoing, outgoing_from_plain, outgoing_to_plain
 from bot.dialogue.state import ConversationState
 from bot.errors import StaleState
 from bot.storage.db import Database
 from sheets.outbox import Outbox
 from sheets.schema import Lead, Status, is_bot_status, keep_admin_status
 
-__all__ = ["StaleState", "StateStore", "StoredConversation"]
+__all__ = ["Answered", "StaleState", "StateStore", "StoredConversation"]
+
+# How long a channel message's receipt is kept: a message kept unanswered longer is dropped by its channel
+# (24 h), so a replay never asks about an older one.
+RECEIPTS_KEPT = timedelta(days=2)
+PRUNE_EVERY = 500  # saves with receipts between two deletions of old ones
 
 _STORED = "channel, user_id, contact, state, revision"  # the columns `_stored` reads
 
@@ -41,12 +47,21 @@ def _stored(row: tuple[object, ...]) -> StoredConversation:
     return StoredConversation(Address(str(channel), str(user_id), str(contact)), _state(state, revision))
 
 
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """Which of some channel messages (receipts) a committed turn already answered, and its replies."""
+
+    receipts: frozenset[str] = frozenset()
+    replies: tuple[Outgoing, ...] = ()
+
+
 class StateStore:
     """One row per conversation keyed by channel and user; leads committed with the state they came from."""
 
     def __init__(self, db: Database, outbox: Outbox) -> None:
         self.db = db
         self.outbox = outbox
+        self._until_prune = 0
 
     def load(self, address: Address) -> ConversationState:
         """The stored state (a new one when the conversation is unknown), carrying the revision it was read at."""
@@ -65,6 +80,8 @@ class StateStore:
         leads: Sequence[tuple[Lead, bool]] = (),
         due_at: str = "",
         forget: Sequence[str] = (),
+        receipts: Sequence[str] = (),
+        replies: Sequence[Outgoing] = (),
     ) -> list[Lead]:
         """Store the state and the leads (lead, is_update) and queue them for every sink, atomically.
 
@@ -73,10 +90,14 @@ class StateStore:
         raised and nothing is written. On success `state.revision` is the stored row's new revision.
         A lead already recorded keeps a status the administrators gave it (the sinks keep theirs too).
         The leads whose IDs are in `forget` lose their personal data (see `_forget_lead`) in the same
-        transaction; returns those that changed (a lead already forgotten is not written again)."""
+        transaction; returns those that changed (a lead already forgotten is not written again).
+        `receipts` name the channel messages this turn answered, with `replies`: committed together, so a
+        message replayed after a crash is recognised as answered (`answered`) instead of being decided twice."""
         forgotten: list[Lead] = []
         with self.db.transaction(durable=bool(leads or forget)) as conn:
             revision = self._write_state(conn, address, state, now, due_at)
+            if receipts:
+                self._write_receipts(conn, address, receipts, replies, now)
             for lead, update in leads:
                 stored = self._write_lead(conn, address, lead, now)
                 self.outbox.enqueue(conn, "upsert" if update else "append", stored, now)
@@ -86,6 +107,43 @@ class StateStore:
                     forgotten.append(lead_)
         state.revision = revision  # committed
         return forgotten
+
+    def _write_receipts(
+        self, conn: sqlite3.Connection, address: Address, receipts: Sequence[str], replies: Sequence[Outgoing],
+        now: str,
+    ) -> None:  # fmt: skip
+        plain = json.dumps(outgoing_to_plain(replies), ensure_ascii=False)
+        conn.executemany(
+            "INSERT OR REPLACE INTO answered_messages(receipt, conversation, turn, replies, at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(receipt, address.key, receipts[0], plain, now) for receipt in receipts],
+        )
+        self._until_prune -= 1
+        if self._until_prune <= 0:
+            self._until_prune = PRUNE_EVERY
+            cutoff = (datetime.fromisoformat(now) - RECEIPTS_KEPT).isoformat(timespec="milliseconds")
+            conn.execute("DELETE FROM answered_messages WHERE at < ?", (cutoff,))
+
+    def answered(self, receipts: Sequence[str]) -> Answered:
+        """Which of these channel messages were answered by a committed turn, with that turn's replies (once
+        per turn, in the order of `receipts`)."""
+        if not receipts:
+            return Answered()
+        marks = ", ".join("?" * len(receipts))
+        rows = self.db.query(
+            f"SELECT receipt, turn, replies FROM answered_messages WHERE receipt IN ({marks})",
+            tuple(receipts),
+        )
+        if not rows:
+            return Answered()
+        found = {str(receipt): (str(turn), str(replies)) for receipt, turn, replies in rows}
+        turns: dict[str, str] = {}
+        for receipt in receipts:
+            if receipt in found:
+                turn, plain = found[receipt]
+                turns.setdefault(turn, plain)
+        replies = tuple(m for plain in turns.values() for m in outgoing_from_plain(json.loads(plain)))
+        return Answered(frozenset(found), replies)
 
     def _forget_lead(self, conn: sqlite3.Connection, lead_id: str, now: str) -> Lead | None:
         """The patient withdrew consent: the lead's row keeps no name, phone, contact or comment, its

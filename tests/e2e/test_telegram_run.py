@@ -190,3 +190,52 @@ async def test_two_workers_answer_a_kill_9_of_the_main_process_and_a_sigterm(tmp
         if proc.returncode is None:
             proc.kill()
         await api.stop()
+
+
+async def test_a_message_decided_before_a_kill_9_is_not_decided_again_after_the_restart(
+    tmp_path: Path,
+) -> None:
+    """The turn was committed (here: the lead confirmed) but its reply never reached Telegram: the next run
+    sends that turn's reply and does not decide the message again (a second «да, верно» on a confirmed
+    booking would get another answer)."""
+    api = await FakeBotApi().start()
+    env = environment(tmp_path, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_URL=api.url, TELEGRAM_DEBOUNCE="0.2s")
+    proc = await start(tmp_path, env)
+    chat = 4242
+
+    def attempts() -> list[str]:
+        return [str(c["text"]) for c in api.method_calls("sendMessage") if int(c["chat_id"]) == chat]
+
+    try:
+        await api.wait_for(lambda: api.method_calls("getUpdates"), timeout=30)
+        for text in ("Хочу к лору", "да", "Пётр", "+7 912 345-67-00", "до обеда", "повторно"):
+            before = len(api.to(chat))
+            update_id = api.message(chat, text)["update_id"]
+            await api.wait_sent(chat, before + 1, timeout=15)
+            await api.wait_for(lambda u=update_id: u not in kept(tmp_path), timeout=10)  # type: ignore[misc]
+        assert "Всё верно?" in api.to(chat)[-1].text
+        answered = len(api.to(chat))
+        api.held.add(chat)  # the reply to the confirmation hangs in Telegram, then the process is killed
+        update_id = api.message(chat, "да, верно")["update_id"]
+        await api.wait_for(lambda: len(attempts()) == answered + 1, timeout=15)
+        held = attempts()[answered]
+        assert "Заявка принята" in held
+        assert update_id in kept(tmp_path)  # not finished: the next run takes it up again
+        proc.kill()
+        await proc.wait()
+        api.release()
+        proc = await start(tmp_path, env)
+        replies = await api.wait_sent(chat, answered + 1, timeout=30)
+        assert replies[answered].text == held
+        await api.wait_for(lambda: kept(tmp_path) == [], timeout=10)
+        await asyncio.sleep(1)
+        # that turn's replies, once, and nothing else
+        assert [s.text for s in api.to(chat)][answered:] == attempts()[answered + 1 :]
+        with contextlib.closing(sqlite3.connect(tmp_path / "data" / "state.sqlite3")) as db:
+            assert db.execute("SELECT COUNT(*) FROM leads").fetchone()[0] == 1
+        code, err = await stop(proc)
+        assert code == 0, err
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+        await api.stop()

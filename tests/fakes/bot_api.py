@@ -114,6 +114,8 @@ class FakeBotApi:
         self.photos: list[tuple[int, int]] = []  # (chat_id, bytes)
         self.members: dict[int, set[int]] = {}
         self.blocked: set[int] = set()
+        self.held: set[int] = set()  # chats whose sendMessage hangs, unanswered and unsent, until released
+        self._release = asyncio.Event()
         self.usernames: dict[int, str] = {}
         self.webhook: dict[str, Any] = {"url": ""}
         self.failures: list[tuple[int, int, str | None]] = []  # (status, retry_after, only this method)
@@ -154,6 +156,11 @@ class FakeBotApi:
     def fail_next(self, n: int, status: int = 429, retry_after: int = 1, method: str | None = None) -> None:
         """The next `n` calls (of `method`, or any but getUpdates) fail with `status`."""
         self.failures.extend([(status, retry_after, method)] * n)
+
+    def release(self) -> None:
+        """Held sendMessage calls go on (a client that is gone no longer gets their answer)."""
+        self.held.clear()
+        self._release.set()
 
     def add_update(self, update: dict[str, Any]) -> dict[str, Any]:
         update.setdefault("update_id", next(self._update_ids))
@@ -391,6 +398,10 @@ class FakeBotApi:
 
     async def _m_sendmessage(self, params: dict[str, Any]) -> Any:
         chat_id = int(params["chat_id"])
+        if chat_id in self.held:
+            self._release.clear()
+            await self._release.wait()
+            return self._error(500, "Internal Server Error: held, then dropped")
         if chat_id in self.blocked:
             return self._error(403, "Forbidden: bot was blocked by the user")
         bad = self._check_text(params)

@@ -124,6 +124,8 @@ class TelegramChannel:
             worker = self._workers[address.key] = _Worker()
             worker.task = asyncio.get_running_loop().create_task(self._work(address.key, worker))
         update_id = self.updates.defer() if self.updates is not None else None
+        if update_id is not None:
+            incoming = replace(incoming, receipts=(f"{CHANNEL}:{self.bot.id}:{update_id}",))
         item = _Item(address, incoming, debounce and self.debounce > 0, update_id, message_id)
         if message_id:
             worker.unread[message_id] = item
@@ -145,21 +147,40 @@ class TelegramChannel:
             while not queue.empty():
                 item = queue.get_nowait()
                 if not item.debounce:
-                    self._read(worker, [item])
-                    await self.process(item.address, item.incoming, typing_after=TYPING_AFTER)
-                    self._finished([item])
+                    await self._answer(worker, [item], typing_after=TYPING_AFTER)
                     continue
                 items, follow = await self._gather(item, queue)
-                self._read(worker, items)
-                await self.process(item.address, merge([i.incoming for i in items]))
-                self._finished(items)
+                await self._answer(worker, items)
                 if follow is not None:
-                    self._read(worker, [follow])
-                    await self.process(follow.address, follow.incoming)
-                    self._finished([follow])
+                    await self._answer(worker, [follow])
         finally:
             if self._workers.get(key) is worker:
                 del self._workers[key]
+
+    async def _answer(
+        self, worker: _Worker, items: list[_Item], *, typing_after: float = TYPING_EVERY
+    ) -> None:
+        """Answer these messages of one chat together; those a crashed run had answered get its replies."""
+        self._read(worker, items)
+        address = items[0].address
+        fresh = items
+        receipts = [r for i in items for r in i.incoming.receipts]
+        if receipts:
+            replayed = self.app.service.answered(receipts)
+            if replayed.receipts:
+                log.info(
+                    "%s: %d replayed message(s) were answered before", address.key, len(replayed.receipts)
+                )
+                if replayed.replies:
+                    await self.send(int(address.user_id), replayed.replies)
+                fresh = [
+                    i
+                    for i in items
+                    if not (i.incoming.receipts and replayed.receipts >= set(i.incoming.receipts))
+                ]
+        if fresh:
+            await self.process(address, merge([i.incoming for i in fresh]), typing_after=typing_after)
+        self._finished(items)
 
     @staticmethod
     def _read(worker: _Worker, items: list[_Item]) -> None:

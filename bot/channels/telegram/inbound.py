@@ -59,4 +59,11 @@ def merge(parts: list[Incoming]) -> Incoming:
     phone = next((p.contact_phone for p in reversed(parts) if p.contact_phone), None)
     unsupported = next((p.unsupported for p in parts if p.unsupported), None) if not texts else None
     profile = next((p.profile_name for p in parts if p.profile_name), None)
-    return Incoming(text="\n".join(texts), contact_phone=phone, unsupported=unsupported, profile_name=profile)
+    receipts = tuple(r for p in parts for r in p.receipts)
+    return Incoming(
+        text="\n".join(texts),
+        contact_phone=phone,
+        unsupported=unsupported,
+        profile_name=profile,
+        receipts=receipts,
+    )
