@@ -14,22 +14,23 @@ log = logging.getLogger(__name__)
 
 class AdminNotifier(ABC):
     """Contract: tells the administrators' chat about leads, handoffs and warnings. Never raises: a
-    failure is logged (the lead itself is already safe in the local record)."""
+    failure is logged and reported as False (the alerts about conversations are kept and posted again,
+    see `bot.alerts`; the lead itself is already safe in the local record)."""
 
     @abstractmethod
-    async def lead(self, lead: Lead, address: Address, *, updated: bool = False) -> None:
-        """A new (or completed / unconfirmed) lead, with every field and status buttons."""
+    async def lead(self, lead: Lead, address: Address, *, updated: bool = False) -> bool:
+        """A new (or completed / unconfirmed) lead, with every field and status buttons; True once posted."""
 
     @abstractmethod
-    async def handoff(self, address: Address, reason: str, recent: Sequence[str]) -> None:
+    async def handoff(self, address: Address, reason: str, recent: Sequence[str]) -> bool:
         """A patient asked for a person; replies to this alert go back to the patient."""
 
     @abstractmethod
-    async def relay(self, address: Address, text: str) -> None:
+    async def relay(self, address: Address, text: str) -> bool:
         """A patient's message during a handoff."""
 
     @abstractmethod
-    async def warn(self, text: str) -> None:
+    async def warn(self, text: str) -> bool:
         """Something the administrators must know (a parked lead, a broken knowledge file)."""
 
 
@@ -39,21 +40,22 @@ class LogNotifier(AdminNotifier):
     def __init__(self) -> None:
         self.sent: list[str] = []
 
-    def _emit(self, text: str) -> None:
+    def _emit(self, text: str) -> bool:
         self.sent.append(text)
         log.info("admin alert: %s", text)
+        return True
 
-    async def lead(self, lead: Lead, address: Address, *, updated: bool = False) -> None:
-        self._emit(f"lead {lead.id} {lead.status}: {lead.name} {lead.phone} {lead.service}")
+    async def lead(self, lead: Lead, address: Address, *, updated: bool = False) -> bool:
+        return self._emit(f"lead {lead.id} {lead.status}: {lead.name} {lead.phone} {lead.service}")
 
-    async def handoff(self, address: Address, reason: str, recent: Sequence[str]) -> None:
-        self._emit(f"handoff {address.key}: {reason}")
+    async def handoff(self, address: Address, reason: str, recent: Sequence[str]) -> bool:
+        return self._emit(f"handoff {address.key}: {reason}")
 
-    async def relay(self, address: Address, text: str) -> None:
-        self._emit(f"relay {address.key}: {text}")
+    async def relay(self, address: Address, text: str) -> bool:
+        return self._emit(f"relay {address.key}: {text}")
 
-    async def warn(self, text: str) -> None:
-        self._emit(f"warning: {text}")
+    async def warn(self, text: str) -> bool:
+        return self._emit(f"warning: {text}")
 
 
 class PatientMessenger(ABC):

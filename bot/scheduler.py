@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 
+from bot.alerts import Alert
 from bot.config import Settings
 from bot.dialogue.core import lead_of, service_label
 from bot.dialogue.messages import Address, Button, Outgoing
@@ -210,6 +211,7 @@ class Tick:
     unconfirmed: int = 0
     errors: int = 0
     stale: int = 0  # conversations saved by another process at every attempt: left to the next pass
+    alerts: int = 0  # administrators' alerts posted late (an outage of the admin chat, a crash)
 
 
 @dataclass(slots=True)
@@ -220,6 +222,7 @@ class _Fired:
     outside_window: bool = False  # a WhatsApp reminder not sent: the 24-hour window is closed
     lead: Lead | None = None
     refresh: bool = False
+    alerts: list[Alert] = field(default_factory=list)
 
 
 def _fire(app: App, rules: TimerRules, address: Address, now: datetime, knowledge: Knowledge) -> _Fired:
@@ -245,7 +248,9 @@ def _fire(app: App, rules: TimerRules, address: Address, now: datetime, knowledg
         state.unconfirmed_recorded = True
         state.unconfirmed_at = format_due(now)
     leads = [(fired.lead, fired.refresh)] if fired.lead is not None else []
-    app.store.save(address, state, format_due(now), leads, due_at=rules.due_at(state, now))
+    alerts = [Alert.about_lead(lead, address.key, updated=refresh) for lead, refresh in leads]
+    app.store.save(address, state, format_due(now), leads, due_at=rules.due_at(state, now), alerts=alerts)
+    fired.alerts = alerts
     return fired
 
 
@@ -266,7 +271,7 @@ async def _process(app: App, rules: TimerRules, address: Address, now: datetime,
         log.info(
             "unconfirmed lead %s %s for %s", lead.id, "refreshed" if refresh else "recorded", address.key
         )
-        await app.notifier.lead(lead, address, updated=refresh)
+        await app.service.alerts.post(fired.alerts)
     if fired.message is not None:
         if await app.messengers.send(address, [fired.message]):
             result.reminders += 1
@@ -285,8 +290,11 @@ def _refreshed(app: App, lead: Lead) -> Lead | None:
     return None if fresh == stored else fresh
 
 
-async def tick(app: App, rules: TimerRules | None = None, *, limit: int = 100) -> Tick:
-    """One pass: act on every conversation whose timer is due now."""
+async def tick(
+    app: App, rules: TimerRules | None = None, *, limit: int = 100, all_alerts: bool = False
+) -> Tick:
+    """One pass: act on every conversation whose timer is due now; post the alerts left to post (every one
+    with `all_alerts`: the first pass of a run, after a crash)."""
     rules = rules or TimerRules.from_settings(app.settings)
     now = app.clock.now()
     result = Tick()
@@ -303,6 +311,10 @@ async def tick(app: App, rules: TimerRules | None = None, *, limit: int = 100) -
             log.exception("timer of %s failed", stored.address.key)
     if result.unconfirmed:
         await app.service.deliver_leads()  # one push of the outbox for the whole batch
+    try:
+        result.alerts = await app.service.alerts.retry_due(everything=all_alerts)
+    except Exception:  # the timers above must not wait for the admin chat
+        log.exception("posting the administrators' pending alerts failed")
     return result
 
 
@@ -310,9 +322,11 @@ async def run_scheduler(app: App, interval: float = 15.0, batch: int = 100) -> N
     """The scheduler task of `run`: passes every `interval` seconds, forever; a full batch (the morning
     after a busy night) is followed at once by the next, as long as the passes make progress."""
     rules = TimerRules.from_settings(app.settings)
+    first = True
     while True:
         try:
-            result = await tick(app, rules, limit=batch)
+            result = await tick(app, rules, limit=batch, all_alerts=first)
+            first = False
             while result.due == batch and result.errors + result.stale < batch:
                 await asyncio.sleep(0)  # let patients' messages in between batches
                 result = await tick(app, rules, limit=batch)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+from bot.alerts import Alert, AlertPoster, alerts_of
 from bot.clock import Clock
 from bot.dialogue.buttons import understand_button
 from bot.dialogue.core import DialogueCore
@@ -17,7 +18,6 @@ from bot.dialogue.messages import (
     Address,
     Effect,
     ForgetPersonalData,
-    HandoffRequested,
     Incoming,
     Outgoing,
     RelayToAdmins,
@@ -94,6 +94,7 @@ class _Turn:
     state: ConversationState
     replies: list[Outgoing]
     effects: list[Effect]
+    alerts: list[Alert] = field(default_factory=list)
     withdrawn: bool = False
     forgotten: list[Lead] = field(default_factory=list)
 
@@ -137,6 +138,7 @@ class ConversationService:
         messengers: MessengerRegistry | None = None,
         handoff_timeout: timedelta = timedelta(hours=2),
         due_at: DueAt | None = None,
+        alerts: AlertPoster | None = None,
     ) -> None:
         self.store = store
         self.engine = engine
@@ -148,6 +150,7 @@ class ConversationService:
         self.messengers = messengers or MessengerRegistry()
         self.handoff_timeout = handoff_timeout
         self.due_at = due_at
+        self.alerts = alerts if alerts is not None else AlertPoster(store.alerts, notifier, store, clock)
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     def conversation_lock(self, key: str) -> asyncio.Lock:
@@ -165,7 +168,7 @@ class ConversationService:
                     return list(replayed.replies)
             turn = await retry_stale(address.key, lambda: self._turn(address, incoming))
             # Committed: the administrators are told once, whatever attempt succeeded.
-            await self._after_commit(address, turn.effects)
+            await self._after_commit(address, turn)
             if turn.withdrawn:
                 await self._consent_withdrawn(address, turn.state, turn.forgotten)
             return turn.replies
@@ -177,9 +180,10 @@ class ConversationService:
         if state.stage == Stage.HANDOFF and not self._handoff_expired(state, now):
             state.remember("patient", incoming.text or incoming.button or "")
             state.last_patient_at = iso(now)
-            self.store.save(address, state, iso(now), receipts=incoming.receipts)
             relay = RelayToAdmins(incoming.text or f"[{incoming.unsupported or 'сообщение'}]")
-            return _Turn(state, [], [relay])
+            alerts = alerts_of(address.key, [relay])
+            self.store.save(address, state, iso(now), receipts=incoming.receipts, alerts=alerts)
+            return _Turn(state, [], [relay], alerts)
         if state.stage == Stage.HANDOFF:
             state.stage = Stage.BOOKING if state.booking.specialty or state.booking.doctor else Stage.IDLE
         knowledge = self.knowledge()
@@ -193,11 +197,12 @@ class ConversationService:
         leads = [(e.lead, e.update) for e in step.effects if isinstance(e, StoreLead)]
         withdrawn = had_consent and any(isinstance(e, ForgetPersonalData) for e in step.effects)
         unconfirmed = self._unconfirmed_leads(address, state) if withdrawn else []
+        alerts = alerts_of(address.key, step.effects)
         forgotten = self.store.save(
             address, state, iso(now), leads, due_at=self._due(state, now), forget=unconfirmed,
-            receipts=incoming.receipts, replies=step.replies,
+            receipts=incoming.receipts, replies=step.replies, alerts=alerts,
         )  # fmt: skip
-        return _Turn(state, step.replies, step.effects, withdrawn, forgotten)
+        return _Turn(state, step.replies, step.effects, alerts, withdrawn, forgotten)
 
     async def _understand(
         self, state: ConversationState, incoming: Incoming, knowledge: Knowledge
@@ -218,18 +223,12 @@ class ConversationService:
             return False
         return now - datetime.fromisoformat(state.handoff_since) > self.handoff_timeout
 
-    async def _after_commit(self, address: Address, effects: list) -> None:  # type: ignore[type-arg]
-        for effect in effects:
-            if isinstance(effect, StoreLead):
-                await self.deliver_leads()
-                stored = self.store.lead(effect.lead.id)  # as recorded: an administrators' status kept
-                await self.notifier.lead(stored[0] if stored else effect.lead, address, updated=effect.update)
-            elif isinstance(effect, HandoffRequested):
-                await self.notifier.handoff(address, effect.reason, effect.recent)
-            elif isinstance(effect, RelayToAdmins):
-                await self.notifier.relay(address, effect.text)
-            elif isinstance(effect, ForgetPersonalData):
-                log.info("personal data of %s forgotten at the patient's request", address.key)
+    async def _after_commit(self, address: Address, turn: _Turn) -> None:
+        if any(isinstance(effect, StoreLead) for effect in turn.effects):
+            await self.deliver_leads()  # the CSV row before the alert that points to it
+        if any(isinstance(effect, ForgetPersonalData) for effect in turn.effects):
+            log.info("personal data of %s forgotten at the patient's request", address.key)
+        await self.alerts.post(turn.alerts)
 
     def _unconfirmed_leads(self, address: Address, state: ConversationState) -> list[str]:
         """The rows this conversation has that the patient never confirmed (written on their silence)."""

@@ -190,7 +190,7 @@ class OutboxFlusher:
         outbox: Outbox,
         sinks: Mapping[str, LeadSink],
         clock: Clock,
-        on_parked: Callable[[str], Awaitable[None]] | None = None,
+        on_parked: Callable[[str], Awaitable[object]] | None = None,
         base_delay: float = 2.0,
         max_delay: float = 300.0,
         batch_size: int = 500,

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.alerts import Alert, AlertOutbox
 from bot.dialogue.messages import Address, Outgoing, outgoing_from_plain, outgoing_to_plain
 from bot.dialogue.state import ConversationState
 from bot.errors import StaleState
@@ -58,9 +59,10 @@ class Answered:
 class StateStore:
     """One row per conversation keyed by channel and user; leads committed with the state they came from."""
 
-    def __init__(self, db: Database, outbox: Outbox) -> None:
+    def __init__(self, db: Database, outbox: Outbox, alerts: AlertOutbox | None = None) -> None:
         self.db = db
         self.outbox = outbox
+        self.alerts = alerts if alerts is not None else AlertOutbox(db)
         self._until_prune = 0
 
     def load(self, address: Address) -> ConversationState:
@@ -82,6 +84,7 @@ class StateStore:
         forget: Sequence[str] = (),
         receipts: Sequence[str] = (),
         replies: Sequence[Outgoing] = (),
+        alerts: Sequence[Alert] = (),
     ) -> list[Lead]:
         """Store the state and the leads (lead, is_update) and queue them for every sink, atomically.
 
@@ -92,12 +95,15 @@ class StateStore:
         The leads whose IDs are in `forget` lose their personal data (see `_forget_lead`) in the same
         transaction; returns those that changed (a lead already forgotten is not written again).
         `receipts` name the channel messages this turn answered, with `replies`: committed together, so a
-        message replayed after a crash is recognised as answered (`answered`) instead of being decided twice."""
+        message replayed after a crash is recognised as answered (`answered`) instead of being decided twice.
+        `alerts` for the administrators are kept until posted (`bot.alerts`)."""
         forgotten: list[Lead] = []
         with self.db.transaction(durable=bool(leads or forget)) as conn:
             revision = self._write_state(conn, address, state, now, due_at)
             if receipts:
                 self._write_receipts(conn, address, receipts, replies, now)
+            if alerts:
+                self.alerts.add(conn, alerts, datetime.fromisoformat(now))
             for lead, update in leads:
                 stored = self._write_lead(conn, address, lead, now)
                 self.outbox.enqueue(conn, "upsert" if update else "append", stored, now)

@@ -219,16 +219,19 @@ class TelegramAdminNotifier(AdminNotifier):
             self.alerts.add(self.chat_id, sent.message_id, conversation, lead_id, kind, at)
         return sent
 
-    async def lead(self, lead: Lead, address: Address, *, updated: bool = False) -> None:
-        await self.post(
-            lead_alert_text(lead, updated=updated),
-            conversation=address.key,
-            lead_id=lead.id,
-            kind="lead",
-            markup=status_keyboard(lead.id),
+    async def lead(self, lead: Lead, address: Address, *, updated: bool = False) -> bool:
+        return (
+            await self.post(
+                lead_alert_text(lead, updated=updated),
+                conversation=address.key,
+                lead_id=lead.id,
+                kind="lead",
+                markup=status_keyboard(lead.id),
+            )
+            is not None
         )
 
-    async def handoff(self, address: Address, reason: str, recent: Sequence[str]) -> None:
+    async def handoff(self, address: Address, reason: str, recent: Sequence[str]) -> bool:
         lines = [
             f"🙋 <b>Пациент просит администратора</b> · {escape(CHANNEL_NAMES.get(address.channel, address.channel))}"
         ]
@@ -241,21 +244,27 @@ class TelegramAdminNotifier(AdminNotifier):
         lines.append(
             "\n<i>Ответьте на это сообщение (Reply) — ответ уйдёт пациенту. Бот молчит, пока вы не нажмёте «Вернуть боту».</i>"
         )
-        await self.post(
-            "\n".join(lines), conversation=address.key, kind="handoff", markup=hand_back_keyboard()
+        return (
+            await self.post(
+                "\n".join(lines), conversation=address.key, kind="handoff", markup=hand_back_keyboard()
+            )
+            is not None
         )
 
-    async def relay(self, address: Address, text: str) -> None:
+    async def relay(self, address: Address, text: str) -> bool:
         body = escape(split_text(text, 3500)[0] if text else "")
-        await self.post(
-            f"💬 {link(address.channel, address.contact, address.user_id)}:\n{body}",
-            conversation=address.key,
-            kind="relay",
-            markup=hand_back_keyboard(),
+        return (
+            await self.post(
+                f"💬 {link(address.channel, address.contact, address.user_id)}:\n{body}",
+                conversation=address.key,
+                kind="relay",
+                markup=hand_back_keyboard(),
+            )
+            is not None
         )
 
-    async def warn(self, text: str) -> None:
-        await self.post(f"⚠️ {escape(text)}", kind="warning")
+    async def warn(self, text: str) -> bool:
+        return await self.post(f"⚠️ {escape(text)}", kind="warning") is not None
 
 
 def unescape(text: str) -> str:

@@ -1,0 +1,96 @@
+"""Administrators' alerts survive an outage of the admin chat and a crash: kept with the turn that caused
+them, posted again by the timers' loop until the chat has them, once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from bot.alerts import GRACE, Alert
+from bot.clock import FakeClock
+from bot.scheduler import tick
+from tests.conftest import OPEN_TIME
+from tests.fakes.bot_api import FakeBotApi
+from tests.integration.telegram_harness import ADMIN_CHAT, running_bot, telegram_settings
+from tests.integration.test_telegram_admin import book, say
+
+
+def new_lead_alerts(api: FakeBotApi) -> list[str]:
+    return [s.text for s in api.to(ADMIN_CHAT) if "Новая заявка" in s.text]
+
+
+async def test_a_lead_alert_refused_by_the_admin_chat_is_posted_once_the_chat_is_back(
+    bot_api: FakeBotApi, tmp_path: Path
+) -> None:
+    clock = FakeClock(OPEN_TIME)
+    settings = telegram_settings(tmp_path, bot_api)
+    async with running_bot(settings, bot_api, clock=clock) as run:
+        bot_api.blocked.add(ADMIN_CHAT)  # the bot was removed from the admin chat (403), for a while
+        for text in ("Хочу к лору", "да", "Пётр", "+7 912 345-67-00", "до обеда", "повторно", "да, верно"):
+            await say(run, text)
+        assert any(
+            "Заявка принята" in s.text for s in bot_api.to(5550002)[-2:]
+        )  # the patient is not kept waiting
+        assert new_lead_alerts(bot_api) == []
+        assert run.app.store.alerts.pending() == 1
+        assert (await tick(run.app)).alerts == 0  # the pause after a failure has not passed: not tried
+        clock.advance(timedelta(minutes=1))
+        assert (await tick(run.app)).alerts == 0  # still refused: kept, the pause doubles
+        assert run.app.store.alerts.pending() == 1
+        bot_api.blocked.discard(ADMIN_CHAT)
+        clock.advance(timedelta(minutes=2))
+        assert (await tick(run.app)).alerts == 1
+        [alert] = new_lead_alerts(bot_api)
+        assert "Пётр" in alert and "+79123456700" in alert.replace(" ", "").replace("-", "")
+        assert run.app.store.alerts.pending() == 0
+        clock.advance(timedelta(hours=1))
+        assert (await tick(run.app)).alerts == 0
+        assert len(new_lead_alerts(bot_api)) == 1
+        # the late alert's buttons work like any other
+        sent = next(s for s in bot_api.to(ADMIN_CHAT) if "Новая заявка" in s.text)
+        assert [label for label, _ in sent.buttons][:2] == ["В работу", "Записан"]
+
+
+async def test_an_alert_left_by_a_crash_is_posted_by_the_next_run(
+    bot_api: FakeBotApi, tmp_path: Path
+) -> None:
+    clock = FakeClock(OPEN_TIME)
+    settings = telegram_settings(tmp_path, bot_api)
+    async with running_bot(settings, bot_api, clock=clock) as run:
+        await book(run)
+        lead = run.app.store.leads()[0]
+        # as a kill -9 right after the commit would leave it: the turn's alert written, never posted
+        with run.app.db.transaction() as conn:
+            run.app.store.alerts.add(
+                conn, [Alert.about_lead(lead, "telegram:5550002", updated=False)], clock.now()
+            )
+    posted = len(new_lead_alerts(bot_api))
+    async with running_bot(settings, bot_api, clock=clock) as run:
+        assert (await tick(run.app)).alerts == 0  # an alert of a live process gets its grace
+        assert (await tick(run.app, all_alerts=True)).alerts == 1  # the first pass of a run takes them all
+        assert len(new_lead_alerts(bot_api)) == posted + 1
+        assert lead.id in new_lead_alerts(bot_api)[-1]
+        clock.advance(GRACE * 2)
+        assert (await tick(run.app)).alerts == 0
+
+
+async def test_a_relayed_message_during_an_outage_reaches_the_administrators_later(
+    bot_api: FakeBotApi, tmp_path: Path
+) -> None:
+    clock = FakeClock(OPEN_TIME)
+    settings = telegram_settings(tmp_path, bot_api)
+    async with running_bot(settings, bot_api, clock=clock) as run:
+        await say(run, "Позовите администратора, пожалуйста")
+        await bot_api.wait_for(
+            lambda: [s for s in bot_api.to(ADMIN_CHAT) if "просит администратора" in s.text]
+        )
+        bot_api.blocked.add(ADMIN_CHAT)
+        bot_api.message(5550002, "Я буду на связи после шести")
+        await bot_api.wait_for(
+            lambda: run.app.store.alerts.pending() == 1 and run.runtime.channel.pending == 0
+        )
+        bot_api.blocked.discard(ADMIN_CHAT)
+        clock.advance(timedelta(minutes=1))
+        assert (await tick(run.app)).alerts == 1
+        relayed = [s for s in bot_api.to(ADMIN_CHAT) if "после шести" in s.text]
+        assert len(relayed) == 1 and dict(relayed[0].buttons).get("Вернуть боту") == "hb"
