@@ -60,12 +60,16 @@ async def run_weekly_report(app: App, send: Send, *, days: int = 7) -> None:
 
     settings = app.settings
     state = settings.data_dir / STATE_FILE
+    rendered: tuple[datetime, str, bytes] | None = None  # kept across retries: the same report, resumed
     while True:
         now = app.clock.now()
         due = last_slot(now, settings.tz, settings.report_weekday, settings.report_time)
         if _read_sent(state) != due.isoformat() and now - due <= CATCH_UP:
             try:
-                text, png = await asyncio.to_thread(render_report, app, days)
+                if rendered is None or rendered[0] != due:
+                    text, png = await asyncio.to_thread(render_report, app, days)
+                    rendered = (due, text, png)
+                _, text, png = rendered
                 await send(text, png)
                 state.write_text(due.isoformat(), encoding="utf-8")
                 log.info("weekly report for %s sent", due.date())
@@ -81,12 +85,17 @@ def telegram_sender(bot: Any, chat_id: int) -> Send:
     """Send through an aiogram Bot: the table as monospace text, then the picture."""
     from aiogram.types import BufferedInputFile
 
+    delivered: set[str] = set()  # parts of the report being sent: a retry after a failure resumes after them
+
     async def send(text: str, png: bytes) -> None:
         for piece in _pieces(text):
-            await bot.send_message(chat_id, f"<pre>{escape(piece)}</pre>", parse_mode="HTML")
+            if piece not in delivered:
+                await bot.send_message(chat_id, f"<pre>{escape(piece)}</pre>", parse_mode="HTML")
+                delivered.add(piece)
         if png:
             photo = BufferedInputFile(png, filename="report-week.png")
             await bot.send_photo(chat_id, photo, caption="Отчёт за неделю")
+        delivered.clear()
 
     return send
 

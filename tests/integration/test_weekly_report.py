@@ -11,6 +11,7 @@ import pytest
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import TelegramServerError
 
 from bot.bootstrap import App
 from bot.clock import FakeClock
@@ -91,3 +92,21 @@ async def test_a_slot_long_past_is_not_sent_late(app: App, clock: FakeClock) -> 
     await asyncio.sleep(0.3)
     task.cancel()
     assert sent == []
+
+
+async def test_a_retry_after_a_failed_picture_does_not_send_the_table_again(bot_api: FakeBotApi) -> None:
+    bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(bot_api.url)))
+    try:
+        send = telegram_sender(bot, -100500)
+        text = "Отчёт по обращениям за 7 дн.\n" + "строка отчёта\n" * 400  # two messages of text
+        bot_api.fail_next(1, status=500, method="sendPhoto")
+        with pytest.raises(TelegramServerError):
+            await send(text, b"\x89PNG" + b"0" * 20_000)
+        assert len(bot_api.method_calls("sendMessage")) == 2 and not bot_api.photos
+        await send(text, b"\x89PNG" + b"0" * 20_000)  # the loop's retry
+        assert len(bot_api.method_calls("sendMessage")) == 2
+        assert len(bot_api.photos) == 1
+        await send(text, b"")  # next week's report: sent in full again
+        assert len(bot_api.method_calls("sendMessage")) == 4
+    finally:
+        await bot.session.close()
