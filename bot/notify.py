@@ -33,6 +33,12 @@ class AdminNotifier(ABC):
     async def warn(self, text: str) -> bool:
         """Something the administrators must know (a parked lead, a broken knowledge file)."""
 
+    async def forget(self, conversation: str, lead_ids: Sequence[str]) -> int:
+        """The patient withdrew consent: clear the personal data from the alerts already posted about these
+        leads and from the conversation's handoff and relayed messages; how many alerts were cleared. A
+        notifier that keeps no alerts (the log) has nothing to clear."""
+        return 0
+
 
 class LogNotifier(AdminNotifier):
     """The embedded default: alerts go to the log (no admin chat configured)."""

@@ -109,8 +109,9 @@ def withdrawal_notice(channel: str, forgotten: list[str], confirmed: list[str]) 
         which = "Неподтверждённая заявка" if len(forgotten) == 1 else "Неподтверждённые заявки"
         parts.append(
             f"{which} {', '.join(forgotten)}: имя, телефон и контакт удалены из таблицы автоматически, "
-            "статус — «отказ» (если вы не поставили свой). Удалите, пожалуйста, и прежние оповещения о "
-            f"{'ней' if len(forgotten) == 1 else 'них'} в этом чате."
+            "статус — «отказ» (если вы не поставили свой). Прежние оповещения о "
+            f"{'ней' if len(forgotten) == 1 else 'них'} в этом чате бот очистил; если данные пациента "
+            "пересылались или копировались отдельно, удалите их, пожалуйста, вручную."
         )
     if confirmed:
         which = "Подтверждённая заявка" if len(confirmed) == 1 else "Подтверждённые заявки"
@@ -243,6 +244,9 @@ class ConversationService:
         appointment and the administrators may have acted on it, so they decide, and are told here."""
         if forgotten:
             await self.deliver_leads()
+        cleared = await self.notifier.forget(address.key, [lead.id for lead in forgotten])
+        if cleared:
+            log.info("consent withdrawn in %s: %d admin alert(s) cleared", address.key, cleared)
         notice = withdrawal_notice(address.channel, [lead.id for lead in forgotten], list(state.leads))
         if notice:
             log.info("consent withdrawn in %s: %d row(s) anonymised", address.key, len(forgotten))

@@ -94,3 +94,34 @@ async def test_a_relayed_message_during_an_outage_reaches_the_administrators_lat
         assert (await tick(run.app)).alerts == 1
         relayed = [s for s in bot_api.to(ADMIN_CHAT) if "после шести" in s.text]
         assert len(relayed) == 1 and dict(relayed[0].buttons).get("Вернуть боту") == "hb"
+
+
+async def test_a_consent_withdrawal_clears_the_patient_s_data_from_the_alerts_already_posted(
+    bot_api: FakeBotApi, tmp_path: Path
+) -> None:
+    clock = FakeClock(OPEN_TIME)
+    settings = telegram_settings(tmp_path, bot_api)
+    async with running_bot(settings, bot_api, clock=clock) as run:
+        await say(run, "Позовите администратора, мой номер +7 912 345-67-00")
+        [handoff] = await bot_api.wait_for(
+            lambda: [s for s in bot_api.to(ADMIN_CHAT) if "просит администратора" in s.text]
+        )
+        bot_api.press(handoff, "hb", user_id=777)
+        await bot_api.wait_for(lambda: handoff.edits)
+        for text in ("Хочу к лору", "да", "Пётр", "+7 912 345-67-00", "до обеда"):
+            await say(run, text)
+        clock.advance(timedelta(hours=3))  # silent: the unconfirmed row and its alert
+        await tick(run.app)
+        [lead] = run.app.store.leads()
+        [alert] = [s for s in bot_api.to(ADMIN_CHAT) if lead.id in s.text]
+        assert "Пётр" in alert.text
+        await say(run, "отзываю согласие на обработку данных")
+        await bot_api.wait_for(lambda: alert.edits and len(handoff.edits) > 1)
+        assert "Пётр" not in alert.edits[-1] and "отозвал согласие" in alert.edits[-1]
+        assert [label for label, _ in alert.buttons][:2] == [
+            "В работу",
+            "Записан",
+        ]  # the status stays settable
+        assert "912" not in handoff.edits[-1] and not handoff.buttons
+        [notice] = [s.text for s in bot_api.to(ADMIN_CHAT) if "отозвал согласие" in s.text and "⚠️" in s.text]
+        assert lead.id in notice and "очистил" in notice

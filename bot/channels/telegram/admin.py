@@ -44,6 +44,14 @@ MEMBER_STATUSES = {ChatMemberStatus.CREATOR, ChatMemberStatus.ADMINISTRATOR, Cha
 CHANNEL_NAMES = {"telegram": "Telegram", "whatsapp": "WhatsApp", "web": "сайт", "console": "консоль"}
 RECENT_LIMIT = 10
 
+FORGOTTEN_LEAD = (
+    "🔒 <b>Заявка {lead_id}</b>: пациент отозвал согласие на обработку персональных данных. "
+    "Имя, телефон и контакт удалены из этого оповещения и из таблицы."
+)
+FORGOTTEN_MESSAGES = (
+    "🔒 Пациент отозвал согласие на обработку персональных данных: текст этого оповещения удалён."
+)
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS telegram_alerts (
     chat_id INTEGER NOT NULL,
@@ -71,6 +79,15 @@ class AlertBook:
                 "INSERT OR REPLACE INTO telegram_alerts VALUES (?, ?, ?, ?, ?, ?)",
                 (chat_id, message_id, conversation, lead_id, kind, at),
             )
+
+    def about(self, chat_id: int, conversation: str) -> list[tuple[int, str, str]]:
+        """(message id, kind, lead id) of the alerts posted about a conversation, oldest first."""
+        rows = self.db.query(
+            "SELECT message_id, kind, lead_id FROM telegram_alerts WHERE chat_id = ? AND conversation = ? "
+            "ORDER BY at, message_id",
+            (chat_id, conversation),
+        )
+        return [(int(str(m)), str(k), str(lead)) for m, k, lead in rows]
 
     def conversation(self, chat_id: int, message_id: int) -> str | None:
         rows = self.db.query(
@@ -262,6 +279,29 @@ class TelegramAdminNotifier(AdminNotifier):
             )
             is not None
         )
+
+    async def forget(self, conversation: str, lead_ids: Sequence[str]) -> int:
+        if self.alerts is None:
+            return 0
+        cleared = 0
+        forgotten = set(lead_ids)
+        for message_id, kind, lead_id in self.alerts.about(self.chat_id, conversation):
+            if kind == "lead" and lead_id in forgotten:
+                text = FORGOTTEN_LEAD.format(lead_id=escape(lead_id))
+                markup: InlineKeyboardMarkup | None = status_keyboard(lead_id)
+            elif kind in ("handoff", "relay"):
+                text, markup = FORGOTTEN_MESSAGES, None
+            else:
+                continue
+            edited = await self.delivery.call(
+                self.chat_id,
+                "editMessageText (consent withdrawn)",
+                lambda m=message_id, t=text, k=markup: self.bot.edit_message_text(  # type: ignore[misc]
+                    t, chat_id=self.chat_id, message_id=m, reply_markup=k
+                ),
+            )
+            cleared += edited is not None
+        return cleared
 
     async def warn(self, text: str) -> bool:
         return await self.post(f"⚠️ {escape(text)}", kind="warning") is not None
