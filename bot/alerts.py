@@ -157,6 +157,11 @@ class AlertOutbox:
     def pending(self) -> int:
         return int(self.db.query("SELECT COUNT(*) FROM admin_alerts")[0][0])  # type: ignore[call-overload]
 
+    def failing(self) -> int:
+        """Alerts the admin chat has refused at least once (an outage, the bot removed from the chat)."""
+        rows = self.db.query("SELECT COUNT(*) FROM admin_alerts WHERE attempts > 0")
+        return int(rows[0][0])  # type: ignore[call-overload]
+
 
 class _Conversation(Protocol):
     @property

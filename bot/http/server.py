@@ -20,14 +20,17 @@ MAX_BODY = 1024 * 1024  # webhook bodies are small; a larger one is refused with
 
 
 def health(app: App) -> dict[str, Any]:
-    """The state of the service in a few numbers: outbox backlog, recent errors, conversations."""
+    """The state of the service in a few numbers: outbox backlog, admin alerts not yet posted, recent
+    errors, conversations."""
     backlog = app.outbox.backlog()
     parked = sum(states.get("parked", 0) for states in backlog.values())
     errors = error_log(app)
+    alerts_failing = app.store.alerts.failing()
     return {
-        "status": "degraded" if parked else "ok",
+        "status": "degraded" if parked or alerts_failing else "ok",
         "outbox": backlog,
         "outbox_errors": app.outbox.last_errors(),
+        "admin_alerts": {"pending": app.store.alerts.pending(), "failing": alerts_failing},
         "last_errors": errors.recent(),
         "conversations": app.store.count(),
         "channels": sorted(

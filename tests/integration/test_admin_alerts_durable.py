@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bot.alerts import GRACE, Alert
 from bot.clock import FakeClock
+from bot.http.server import health
 from bot.scheduler import tick
 from tests.conftest import OPEN_TIME
 from tests.fakes.bot_api import FakeBotApi
@@ -37,12 +38,15 @@ async def test_a_lead_alert_refused_by_the_admin_chat_is_posted_once_the_chat_is
         clock.advance(timedelta(minutes=1))
         assert (await tick(run.app)).alerts == 0  # still refused: kept, the pause doubles
         assert run.app.store.alerts.pending() == 1
+        report = health(run.app)
+        assert report["status"] == "degraded" and report["admin_alerts"] == {"pending": 1, "failing": 1}
         bot_api.blocked.discard(ADMIN_CHAT)
         clock.advance(timedelta(minutes=2))
         assert (await tick(run.app)).alerts == 1
         [alert] = new_lead_alerts(bot_api)
         assert "Пётр" in alert and "+79123456700" in alert.replace(" ", "").replace("-", "")
         assert run.app.store.alerts.pending() == 0
+        assert health(run.app)["status"] == "ok"
         clock.advance(timedelta(hours=1))
         assert (await tick(run.app)).alerts == 0
         assert len(new_lead_alerts(bot_api)) == 1
