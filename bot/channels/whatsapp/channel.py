@@ -45,7 +45,7 @@ from bot.errors import StorageError
 from bot.http.health import error_log
 from bot.notify import PatientMessenger
 
-__all__ = ["CHANNEL", "WEBHOOK_PATH", "WhatsAppChannel", "WhatsAppMessenger", "mask"]
+__all__ = ["CHANNEL", "WEBHOOK_PATH", "WhatsAppChannel", "WhatsAppMessenger", "mask", "receipt_of"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,11 @@ CHANNEL = "whatsapp"
 WEBHOOK_PATH = "/webhook/whatsapp"
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 MAX_AGE: timedelta = WINDOW  # older messages are dropped, not answered (see the module docstring)
+
+
+def receipt_of(message_id: str) -> str:
+    """A WhatsApp message as the conversation service's receipt (`Incoming.receipts`)."""
+    return f"{CHANNEL}:{message_id}"
 
 
 def mask(wa_id: str) -> str:
@@ -200,23 +205,14 @@ class WhatsAppChannel:
             await self.deliver(message.wa_id, replies)
         self.inbox.finish(entry.seq, self.app.clock.now())
 
-    async def _answer(self, entry: InboxEntry) -> tuple[tuple[Outgoing, ...], asyncio.Task[None] | None]:
-        """The dialogue's replies, and the read receipt under way (None when the dialogue was not asked)."""
+    async def _answer(self, entry: InboxEntry) -> tuple[tuple[Outgoing, ...], asyncio.Task[None]]:
+        """The dialogue's replies, and the read receipt under way."""
         message = entry.message
         address = Address(CHANNEL, message.wa_id, "+" + message.wa_id)
-        fingerprint = self.inbox.fingerprint(address.key)
-        if entry.started is not None and entry.started != fingerprint:
-            # The dialogue took it before a crash, its answer is lost: running it again would apply it twice.
-            log.warning(
-                "WhatsApp message %s from %s was handled before a restart but its answer was lost; "
-                "asking the patient to repeat it",
-                message.message_id,
-                mask(message.wa_id),
-            )
-            return (Outgoing(apology(self.app)),), None
-        self.inbox.start(entry.seq, fingerprint)
         receipt = asyncio.create_task(self._mark_read(message.message_id))  # while the answer is prepared
         incoming = self._resolve(message.incoming, self.contacts.offered(message.wa_id))
+        # A turn committed before a crash is recognised by its receipt: its replies come back, not decided twice.
+        incoming = replace(incoming, receipts=(receipt_of(message.message_id),))
         try:
             replies = await self.app.service.handle(address, incoming)
         except Exception as exc:  # one error handler: a polite reply and a log line with context

@@ -5,24 +5,21 @@ A row goes through these steps, each a small SQLite write:
 1. ``record``   the webhook stores the parsed message as pending, in one synced (FULL) transaction per
                 delivery, and only then answers 200. The message id is unique: a redelivery by Meta is
                 recognised here and processed no second time.
-2. ``start``    just before the dialogue takes the message: a fingerprint of the conversation's row.
-3. ``answered`` the dialogue's replies, kept before they are sent.
-4. ``finish``   the replies were attempted (sent, or refused by Graph and logged): ``done``; or the message
+2. ``answered`` the dialogue's replies, kept before they are sent.
+3. ``finish``   the replies were attempted (sent, or refused by Graph and logged): ``done``; or the message
                 was too old to answer: ``dropped``. The message's content is then cleared, only the id
                 (for redeliveries) and the times stay, and such rows are pruned after `KEEP` (7 days, as
                 long as Meta goes on redelivering).
 
-After a crash (kill -9, power loss) the channel takes the unfinished rows in arrival order at start:
-a row not started is processed as new; a row answered has its replies sent again; a row started but not
-answered is processed again when the conversation's row is unchanged since (the dialogue did not commit),
-otherwise the patient gets the apology asking to repeat the message (the dialogue took it, the answer was
-lost, and running it twice would apply it twice). Marks after the first are written without a sync: kill -9
+After a crash (kill -9, power loss) the channel takes the unfinished rows in arrival order at start: a row
+answered has its replies sent again; any other is given to the dialogue again, with the message id as its
+receipt, so a turn the dialogue had already committed is not decided twice but gives back its replies (the
+conversation service keeps them with the turn). Marks after the first are written without a sync: kill -9
 loses none of them (WAL), a power loss may at worst send one answer twice.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import sqlite3
@@ -67,7 +64,6 @@ class InboxEntry:
     seq: int
     message: InboundMessage
     received_at: datetime
-    started: str | None = None  # the conversation's fingerprint when the dialogue took it
     replies: tuple[Outgoing, ...] | None = None  # the dialogue's answer, once it gave one
 
     @property
@@ -169,7 +165,7 @@ class WhatsAppInbox:
     def unfinished(self) -> list[InboxEntry]:
         """Rows a crash left behind, in the order they arrived."""
         rows = self.db.query(
-            "SELECT seq, message_id, wa_id, message, received_at, started, replies FROM whatsapp_inbox "
+            "SELECT seq, message_id, wa_id, message, received_at, replies FROM whatsapp_inbox "
             "WHERE state = 'pending' ORDER BY seq"
         )
         return [
@@ -177,23 +173,10 @@ class WhatsAppInbox:
                 seq=int(str(seq)),
                 message=_message(str(wa_id), str(message_id), str(message)),
                 received_at=datetime.fromisoformat(str(received_at)),
-                started=None if started is None else str(started),
                 replies=None if replies is None else _replies(str(replies)),
             )
-            for seq, message_id, wa_id, message, received_at, started, replies in rows
+            for seq, message_id, wa_id, message, received_at, replies in rows
         ]
-
-    def fingerprint(self, conversation_key: str) -> str:
-        """What the conversation's stored row looks like now ('' when there is none yet)."""
-        rows = self.db.query("SELECT updated_at, state FROM conversations WHERE key = ?", (conversation_key,))
-        if not rows:
-            return ""
-        updated_at, state = rows[0]
-        return hashlib.sha256(f"{updated_at}\n{state}".encode()).hexdigest()[:32]
-
-    def start(self, seq: int, fingerprint: str) -> None:
-        with self.db.transaction() as conn:
-            conn.execute("UPDATE whatsapp_inbox SET started = ? WHERE seq = ?", (fingerprint, seq))
 
     def answered(self, seq: int, replies: Sequence[Outgoing]) -> None:
         with self.db.transaction() as conn:
