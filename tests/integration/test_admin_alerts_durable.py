@@ -11,13 +11,22 @@ from bot.clock import FakeClock
 from bot.http.server import health
 from bot.scheduler import tick
 from tests.conftest import OPEN_TIME
-from tests.fakes.bot_api import FakeBotApi
-from tests.integration.telegram_harness import ADMIN_CHAT, running_bot, telegram_settings
+from tests.fakes.bot_api import FakeBotApi, Sent
+from tests.integration.telegram_harness import ADMIN_CHAT, Running, running_bot, telegram_settings
 from tests.integration.test_telegram_admin import book, say
 
 
 def new_lead_alerts(api: FakeBotApi) -> list[str]:
     return [s.text for s in api.to(ADMIN_CHAT) if "Новая заявка" in s.text]
+
+
+async def hand_off(run: Running, text: str) -> Sent:
+    """The patient asks for a person; the handoff alert in the admin chat."""
+    await say(run, text)
+    alerts = await run.api.wait_for(
+        lambda: [s for s in run.api.to(ADMIN_CHAT) if "просит администратора" in s.text]
+    )
+    return alerts[0]  # type: ignore[no-any-return]
 
 
 async def test_a_lead_alert_refused_by_the_admin_chat_is_posted_once_the_chat_is_back(
@@ -84,10 +93,7 @@ async def test_a_relayed_message_during_an_outage_reaches_the_administrators_lat
     clock = FakeClock(OPEN_TIME)
     settings = telegram_settings(tmp_path, bot_api)
     async with running_bot(settings, bot_api, clock=clock) as run:
-        await say(run, "Позовите администратора, пожалуйста")
-        await bot_api.wait_for(
-            lambda: [s for s in bot_api.to(ADMIN_CHAT) if "просит администратора" in s.text]
-        )
+        await hand_off(run, "Позовите администратора, пожалуйста")
         bot_api.blocked.add(ADMIN_CHAT)
         bot_api.message(5550002, "Я буду на связи после шести")
         await bot_api.wait_for(
@@ -106,10 +112,7 @@ async def test_a_consent_withdrawal_clears_the_patient_s_data_from_the_alerts_al
     clock = FakeClock(OPEN_TIME)
     settings = telegram_settings(tmp_path, bot_api)
     async with running_bot(settings, bot_api, clock=clock) as run:
-        await say(run, "Позовите администратора, мой номер +7 912 345-67-00")
-        [handoff] = await bot_api.wait_for(
-            lambda: [s for s in bot_api.to(ADMIN_CHAT) if "просит администратора" in s.text]
-        )
+        handoff = await hand_off(run, "Позовите администратора, мой номер +7 912 345-67-00")
         bot_api.press(handoff, "hb", user_id=777)
         await bot_api.wait_for(lambda: handoff.edits)
         for text in ("Хочу к лору", "да", "Пётр", "+7 912 345-67-00", "до обеда"):
