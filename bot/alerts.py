@@ -10,6 +10,7 @@ post and its deletion posts it again.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sqlite3
@@ -183,11 +184,30 @@ class AlertPoster:
         self.notifier = notifier
         self.store = store
         self.clock = clock
+        self._running: set[asyncio.Future[None]] = set()
 
-    async def post(self, alerts: Sequence[Alert]) -> None:
-        """Right after the commit that wrote them."""
+    async def post(self, alerts: Sequence[Alert], *, wait: float | None = None) -> None:
+        """Right after the commit that wrote them. With `wait`, return after that many seconds at most: a slow
+        admin chat (Telegram asking to wait, retries) must not hold the patient's answer; the posting goes
+        on in the background, and what a stop cuts short is kept for the next run."""
+        if not alerts:
+            return
+        job = asyncio.ensure_future(self._post_all(alerts))
+        if wait is None:
+            await job
+            return
+        self._running.add(job)
+        job.add_done_callback(self._running.discard)
+        await asyncio.wait({job}, timeout=wait)
+
+    async def _post_all(self, alerts: Sequence[Alert]) -> None:
         for alert in alerts:
             await self._attempt(alert)
+
+    async def drain(self, timeout: float) -> None:
+        """Let the alerts still being posted finish (a graceful stop), up to `timeout` seconds."""
+        if self._running:
+            await asyncio.wait(set(self._running), timeout=timeout)
 
     async def retry_due(self, *, everything: bool = False) -> int:
         """Alerts left by an outage or a crash whose time has come (all of them at start); how many posted."""

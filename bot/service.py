@@ -41,6 +41,9 @@ T = TypeVar("T")
 # Saves of one conversation tried before giving up: each retry follows a commit by another process, so a
 # third conflict in a row means something keeps rewriting the conversation.
 SAVE_ATTEMPTS = 3
+# How long a patient's answer waits for the administrators' alerts of its turn (a slow admin chat: the
+# alerts go on in the background, kept until posted).
+ALERT_WAIT = 2.0
 
 
 def iso(moment: datetime) -> str:
@@ -229,7 +232,7 @@ class ConversationService:
             await self.deliver_leads()  # the CSV row before the alert that points to it
         if any(isinstance(effect, ForgetPersonalData) for effect in turn.effects):
             log.info("personal data of %s forgotten at the patient's request", address.key)
-        await self.alerts.post(turn.alerts)
+        await self.alerts.post(turn.alerts, wait=ALERT_WAIT)
 
     def _unconfirmed_leads(self, address: Address, state: ConversationState) -> list[str]:
         """The rows this conversation has that the patient never confirmed (written on their silence)."""

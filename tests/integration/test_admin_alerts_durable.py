@@ -3,6 +3,7 @@ them, posted again by the timers' loop until the chat has them, once."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from bot.alerts import GRACE, Alert
 from bot.clock import FakeClock
 from bot.http.server import health
 from bot.scheduler import tick
+from bot.service import ALERT_WAIT
 from tests.conftest import OPEN_TIME
 from tests.fakes.bot_api import FakeBotApi, Sent
 from tests.integration.telegram_harness import ADMIN_CHAT, Running, running_bot, telegram_settings
@@ -132,3 +134,26 @@ async def test_a_consent_withdrawal_clears_the_patient_s_data_from_the_alerts_al
         assert "912" not in handoff.edits[-1] and not handoff.buttons
         [notice] = [s.text for s in bot_api.to(ADMIN_CHAT) if "отозвал согласие" in s.text and "⚠️" in s.text]
         assert lead.id in notice and "очистил" in notice
+
+
+async def test_a_slow_admin_chat_does_not_hold_the_patient_s_answer(
+    bot_api: FakeBotApi, tmp_path: Path
+) -> None:
+    settings = telegram_settings(tmp_path, bot_api)
+    async with running_bot(settings, bot_api) as run:
+        for text in ("Хочу к лору", "да", "Пётр", "+7 912 345-67-00", "до обеда", "повторно"):
+            await say(run, text)
+        # the next call, the lead's alert, is told to wait 4 s (Telegram's flood control in a busy group)
+        bot_api.fail_next(1, status=429, retry_after=4, method="sendMessage")
+        started = time.monotonic()
+        reply = await say(run, "да, верно")
+        answered = time.monotonic() - started
+        assert any("Заявка принята" in s.text for s in bot_api.to(5550002)[-2:]), reply.text
+        assert answered < ALERT_WAIT + 1.5  # not the 4 s the admin chat asked for
+        assert new_lead_alerts(bot_api) == []
+        await bot_api.wait_for(
+            lambda: new_lead_alerts(bot_api), timeout=10
+        )  # still posted, in the background
+        assert time.monotonic() - started >= 4
+        await bot_api.wait_for(lambda: run.app.store.alerts.pending() == 0)
+    assert len(new_lead_alerts(bot_api)) == 1

@@ -239,6 +239,7 @@ class TelegramRuntime:
             await asyncio.gather(self.shards.stop(timeout), self.channel.close(timeout))
         else:
             await self.channel.close(timeout)
+        await self.app.service.alerts.drain(timeout)  # the admin chat's alerts of the last answers
         await self.updates.close()
         await self.bot.session.close()
 
