@@ -290,6 +290,15 @@ class TelegramChannel:
             tasks = [w.task for w in self._workers.values() if w.task is not None]
             await asyncio.gather(*tasks, return_exceptions=True)
 
+    def abandon(self) -> None:
+        """Drop the work in hand at once, answering nothing more (a Telegram worker whose front process died:
+        what it would send now could not be reported, so the front's next run would send it again). The
+        updates stay kept: that run answers them, once."""
+        self.closing = True
+        for worker in self._workers.values():
+            if worker.task is not None:
+                worker.task.cancel()
+
     async def close(self, timeout: float = 10.0) -> None:
         """Answer what was received (debounce windows cut short), up to `timeout` seconds."""
         self.closing = True

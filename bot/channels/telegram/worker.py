@@ -42,6 +42,13 @@ __all__ = ["main", "serve_worker"]
 log = logging.getLogger("bot.telegram.worker")
 
 
+def tell(writer: asyncio.StreamWriter, data: bytes) -> None:
+    """A frame to the front; dropped once the front is gone (killed: what was not reported is redone by its
+    next run, which finds it still kept)."""
+    if not writer.is_closing():
+        writer.write(data)
+
+
 def build_worker(settings: Settings, writer: asyncio.StreamWriter) -> tuple[App, TelegramRuntime]:
     """The application as the front builds it, except that the outbox is delivered by the front."""
     clock = SystemClock()
@@ -55,7 +62,7 @@ def build_worker(settings: Settings, writer: asyncio.StreamWriter) -> tuple[App,
         app,
         bot,
         notifier,
-        report_finished=lambda ids: writer.write(wire.frame(wire.FINISHED, ",".join(map(str, ids)))),
+        report_finished=lambda ids: tell(writer, wire.frame(wire.FINISHED, ",".join(map(str, ids)))),
     )
     return app, runtime
 
@@ -64,7 +71,7 @@ async def _announce_leads(flusher: OutboxFlusher, writer: asyncio.StreamWriter) 
     while True:
         await flusher.wakeup.wait()
         flusher.wakeup.clear()
-        writer.write(wire.frame(wire.LEADS))
+        tell(writer, wire.frame(wire.LEADS))
 
 
 class _Worker:
@@ -98,7 +105,7 @@ class _Worker:
         except Exception:  # the front must hear back either way
             log.exception("sending to Telegram chat %s failed", request.get("chat"))
             ok = False
-        self.writer.write(wire.frame(wire.SENT, json.dumps({"id": request["id"], "ok": ok})))
+        tell(self.writer, wire.frame(wire.SENT, json.dumps({"id": request["id"], "ok": ok})))
 
     async def finish(self, timeout: float) -> None:
         """Answer what was received, then let go of the network and the database."""
@@ -108,11 +115,19 @@ class _Worker:
         await self.runtime.updates.close()
 
 
+async def _read(reader: asyncio.StreamReader) -> bytes:
+    """The next chunk from the front; b"" at its end, whether it closed the socket or was killed (reset)."""
+    try:
+        return await reader.read(1 << 16)
+    except ConnectionError:
+        return b""
+
+
 async def _take_frames(reader: asyncio.StreamReader, worker: _Worker) -> bool:
     """Frames until Q (True) or the end of the socket (False). Read in chunks, not line by line: a burst's
     frames arrive together and are taken in one turn of the loop, as one polled batch would be."""
     pending = b""
-    while chunk := await reader.read(1 << 16):
+    while chunk := await _read(reader):
         *lines, pending = (pending + chunk).split(b"\n")
         for line in lines:
             if not line:
@@ -156,10 +171,14 @@ async def serve_worker(sock: socket.socket, *, stop_timeout: float = 5.0) -> int
         app.warm_up()
         heap.tune()
         heap.settle()
-        writer.write(wire.frame(wire.READY))
+        tell(writer, wire.frame(wire.READY))
         graceful = await _take_frames(reader, worker) or sigterm
         if graceful:
             await worker.finish(stop_timeout)
+        else:  # the front is gone: nothing more is sent that it could not hear of
+            runtime.channel.abandon()
+            for task in worker.tasks:
+                task.cancel()
     finally:
         for task in background:
             task.cancel()
