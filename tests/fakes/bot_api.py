@@ -130,6 +130,7 @@ class FakeBotApi:
         self._runner: web.AppRunner | None = None
         self.port = 0
         self.on_send: Callable[[Sent], None] | None = None
+        self.on_confirm: Callable[[list[int]], None] | None = None  # update ids a poll's offset forgets
 
     # --- the test's side ------------------------------------------------------------------------
 
@@ -356,6 +357,9 @@ class FakeBotApi:
         await asyncio.sleep(0)
         offset = int(params.get("offset") or 0)
         if offset:
+            confirmed = [u["update_id"] for u in self.updates if u["update_id"] < offset]
+            if confirmed and self.on_confirm is not None:
+                self.on_confirm(confirmed)
             self.updates = [u for u in self.updates if u["update_id"] >= offset]
         timeout = float(params.get("timeout") or 0)
         deadline = time.monotonic() + timeout

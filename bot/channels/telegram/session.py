@@ -7,6 +7,10 @@ Two costs showed up when a thousand patients wrote at once (bench/telegram_load.
   in a weak cache: once the collector freed one, the next call rebuilt it (about 10 ms each, dozens of times
   in a burst). The result types of the methods the service calls are held here for the life of the process.
 
+It keeps each polled batch the moment it arrives (`on_updates`): aiogram's polling confirms a batch to Telegram
+with its next getUpdates, which can leave before the handlers of the batch have run; a `kill -9` in between
+would lose those updates if they were kept only when handled.
+
 It is also lenient where aiogram is strict for no gain to us: a Bot API server (a local one, a proxy) that
 says "ok" but returns a message with fields missing has still sent it; aiogram would raise, the reply would
 count as failed and the rest of it would not be sent. Such a message is read as far as it goes.
@@ -15,6 +19,7 @@ count as failed and the rest of it would not be sent. Such a message is read as 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from aiogram import Bot, methods
@@ -22,7 +27,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.exceptions import ClientDecodeError
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import Response
-from aiogram.types import Chat, InputFile, Message
+from aiogram.types import Chat, InputFile, Message, Update
 from aiohttp import FormData
 
 __all__ = ["TelegramSession"]
@@ -53,12 +58,15 @@ class TelegramSession(AiohttpSession):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._partial_logged: set[str] = set()
+        self.on_updates: Callable[[list[Update]], None] | None = None  # a polled batch, as it arrives
 
     def check_response(
         self, bot: Bot, method: TelegramMethod[Any], status_code: int, content: str
     ) -> Response[Any]:
         try:
-            return super().check_response(bot=bot, method=method, status_code=status_code, content=content)
+            response = super().check_response(
+                bot=bot, method=method, status_code=status_code, content=content
+            )
         except ClientDecodeError as exc:
             data = exc.data
             if not (200 <= status_code < 300 and isinstance(data, dict) and data.get("ok") is True):
@@ -71,6 +79,9 @@ class TelegramSession(AiohttpSession):
                 log.warning("Telegram %s: the server's result lacks fields aiogram expects; taken as sent",
                             type(method).__name__)  # fmt: skip
             return Response[Any].model_construct(ok=True, result=result)
+        if self.on_updates is not None and isinstance(method, methods.GetUpdates) and response.result:
+            self.on_updates(list(response.result))
+        return response
 
     def build_form_data(self, bot: Bot, method: TelegramMethod[Any]) -> FormData:
         # aiogram's own loop, over the fields that are set: `prepare_value` drops None values anyway.

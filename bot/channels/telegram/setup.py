@@ -169,6 +169,11 @@ class TelegramRuntime:
 
     # --- long polling ------------------------------------------------------------------------------
 
+    def keep_polled_batches(self) -> None:
+        """Each batch getUpdates returns goes to the update log at once (see `TelegramSession`)."""
+        if isinstance(self.bot.session, TelegramSession):
+            self.bot.session.on_updates = self.updates.keep_polled
+
     async def start_polling(self, *, polling_timeout: int = 25) -> None:
         """Poll in the background (a webhook left from webhook mode is removed first)."""
         try:
@@ -178,6 +183,7 @@ class TelegramRuntime:
                 await self.bot.delete_webhook(drop_pending_updates=False)
         except (TelegramAPIError, ClientDecodeError) as exc:  # polling itself will say if it cannot work
             log.warning("Telegram webhook state unknown (%s); polling anyway", exc)
+        self.keep_polled_batches()
         self._polling = asyncio.get_running_loop().create_task(
             self.dispatcher.start_polling(
                 self.bot,
