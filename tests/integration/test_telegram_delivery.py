@@ -55,6 +55,9 @@ async def test_an_edit_inside_the_debounce_window_is_read_instead(
         assert "ЛОР" in reply.text
         state = run.app.store.find(f"telegram:{PATIENT}").state  # type: ignore[union-attr]
         assert "ЛОР" in state.booking.specialty and "ерапевт" not in state.booking.specialty
+        # the turn is recorded as the answer to the original update (a replay would not decide it again)
+        receipt = f"telegram:{run.runtime.bot.id}:{first['update_id']}"
+        assert run.app.service.answered([receipt]).receipts == {receipt}
 
 
 async def test_429_is_waited_out_and_5xx_retried(bot_api: FakeBotApi, tmp_path: Path) -> None:

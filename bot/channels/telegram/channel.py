@@ -138,7 +138,7 @@ class TelegramChannel:
         item = worker.unread.get(message_id) if worker is not None else None
         if item is None or item.incoming.contact_phone or item.incoming.unsupported:
             return False
-        item.incoming = incoming
+        item.incoming = replace(incoming, receipts=item.incoming.receipts)  # still the same update to answer
         return True
 
     async def _work(self, key: str, worker: _Worker) -> None:
