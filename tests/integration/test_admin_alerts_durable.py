@@ -4,6 +4,8 @@ them, posted again by the timers' loop until the chat has them, once."""
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,6 +18,16 @@ from tests.conftest import OPEN_TIME
 from tests.fakes.bot_api import FakeBotApi, Sent
 from tests.integration.telegram_harness import ADMIN_CHAT, Running, running_bot, telegram_settings
 from tests.integration.test_telegram_admin import book, say
+
+BOOKING = ("Хочу к лору", "да", "Пётр", "+7 912 345-67-00", "до обеда", "повторно", "да, верно")
+
+
+@asynccontextmanager
+async def clinic_bot(api: FakeBotApi, tmp_path: Path) -> AsyncIterator[tuple[Running, FakeClock]]:
+    """The bot on the fake Bot API with a clock the test moves (the clinic is open)."""
+    clock = FakeClock(OPEN_TIME)
+    async with running_bot(telegram_settings(tmp_path, api), api, clock=clock) as run:
+        yield run, clock
 
 
 def new_lead_alerts(api: FakeBotApi) -> list[str]:
@@ -34,11 +46,9 @@ async def hand_off(run: Running, text: str) -> Sent:
 async def test_a_lead_alert_refused_by_the_admin_chat_is_posted_once_the_chat_is_back(
     bot_api: FakeBotApi, tmp_path: Path
 ) -> None:
-    clock = FakeClock(OPEN_TIME)
-    settings = telegram_settings(tmp_path, bot_api)
-    async with running_bot(settings, bot_api, clock=clock) as run:
+    async with clinic_bot(bot_api, tmp_path) as (run, clock):
         bot_api.blocked.add(ADMIN_CHAT)  # the bot was removed from the admin chat (403), for a while
-        for text in ("Хочу к лору", "да", "Пётр", "+7 912 345-67-00", "до обеда", "повторно", "да, верно"):
+        for text in BOOKING:
             await say(run, text)
         assert any(
             "Заявка принята" in s.text for s in bot_api.to(5550002)[-2:]
@@ -92,9 +102,7 @@ async def test_an_alert_left_by_a_crash_is_posted_by_the_next_run(
 async def test_a_relayed_message_during_an_outage_reaches_the_administrators_later(
     bot_api: FakeBotApi, tmp_path: Path
 ) -> None:
-    clock = FakeClock(OPEN_TIME)
-    settings = telegram_settings(tmp_path, bot_api)
-    async with running_bot(settings, bot_api, clock=clock) as run:
+    async with clinic_bot(bot_api, tmp_path) as (run, clock):
         await hand_off(run, "Позовите администратора, пожалуйста")
         bot_api.blocked.add(ADMIN_CHAT)
         bot_api.message(5550002, "Я буду на связи после шести")
@@ -111,13 +119,11 @@ async def test_a_relayed_message_during_an_outage_reaches_the_administrators_lat
 async def test_a_consent_withdrawal_clears_the_patient_s_data_from_the_alerts_already_posted(
     bot_api: FakeBotApi, tmp_path: Path
 ) -> None:
-    clock = FakeClock(OPEN_TIME)
-    settings = telegram_settings(tmp_path, bot_api)
-    async with running_bot(settings, bot_api, clock=clock) as run:
+    async with clinic_bot(bot_api, tmp_path) as (run, clock):
         handoff = await hand_off(run, "Позовите администратора, мой номер +7 912 345-67-00")
         bot_api.press(handoff, "hb", user_id=777)
         await bot_api.wait_for(lambda: handoff.edits)
-        for text in ("Хочу к лору", "да", "Пётр", "+7 912 345-67-00", "до обеда"):
+        for text in BOOKING[:-2]:
             await say(run, text)
         clock.advance(timedelta(hours=3))  # silent: the unconfirmed row and its alert
         await tick(run.app)
@@ -141,7 +147,7 @@ async def test_a_slow_admin_chat_does_not_hold_the_patient_s_answer(
 ) -> None:
     settings = telegram_settings(tmp_path, bot_api)
     async with running_bot(settings, bot_api) as run:
-        for text in ("Хочу к лору", "да", "Пётр", "+7 912 345-67-00", "до обеда", "повторно"):
+        for text in BOOKING[:-1]:
             await say(run, text)
         # the next call, the lead's alert, is told to wait 4 s (Telegram's flood control in a busy group)
         bot_api.fail_next(1, status=429, retry_after=4, method="sendMessage")
