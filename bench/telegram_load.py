@@ -4,7 +4,8 @@ The fake Bot API runs in a child process (so the bot's CPU time is its own) and 
 queued and each reply when it arrives; the bot runs here with long polling, the offline engine and the
 SQLite state, as `run` does. Two rounds: every patient writes "Здравствуйте, хочу к лору", then, once all
 were answered, "да". Prints p50/p95/max from a patient's message to the bot's first reply (and to "typing…"),
-updates per second, and the bot's CPU time per message (its worker processes' included), as
+updates per second, the bot's CPU time per message and its resident memory after the burst (its worker
+processes' included), as
 `FIGURE name value unit` lines. Each size runs with TELEGRAM_WORKERS=1 and 2 (one process, or the main
 process and one worker: the target, 1,000 patients at once with p95 <= 1 s on two cores, needs both cores).
 
@@ -134,6 +135,23 @@ def _bot_cpu(runtime: Any) -> float:
     return time.process_time() + sum(_process_cpu(pid) for pid in pids)
 
 
+def _process_rss_mb(pid: int) -> float:
+    """A process's resident memory now, in MB (Linux /proc; 0 elsewhere)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    line = next((x for x in status.splitlines() if x.startswith("VmRSS:")), "VmRSS: 0 kB")
+    return int(line.split()[1]) / 1024
+
+
+def _bot_rss_mb(runtime: Any) -> float:
+    """This process's resident memory and its Telegram workers', after the burst."""
+    shards = runtime.shards
+    pids = [w.process.pid for w in shards.workers.values() if w.process] if shards else []
+    return sum(_process_rss_mb(pid) for pid in [os.getpid(), *pids])
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -175,6 +193,7 @@ async def _bot(
             result: dict[str, Any] = await loop.run_in_executor(None, conn.recv)
             await runtime.channel.drain()
             result["cpu"] = _bot_cpu(runtime) - cpu
+            result["rss_mb"] = _bot_rss_mb(runtime)
             rounds.append(result)
     finally:
         checkpoints.cancel()
@@ -213,6 +232,7 @@ def run(
         "mean": statistics.fmean(latencies) if latencies else float("nan"),
         "typing_shown": len(typings) / messages,
         "typing_p95": percentile(typings, 0.95),
+        "rss_mb": max(r["rss_mb"] for r in rounds),
     }
 
 
@@ -222,7 +242,8 @@ def report(n: int, spread: float, workers: int, r: dict[str, float]) -> None:
         f"  {n:>5} patients {how}, {workers} process(es): answered {r['answered']:.1%}, "
         f"first reply p50 {r['p50'] * 1000:.0f} ms, p95 {r['p95'] * 1000:.0f} ms, p99 {r['p99'] * 1000:.0f} ms, "
         f"max {r['max'] * 1000:.0f} ms; {r['updates_per_s']:.0f} updates/s; "
-        f"bot CPU {r['cpu_ms_per_message']:.2f} ms/message (the fake Bot API's {r['fake_cpu_ms_per_message']:.2f})"
+        f"bot CPU {r['cpu_ms_per_message']:.2f} ms/message (the fake Bot API's {r['fake_cpu_ms_per_message']:.2f}); "
+        f"bot RSS {r['rss_mb']:.0f} MB"
     )
     if r["typing_shown"]:  # with a debounce window "typing…" is the first sign of life
         print(
@@ -236,6 +257,7 @@ def report(n: int, spread: float, workers: int, r: dict[str, float]) -> None:
     print(f"FIGURE {tag}_reply_max {r['max'] * 1000:.0f} ms")
     print(f"FIGURE {tag}_updates_per_s {r['updates_per_s']:.0f} 1/s")
     print(f"FIGURE {tag}_cpu_per_message {r['cpu_ms_per_message']:.2f} ms")
+    print(f"FIGURE {tag}_rss {r['rss_mb']:.0f} MB")
     if r["typing_shown"]:
         print(f"FIGURE {tag}_typing_p95 {r['typing_p95'] * 1000:.0f} ms")
 
