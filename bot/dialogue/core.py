@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 
 from bot.dialogue.buttons import FIX_FIELDS, doctor_button, specialty_button
-from bot.dialogue.extract.intents import CALLBACK, HELP, LATER, RESCHEDULE
+from bot.dialogue.extract.intents import ACK, CALLBACK, CANCEL, ENOUGH, HELP, LATER, RESCHEDULE
 from bot.dialogue.language import has_cyrillic, has_letters
 from bot.dialogue.messages import (
     Address,
@@ -136,6 +136,9 @@ class DialogueCore:
         state.remember("patient", text or (f"[{incoming.unsupported}]" if incoming.unsupported else ""))
         first_contact = not state.greeted
         state.greeted = True
+        just_done = state.awaiting == Slot.MORE  # the bot has just said "Заявка принята"
+        if just_done:
+            state.awaiting = ""
         state.closed = False
         if incoming.profile_name and not state.profile_name:
             state.profile_name = incoming.profile_name[:60]
@@ -174,6 +177,13 @@ class DialogueCore:
             return self._record(state, step)
         if u.has(Intent.WITHDRAW_CONSENT):
             return self._decline(state, step, now, self.texts.get("consent_withdrawn"))
+        if u.has(CANCEL) and state.stage in (Stage.BOOKING, Stage.CONFIRM) and not u.has_booking_facts:
+            # "не надо, передумал", "отмените запись" before the summary was confirmed: nothing is sent
+            state.reset_booking()
+            state.next_specialty = ""
+            state.closed = True
+            step.say(self.texts.get("booking_cancelled"))
+            return self._record(state, step)
 
         if not self._readable(incoming, text, u):
             if first_contact and not incoming.unsupported and not self._foreign(text):
@@ -253,7 +263,11 @@ class DialogueCore:
             if service:
                 step.say(self.texts.get("offer_booking", service=service), self._help_buttons())
             return self._record(state, step)
-        if (u.has_booking_facts or u.has(Intent.BOOKING)) and state.stage == Stage.IDLE:
+        b = state.booking
+        offered = (  # "да" to "Хотите, я запишу вас? Направление: Кардиолог"
+            was_idle and (b.doctor or b.specialty) and u.has(Intent.YES) and not answered and not greet
+        )
+        if (u.has_booking_facts or u.has(Intent.BOOKING) or offered) and state.stage == Stage.IDLE:
             state.stage = Stage.BOOKING
         if greet and not answered:
             step.say(
@@ -269,17 +283,35 @@ class DialogueCore:
                 agreed = (
                     u.has(Intent.YES) and state.consent.given_at != "" and awaiting_before == Slot.CONSENT
                 )
-                understood = u.has_booking_facts or answered or agreed
+                understood = u.has_booking_facts or answered or agreed or offered or u.has(ACK)
                 self._ask_next(state, step, knowledge, local, repeat=not understood and not greet)
             return self._record(state, step)
 
         if answered or greet:
             return self._record(state, step)
+        done = just_done or bool(state.leads)
         if u.has(Intent.GOODBYE):
             state.closed = True
             step.say(self.texts.get("goodbye"))
+        elif u.has(Intent.NO) or u.has(ENOUGH) or u.has(CANCEL):
+            # "нет", "всё", "передумала": nothing more is wanted; an offered service is dropped
+            b.doctor, b.specialty, b.comment = "", "", ""
+            if done:
+                state.closed = True
+                step.say(self.texts.get("after_done_no", when=self._callback_in(knowledge, local)))
+            else:
+                step.say(self.texts.get("ok_no"))
         elif u.has(Intent.THANKS):
             step.say(self.texts.get("thanks"))
+        elif (u.has(Intent.YES) or u.has(ACK)) and done:
+            # "да, верно", "ок", "жду звонка" after "Заявка принята"
+            step.say(self.texts.get("after_done_ok", when=self._callback_in(knowledge, local)))
+        elif u.has(Intent.YES) or u.has(ACK):
+            step.say(
+                self.texts.get("ok_no") if u.has(ACK) else self.texts.get("ask_service"),
+                () if u.has(ACK) else self._specialty_buttons(knowledge),
+            )
+            state.awaiting = "" if u.has(ACK) else Slot.SERVICE
         elif u.has(Intent.GREETING) and not first_contact:
             step.say(self.texts.get("ask_service"), self._specialty_buttons(knowledge))
             state.awaiting = Slot.SERVICE
@@ -541,14 +573,18 @@ class DialogueCore:
             visit=b.visit,
         )
 
-    def _callback_when(self, state: ConversationState, knowledge: Knowledge, local: datetime) -> str:
-        """When an administrator calls back: within the clinic's minutes now, or when it opens."""
+    @staticmethod
+    def _callback_in(knowledge: Knowledge, local: datetime) -> str:
+        """ "в течение 15 минут" while the clinic is open, else when it opens ("завтра с 08:00")."""
         clinic = knowledge.clinic
         later = local + timedelta(minutes=clinic.callback_minutes)
         if clinic_open(clinic, local) and clinic_open(clinic, later):
-            when = f"в течение {clinic.callback_minutes} минут"
-        else:
-            when = next_opening(clinic, local)
+            return f"в течение {clinic.callback_minutes} минут"
+        return next_opening(clinic, local)
+
+    def _callback_when(self, state: ConversationState, knowledge: Knowledge, local: datetime) -> str:
+        """When an administrator calls back: within the clinic's minutes now, or when it opens."""
+        when = self._callback_in(knowledge, local)
         done = bool(state.leads) and state.stage == Stage.IDLE
         key = "callback_when_done" if done else "callback_when"
         if self.texts.has(key):
@@ -573,6 +609,7 @@ class DialogueCore:
             step.say(self.texts.get("done_closed", name=lead.name, when=next_opening(clinic, local)))
         step.say(self.texts.get("after_done"))
         state.reset_booking()
+        state.awaiting = Slot.MORE
         state.closed = True  # nothing left to remind about
         return self._record(state, step)
 

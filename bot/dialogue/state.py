@@ -25,6 +25,7 @@ class Slot(StrEnum):
     VISIT = "visit"
     CONFIRM = "confirm"
     CORRECTION = "correction"
+    MORE = "more"  # a lead was just confirmed: "anything else?" (another doctor, a question, or nothing)
 
 
 @dataclass(slots=True)
@@ -59,6 +60,8 @@ class ConversationState:
     awaiting: str = ""
     booking: Booking = field(default_factory=Booking)
     choices: list[str] = field(default_factory=list)  # doctors offered when a surname is ambiguous
+    # A second specialty named with the first ("к лору и к неврологу"): booked once the first is confirmed.
+    next_specialty: str = ""
     consent: Consent = field(default_factory=Consent)
     greeted: bool = False
     history: list[list[str]] = field(default_factory=list)  # [who, text], the recent turns

@@ -7,6 +7,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+# Texts added after operators may already have their own `replies.toml`: used when their file lacks the key
+# (the project's file has them all, with the same wording).
+FALLBACKS: dict[str, str] = {
+    "after_done_ok": "Отлично! Ваша заявка уже у администратора — он перезвонит {when}. Если понадобится "
+    "записаться ещё к одному врачу, просто напишите, к какому.",
+    "after_done_no": "Хорошо! Администратор перезвонит вам {when}. Всего доброго, будьте здоровы!",
+    "ok_no": "Хорошо. Если появятся вопросы или захотите записаться — просто напишите, я на связи.",
+    "booking_cancelled": "Хорошо, не записываю — заявку администратору не отправляю. Если передумаете, "
+    "просто напишите, и я вас запишу.",
+}
+
 
 class _Blank(dict[str, Any]):
     def __missing__(self, key: str) -> str:
@@ -21,7 +32,7 @@ class Texts:
     seed: int | None = None
 
     def get(self, key: str, **values: Any) -> str:
-        template = self.templates.get(key, "")
+        template = self.templates.get(key, FALLBACKS.get(key, ""))
         if isinstance(template, list):
             template = (
                 random.Random(self.seed).choice(template)

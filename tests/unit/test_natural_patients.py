@@ -368,3 +368,69 @@ async def test_a_bare_greeting_is_greeted_once(app: App) -> None:
         reply = await talk(app, "Здравствуйте")
         greetings = ("Здравствуйте", "Добрый день", "Доброе утро", "Добрый вечер", "Привет")
         assert sum(reply.count(g) for g in greetings) == 1, reply
+
+
+BOOKED = ("к лору, я Ольга, 89123456789, утром, впервые", "да", "да")
+
+
+@pytest.mark.parametrize("answer", ["да, верно", "ок", "👍", "жду звонка", "хорошо", "да"])
+async def test_an_acknowledgement_after_the_lead_is_answered_naturally(app: App, answer: str) -> None:
+    assert "Заявка принята" in await talk(app, *BOOKED)
+    text = await talk(app, answer)
+    assert "не совсем поняла" not in text
+    assert "уже у администратора" in text and "в течение 15 минут" in text
+    assert len(leads(app)) == 1
+
+
+@pytest.mark.parametrize("answer", ["нет", "всё", "нет спасибо", "нет, это всё", "больше ничего"])
+async def test_nothing_more_after_the_lead_closes_the_conversation_politely(app: App, answer: str) -> None:
+    await talk(app, *BOOKED)
+    text = await talk(app, answer)
+    assert "не совсем поняла" not in text and "Всего доброго" in text
+    assert app.store.load(PATIENT).closed and len(leads(app)) == 1
+
+
+async def test_another_doctor_after_the_lead_is_still_possible(app: App) -> None:
+    await talk(app, *BOOKED, "ок")
+    text = await talk(app, "к кардиологу, после обеда, повторно")
+    assert "Кардиолог" in text and "Всё верно?" in text
+    await talk(app, "да")
+    _first, second = leads(app)
+    assert (second.service, second.name, second.window) == ("Кардиолог", "Ольга", "после 14:00")
+
+
+async def test_yes_to_the_offered_booking_starts_it(app: App) -> None:
+    await talk(app, "экг делаете?")
+    text = await talk(app, "да")
+    assert "не совсем поняла" not in text and "Вы согласны?" in text
+    await talk(app, "да", "Оля", "89123456789", "утром", "впервые", "да")
+    [lead] = leads(app)
+    assert (lead.service, lead.name) == ("Кардиолог", "Оля")
+
+
+async def test_no_to_the_offered_booking_is_respected(app: App) -> None:
+    await talk(app, "экг делаете?")
+    text = await talk(app, "нет")
+    assert "не совсем поняла" not in text and "пишите" in text
+    booking = app.store.load(PATIENT).booking
+    assert not booking.specialty and not leads(app)
+
+
+@pytest.mark.parametrize(
+    "answer", ["не надо, передумал", "отмените запись", "передумала, не буду записываться"]
+)
+async def test_changing_ones_mind_mid_booking_stops_it(app: App, answer: str) -> None:
+    await talk(app, "к лору", "да", "Ольга")
+    text = await talk(app, answer)
+    assert "не записываю" in text and "номер телефона" not in text
+    state = app.store.load(PATIENT)
+    assert state.stage == Stage.IDLE and not state.booking.specialty and state.closed
+    assert not leads(app)
+    assert "Пожалуйста" in await talk(app, "спасибо")
+
+
+async def test_cancelling_at_the_summary_writes_no_lead(app: App) -> None:
+    await talk(app, "к лору, я Ольга, 89123456789, утром, впервые", "да")
+    text = await talk(app, "нет, не надо, передумала")
+    assert "не записываю" in text
+    assert not leads(app)

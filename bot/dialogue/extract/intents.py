@@ -10,6 +10,9 @@ LATER = "later"  # "я подумаю", "напишу позже": the patient p
 HELP = "help"  # "/help", "что вы умеете?"
 RESCHEDULE = "reschedule"  # "перенести запись", "отменить приём": an appointment already made
 CALLBACK = "callback"  # "а когда перезвоните?": when the administrator calls back
+ENOUGH = "enough"  # "всё", "нет, спасибо, больше ничего": nothing more is needed
+ACK = "ack"  # "понятно", "жду звонка": the patient takes note, nothing to act on
+CANCEL = "cancel"  # "не надо, передумал", "отмените запись" while a booking is being collected
 
 _EMERGENCY = re.compile(
     r"(бол\w*\s+(в|за)\s+груд|давит\s+(в|за)\s+груд|жжет\s+в\s+груди|сердечный\s+приступ|инфаркт|инсульт|"
@@ -137,6 +140,21 @@ _HELP = re.compile(r"^/help\b|^(помощь|help|меню)[\s!?.]*$|что\s+(�
 _NOT_BOOKING = re.compile(
     r"(без\s+записи|перен[её]с\w*\s+(мою\s+)?запис|отмен\w*\s+(мою\s+)?запис|запись\s+отмен)"
 )
+_ENOUGH = re.compile(
+    r"^((нет|неа|не)[\s,.!]*)?((спасибо|благодарю|спс)[\s,.!]*)?(это\s+|на\s+этом\s+)?"
+    r"(вс[её](\s+пока)?|больше\s+ничего(\s+не\s+(надо|нужно))?|ничего(\s+не\s+(надо|нужно))?(\s+больше)?|"
+    r"не\s+надо|не\s+нужно|пока\s+нет|пока\s+вс[её]|нет)"
+    r"([\s,.!]+(спасибо|благодарю|спс)(\s+большое)?)?[\s!.)👍🙏]*$"
+)
+_ACK = re.compile(
+    r"^(понятно|ясно|понял[аи]?|принято|договорились|отлично|супер|замечательно|прекрасно)\b|"
+    r"\b(жд[уеё]м?\s+(вашего\s+)?звонка|буд(у|ем)\s+ждать|жду|ждём|ждем)\b"
+)
+_CANCEL = re.compile(
+    r"(передумал\w*|раздумал\w*|не\s+(буду|хочу|надо|нужно)\s+(уже\s+)?(меня\s+)?(запис\w*|оформлят\w*)|"
+    r"отмен\w*\s+(мою\s+|эту\s+)?(запис\w*|заявк\w*)|(запис\w*|заявк\w*)\s+отмен\w*|\bотбой\b|"
+    r"(уже\s+)?не\s+(надо|нужно)\s+уже|уже\s+не\s+(надо|нужно|актуально)|неактуально|не\s+актуально)"
+)
 _THANKS = re.compile(r"\b(спасибо|благодарю|спс|благодарствую|thanks|thank\s+you|thx)\b")
 _GREETING = re.compile(
     r"^(здравствуйте|здравствуй|привет|добрый\s+(день|вечер|утро)|доброе\s+утро|доброго\s+времени"
@@ -184,6 +202,12 @@ def detect_intents(text: str) -> set[str]:
         found.add("handoff")
     if _LATER.search(low):
         found.add(LATER)
+    if _ENOUGH.search(low):
+        found.add(ENOUGH)
+    if _ACK.search(low):
+        found.add(ACK)
+    if _CANCEL.search(low):
+        found.add(CANCEL)
     if _HELP.search(low):
         found.add(HELP)
     if _CALLBACK.search(low):
