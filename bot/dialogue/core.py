@@ -253,6 +253,18 @@ class DialogueCore:
             if not (state.booking.doctor or state.booking.specialty):
                 state.awaiting = Slot.SERVICE
             return self._record(state, step)
+        if self._only_asks(state, u):
+            # "а детей принимаете?", "как готовиться к УЗИ?" in the middle of a booking: a question the FAQ
+            # answers, not a new doctor; the service already chosen stays.
+            u = replace(
+                u,
+                doctors=(),
+                specialty=None,
+                specialty_options=(),
+                unknown_doctor=None,
+                comment=None,
+                extra={},
+            )
         notes_said = self._apply_facts(state, step, u, knowledge)
         answered = self._list_doctors(step, u, knowledge) or self._answer_question(state, step, u, knowledge)
         only_asks = u.has(Intent.QUESTION) and not u.has_booking_facts  # "какие документы нужны на приём?"
@@ -335,6 +347,18 @@ class DialogueCore:
                 or u.reply
                 or (u.has(Intent.YES) and state.awaiting in (Slot.CONFIRM, Slot.CONSENT))
             )
+        )
+
+    @staticmethod
+    def _only_asks(state: ConversationState, u: Understanding) -> bool:
+        """A question answered from the FAQ mid-booking that merely names a service or specialty."""
+        return (
+            state.stage in (Stage.BOOKING, Stage.CONFIRM)
+            and bool(state.booking.doctor or state.booking.specialty)
+            and bool(u.faq)
+            and u.has(Intent.QUESTION)
+            and not (u.has(Intent.BOOKING) or u.has(Intent.CORRECTION))
+            and not (u.name or u.phone or u.window or u.visit)
         )
 
     def _record(self, state: ConversationState, step: Step) -> Step:

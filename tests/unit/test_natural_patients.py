@@ -434,3 +434,43 @@ async def test_cancelling_at_the_summary_writes_no_lead(app: App) -> None:
     text = await talk(app, "нет, не надо, передумала")
     assert "не записываю" in text
     assert not leads(app)
+
+
+@pytest.mark.parametrize(
+    ("answer", "window"),
+    [
+        ("утром не могу, лучше после обеда", "после 14:00"),
+        ("утром не могу лучше после обеда", "после 14:00"),
+        ("можно утром, но лучше вечером", "после 14:00"),
+        ("вечером занята, давайте с утра", "до 14:00"),
+        ("до обеда никак, после обеда да", "после 14:00"),
+        ("утром или вечером", "любое"),
+    ],
+)
+async def test_both_halves_of_the_day_named_with_one_refused_or_preferred(
+    app: App, answer: str, window: str
+) -> None:
+    await talk(app, "к терапевту", "да", "Олег", "89123456789")
+    assert "были у нас" in await talk(app, answer)
+    assert app.store.load(PATIENT).booking.window == window
+
+
+@pytest.mark.parametrize(
+    ("question", "answer_part"),
+    [("принимаете детей?", "педиатр"), ("как подготовиться к узи брюшной полости", "натощак")],
+)
+async def test_a_question_mid_booking_that_names_a_service_keeps_the_chosen_doctor(
+    app: App, question: str, answer_part: str
+) -> None:
+    await talk(app, "к урологу Орлову", "да")
+    text = await talk(app, question)
+    assert answer_part in text and "Хорошо, запишу вас" not in text and "обращаться" in text
+    await talk(app, "Игорь", "89123456789", "утром", "впервые", "да")
+    [lead] = leads(app)
+    assert lead.service == "Орлов Виктор Геннадьевич (Уролог)"
+
+
+async def test_another_doctor_named_mid_booking_still_replaces_the_first(app: App) -> None:
+    await talk(app, "к урологу", "да")
+    await talk(app, "а можно лучше к хирургу?")
+    assert app.store.load(PATIENT).booking.specialty == "Хирург"

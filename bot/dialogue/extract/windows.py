@@ -32,9 +32,39 @@ _HOUR = re.compile(
 
 _NEGATED = re.compile(r"\bне\s+((с|до|после|ближе\s+к)\s+)?\w+")
 _CANNOT = re.compile(
-    r"не\s+(могу|смогу|получится|выйдет|успеваю|успею)|неудобно|не\s+удобно|никак\s+не|работаю"
+    r"не\s+(могу|смогу|получится|выйдет|успеваю|успею)|неудобно|не\s+удобно|никак|работаю|занят"
 )
 _GREETINGS = re.compile(r"(добр\w+\s+(утр\w*|вечер\w*|дн\w*)|доброго\s+времени\s+суток)")
+
+
+_PREFERRED = re.compile(r"\b(?:лучше|удобнее|предпочтительн\w*|желательно)\s+([^,;.!?]+)")
+_CLAUSES = re.compile(r"[,;.!?]|\s(?:а|но|лучше|зато|или\s+лучше)\s")
+
+
+def _by_clauses(low: str) -> str | None:
+    """Both halves named: "утром не могу, лучше после обеда" — the half not refused (or preferred) is meant;
+    "утром или вечером" — either."""
+    preferred = _PREFERRED.search(low)
+    if preferred and not _CANNOT.search(preferred.group(1)):
+        chosen = extract_window(preferred.group(1))
+        if chosen in (Window.MORNING, Window.AFTERNOON):
+            return chosen
+    wanted: set[str] = set()
+    refused: set[str] = set()
+    for clause in _CLAUSES.split(low):
+        halves = {
+            half
+            for half, pattern in ((Window.MORNING, _MORNING), (Window.AFTERNOON, _AFTERNOON))
+            if pattern.search(clause)
+        }
+        (refused if _CANNOT.search(clause) or _NEGATED.search(clause) else wanted).update(halves)
+    if len(wanted - refused) == 1:
+        return next(iter(wanted - refused))
+    if not wanted and len(refused) == 1:
+        return Window.AFTERNOON if Window.MORNING in refused else Window.MORNING
+    if len(wanted) == 2 and not refused and re.search(r"\bили\b", low):
+        return Window.ANY
+    return None
 
 
 def extract_window(text: str) -> str | None:
@@ -54,7 +84,7 @@ def extract_window(text: str) -> str | None:
     if morning != afternoon:
         return Window.MORNING if morning else Window.AFTERNOON
     if morning and afternoon:
-        return None
+        return _by_clauses(low)
     for match in _HOUR.finditer(low):
         hour = int(match.group(1))
         suffix = match.group(3) or ""
