@@ -444,7 +444,6 @@ async def test_cancelling_at_the_summary_writes_no_lead(app: App) -> None:
         ("можно утром, но лучше вечером", "после 14:00"),
         ("вечером занята, давайте с утра", "до 14:00"),
         ("до обеда никак, после обеда да", "после 14:00"),
-        ("утром или вечером", "любое"),
     ],
 )
 async def test_both_halves_of_the_day_named_with_one_refused_or_preferred(

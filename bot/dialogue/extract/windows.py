@@ -42,8 +42,7 @@ _CLAUSES = re.compile(r"[,;.!?]|\s(?:а|но|лучше|зато|или\s+луч
 
 
 def _by_clauses(low: str) -> str | None:
-    """Both halves named: "утром не могу, лучше после обеда" — the half not refused (or preferred) is meant;
-    "утром или вечером" — either."""
+    """Both halves named: "утром не могу, лучше после обеда" — the half not refused (or preferred) is meant."""
     preferred = _PREFERRED.search(low)
     if preferred and not _CANNOT.search(preferred.group(1)):
         chosen = extract_window(preferred.group(1))
@@ -62,8 +61,6 @@ def _by_clauses(low: str) -> str | None:
         return next(iter(wanted - refused))
     if not wanted and len(refused) == 1:
         return Window.AFTERNOON if Window.MORNING in refused else Window.MORNING
-    if len(wanted) == 2 and not refused and re.search(r"\bили\b", low):
-        return Window.ANY
     return None
 
 
