@@ -15,7 +15,7 @@ import phonenumbers
 
 from bot.dialogue.buttons import FIX_FIELDS, doctor_button, specialty_button
 from bot.dialogue.extract.intents import ACK, CALLBACK, CANCEL, ENOUGH, HELP, LATER, RESCHEDULE
-from bot.dialogue.language import has_cyrillic, has_letters
+from bot.dialogue.language import fold, has_cyrillic, has_letters
 from bot.dialogue.messages import (
     Address,
     Button,
@@ -267,6 +267,11 @@ class DialogueCore:
             )
         notes_said = self._apply_facts(state, step, u, knowledge)
         answered = self._list_doctors(step, u, knowledge) or self._answer_question(state, step, u, knowledge)
+        unplaced = self._unplaced_request(state, step, u, knowledge, answered=answered, said=notes_said)
+        if unplaced:
+            if first_contact:
+                step.prefix = self.texts.get("hello_prefix")
+            return self._record(state, step)
         only_asks = u.has(Intent.QUESTION) and not u.has_booking_facts  # "какие документы нужны на приём?"
         if was_idle and answered and not (u.name or u.phone) and (not u.has(Intent.BOOKING) or only_asks):
             # A question that merely mentions a service ("сколько стоит УЗИ?") is answered, and booking offered.
@@ -493,6 +498,10 @@ class DialogueCore:
             b.visit = u.visit
         if state.awaiting != Slot.CONFIRM:
             self._acknowledge(step, before, state, knowledge)
+        also = u.extra.get("also", "")
+        if also in knowledge.specialties and also != b.specialty and b.specialty and not doctors:
+            state.next_specialty = also  # "к лору и к неврологу": the second request follows the first
+            step.note(self.texts.get("second_booking_later", second=also))
         return said
 
     def _acknowledge(
@@ -512,6 +521,37 @@ class DialogueCore:
         for old, new, what in changes:
             if old and new and format_phone(old) != new and old != new:
                 step.note(self.texts.get("changed", what=what, value=new))
+
+    def _unplaced_request(
+        self,
+        state: ConversationState,
+        step: Step,
+        u: Understanding,
+        knowledge: Knowledge,
+        *,
+        answered: bool,
+        said: bool,
+    ) -> bool:
+        """A request no doctor of the list takes: laboratory tests go to an administrator; a complaint nothing
+        fits gets the specialists to choose from (the therapist first). True when it was answered."""
+        b = state.booking
+        if b.doctor or b.specialty or state.choices or said:
+            return False
+        if "lab" in u.extra:
+            step.say(self.texts.get("lab_tests", phone=knowledge.clinic.phone), self._help_buttons())
+            return True
+        settled = u.intents & {Intent.NO, Intent.YES, Intent.GOODBYE, Intent.THANKS, ENOUGH, CANCEL}
+        if "complaint" in u.extra and not answered and not settled:
+            buttons = self._specialty_buttons(knowledge)
+            therapist = [s for s in knowledge.specialties if fold(s) == "терапевт"]
+            if therapist:
+                rest = [s for s in knowledge.specialties if s not in therapist]
+                buttons = tuple(specialty_button(s) for s in (therapist + rest)[:_MAX_CHOICES])
+            hint = self.texts.get("therapist_hint") if therapist else ""
+            step.say(f"{self.texts.get('unclear_complaint')} {hint}".strip(), buttons)
+            state.awaiting = Slot.SERVICE
+            return True
+        return False
 
     def _list_doctors(self, step: Step, u: Understanding, knowledge: Knowledge) -> bool:
         """ "Кто у вас ЛОР?": the doctors of that specialty, by name."""
@@ -631,8 +671,17 @@ class DialogueCore:
             step.say(self.texts.get("done_open", name=lead.name, minutes=clinic.callback_minutes))
         else:
             step.say(self.texts.get("done_closed", name=lead.name, when=next_opening(clinic, local)))
-        step.say(self.texts.get("after_done"))
+        second = state.next_specialty
         state.reset_booking()
+        state.next_specialty = ""
+        if second in knowledge.specialties:
+            # The second specialist named at the start: the same name and phone, the rest asked again.
+            state.booking.specialty = second
+            state.stage = Stage.BOOKING
+            step.note(self.texts.get("second_booking_now", service=second))
+            self._ask_next(state, step, knowledge, local, repeat=False)
+            return self._record(state, step)
+        step.say(self.texts.get("after_done"))
         state.awaiting = Slot.MORE
         state.closed = True  # nothing left to remind about
         return self._record(state, step)

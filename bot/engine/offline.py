@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from bot.dialogue.extract.doctors import DoctorIndex
 from bot.dialogue.extract.faq import FaqIndex
 from bot.dialogue.extract.intents import detect_intents
-from bot.dialogue.extract.names import extract_name
+from bot.dialogue.extract.names import extract_name, name_anywhere
 from bot.dialogue.extract.phone import PhoneResult, extract_phone, normalise_phone
 from bot.dialogue.extract.visit import extract_visit
 from bot.dialogue.extract.windows import extract_window
@@ -28,6 +28,13 @@ _WHO_DOCTORS = re.compile(
     r"((как(ие|ой|ая)|каких)\s+(у\s+вас\s+)?(есть\s+)?(врач|доктор|специалист)|"
     r"кто\s+(у\s+вас\s+)?(из\s+врачей\s+)?(принимает|ведет|работает|есть)|список\s+(врачей|специалистов)|"
     r"^кто\s+у\s+вас\s+\w+\s*\??$|^(а\s+)?кто\s+(ваш|у\s+вас)\b)"
+)
+# Laboratory tests: the doctors list has no such service, an administrator books them.
+_LAB = re.compile(r"(\bанализ\w*|сдать\s+кровь|сдать\s+мочу|\bкровь\s+из\s+вены)")
+# A complaint described in words, when no service of the doctors list fits it.
+_COMPLAINT = re.compile(
+    r"(\bбол(ь|и|ью|ей|ям|ями|ях|ит|ят|ел[аио]?|еть|езн\w*|ьн\w*)\b|беспоко\w*|\bноет\b|\bноют\b|\bтянет\b|\bколет\b|опух\w*|"
+    r"воспал\w*|\bплохо\s+себя|\bпроблем\w*\s+с\b|\bжалоб\w*|\bзаболел\w*|\bпростыл\w*|травм\w*)"
 )
 _QUESTION_SENTENCE = re.compile(r"[^.!?]*\?")
 _NO_HIT = FaqHit(FaqEntry(question="", answer=""), 0.0)
@@ -101,6 +108,8 @@ class OfflineEngine(Engine):
             state.awaiting == Slot.CONSENT and not intents & {Intent.YES, Intent.NO}
         )
         name = extract_name(text, expecting=expecting_name)
+        if not name and phone.e164 and not incoming.contact_phone:
+            name = name_anywhere(text)  # "уролог Ольга +7 917 111-22-33": a name among the contacts
         match = idx.doctors.match(text, among=tuple(state.choices))
         if match.doctors and self._surname_is_the_patients(state, text):
             match = replace(match, doctors=())
@@ -119,6 +128,14 @@ class OfflineEngine(Engine):
         if phone.e164 and Intent.NO in intents and state.awaiting == Slot.CONFIRM:
             intents.add(Intent.CORRECTION)
         extra = {"missing_specialty": match.missing_specialty} if match.missing_specialty else {}
+        if match.also and not doctors:
+            extra["also"] = match.also[0]  # "к лору и к неврологу": the second is booked after the first
+        if not (doctors or match.specialty or match.specialty_options or match.missing_specialty):
+            low = fold(text)
+            if _LAB.search(low):
+                extra["lab"] = "yes"  # "сдать анализы": no such service in the doctors list
+            elif _COMPLAINT.search(low) and not match.unknown:
+                extra["complaint"] = "yes"  # something hurts, but nothing in the list fits it
         if _WHO_DOCTORS.search(fold(text)) and not doctors:
             extra["doctors_list"] = "yes"
         fix = self._field_to_fix(state, text, intents)
@@ -141,7 +158,9 @@ class OfflineEngine(Engine):
         )
         if "doctors_list" in extra:
             return u  # answered from the doctors list, not the FAQ
-        return self._with_faq(u, text, idx, idle=state.stage == Stage.IDLE)
+        # A service named in answer to "к какому врачу?" is that answer, not a question about it.
+        idle = state.stage == Stage.IDLE and state.awaiting != Slot.SERVICE
+        return self._with_faq(u, text, idx, idle=idle)
 
     @staticmethod
     def _field_to_fix(state: ConversationState, text: str, intents: set[str]) -> str | None:

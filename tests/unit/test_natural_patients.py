@@ -473,3 +473,97 @@ async def test_another_doctor_named_mid_booking_still_replaces_the_first(app: Ap
     await talk(app, "к урологу", "да")
     await talk(app, "а можно лучше к хирургу?")
     assert app.store.load(PATIENT).booking.specialty == "Хирург"
+
+
+@pytest.mark.parametrize(
+    ("complaint", "specialty"),
+    [
+        ("высыпания на руках, чешется", "Дерматолог"),
+        ("заложен нос уже неделю", "ЛОР"),
+        ("подвернул ногу", "Травматолог-ортопед"),
+        ("кружится голова", "Невролог"),
+    ],
+)
+async def test_a_complaint_in_the_patients_own_words_finds_the_doctor(
+    app: App, complaint: str, specialty: str
+) -> None:
+    text = await talk(app, "Здравствуйте", complaint)
+    assert "не совсем поняла" not in text and specialty in text
+    assert app.store.load(PATIENT).booking.specialty == specialty
+
+
+async def test_a_complaint_nothing_fits_gets_the_specialists_and_the_therapist_first(app: App) -> None:
+    replies = await say(app, "что-то колет в боку второй день")
+    text = joined(replies)
+    assert "не совсем поняла" not in text and "терапевта" in text
+    assert replies[-1].buttons[0].label == "Терапевт"
+    await talk(app, "терапевт", "да", "Ольга", "89123456789", "утром", "впервые", "да")
+    [lead] = leads(app)
+    assert lead.service == "Терапевт"
+
+
+@pytest.mark.parametrize("text", ["хочу сдать анализы крови", "можно у вас сдать анализы?"])
+async def test_laboratory_tests_go_to_an_administrator(app: App, text: str) -> None:
+    reply = await talk(app, text)
+    assert "администратор" in reply and "+7 (846) 200-30-40" in reply
+    assert "не совсем поняла" not in reply and "Вы согласны?" not in reply
+    assert not app.store.load(PATIENT).booking.specialty
+
+
+async def test_two_specialists_in_one_message_are_booked_one_after_the_other(app: App) -> None:
+    text = await talk(app, "хочу к лору и к неврологу")
+    assert "ЛОР" in text and "Невролог" in text
+    await talk(app, "да", "Ольга", "89123456789", "утром", "впервые")
+    text = await talk(app, "да")
+    assert "Заявка принята" in text and "вторая заявка" in text and "до 14:00 или после 14:00" in text
+    await talk(app, "после обеда", "повторно")
+    text = await talk(app, "да")
+    assert "Заявка принята" in text
+    first, second = leads(app)
+    assert (first.service, first.window, first.visit) == ("ЛОР", "до 14:00", "первичное")
+    assert (second.service, second.window, second.visit) == ("Невролог", "после 14:00", "повторное")
+    assert second.name == "Ольга" and second.phone == "+79123456789"
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("уролог Ольга +7 917 111-22-33", "Ольга"),
+        ("к новиковой людмила 89605553322 лучше утром", "Людмила"),
+        ("болит голова постоянно светлана +7 917 111-22-33", "Светлана"),
+    ],
+)
+async def test_a_name_among_the_contacts_without_punctuation(app: App, text: str, name: str) -> None:
+    await talk(app, text)
+    text = await talk(app, "да")
+    assert "обращаться" not in text
+    assert app.store.load(PATIENT).booking.name == name
+
+
+async def test_the_doctors_first_name_after_her_surname_is_still_not_the_patients(app: App) -> None:
+    await talk(app, "к неврологу морозовой Татьяна 89123456789")
+    assert app.store.load(PATIENT).booking.name == ""
+
+
+async def test_i_want_answers_the_offered_booking(app: App) -> None:
+    await talk(app, "экг делаете?")
+    assert "Вы согласны?" in await talk(app, "хочу")
+
+
+async def test_a_service_named_after_the_greeting_is_the_answer_not_a_price_question(app: App) -> None:
+    text = await talk(app, "Здравствуйте", "на узи")
+    assert "стоимость" not in text and "Вы согласны?" in text
+    assert app.store.load(PATIENT).booking.specialty == "Врач УЗИ"
+
+
+@pytest.mark.parametrize(
+    ("text", "visit"),
+    [
+        ("на узи к Козлову. я Елена. 89870001122. да, была в прошлом году", "повторное"),
+        ("к неврологу, я Елена, 89123456789, с утра, да был", "повторное"),
+        ("к неврологу, я Елена, 89123456789, с утра, нет не была", "первичное"),
+    ],
+)
+async def test_the_visit_among_other_facts(app: App, text: str, visit: str) -> None:
+    await talk(app, text)
+    assert app.store.load(PATIENT).booking.visit == visit

@@ -58,6 +58,49 @@ _CHILD = {
     "грудничок",
 }
 _PAIN = {"болеть", "боль", "больно", "болезненный", "побаливать", "заболеть", "ныть", "беспокоить", "болить"}
+# How patients describe a complaint -> the word the doctors list uses for it (applied only when the list has
+# that word): "высыпания" is "сыпь", "заложен нос" is "заложенность носа", "подвернул ногу" a sprain.
+PATIENT_WORDS: dict[str, str] = {
+    "высыпание": "сыпь",
+    "высыпать": "сыпь",
+    "обсыпать": "сыпь",
+    "чесаться": "зуд",
+    "зудеть": "зуд",
+    "прыщик": "прыщ",
+    "заложить": "заложенность",
+    "заложенный": "заложенность",
+    "сопля": "насморк",
+    "сопли": "насморк",
+    "подвернуть": "растяжение",
+    "потянуть": "растяжение",
+    "растянуть": "растяжение",
+    "вывихнуть": "вывих",
+    "сломать": "перелом",
+    "ушибить": "ушиб",
+    "удариться": "ушиб",
+    "порезаться": "порез",
+    "порезать": "порез",
+    "кружиться": "головокружение",
+    "поясница": "спина",
+    "тошнить": "тошнота",
+    "мутить": "тошнота",
+    "пучить": "вздутие",
+    "кашлять": "кашель",
+    "температурить": "температура",
+    "простыть": "простуда",
+    "простудиться": "простуда",
+    "гипертонический": "гипертония",
+    "давлений": "давление",
+    "видеть": "зрение",
+    "беременный": "беременность",
+    "забеременеть": "беременность",
+    "мочиться": "мочеиспускание",
+    "щитовидный": "щитовидка",
+    "уснуть": "бессонница",
+    "заснуть": "бессонница",
+    "родимый": "родинка",
+    "храпеть": "храп",
+}
 _BEFORE_DOCTOR = {"к", "ко", "у", "доктор", "доктору", "доктора", "врач", "врачу", "врача", "на"}
 
 
@@ -124,6 +167,7 @@ class DoctorMatch:
     suggestions: tuple[str, ...] = ()
     comment: str | None = None
     missing_specialty: str | None = None  # a specialty patients name that this clinic does not have
+    also: tuple[str, ...] = ()  # further specialties named in the same message ("к лору и к неврологу")
 
 
 @dataclass
@@ -214,9 +258,19 @@ class DoctorIndex:
         if found.doctors or found.unknown:
             return found
         specialty = self._specialty(tokens, lemmas_, fold(text))
-        service, options = self._service(set(lemmas_))
+        said = set(lemmas_)
+        said |= {PATIENT_WORDS[lem] for lem in said if PATIENT_WORDS.get(lem) in self.service_lemmas}
+        service, options = self._service(said)
         if specialty:
-            return DoctorMatch(specialty=specialty, comment=service.phrase if service else None)
+            also = tuple(
+                dict.fromkeys(
+                    other
+                    for token, lem in zip(tokens, lemmas_, strict=True)
+                    if (other := self.specialty_keys.get(token) or self.specialty_keys.get(lem))
+                    and other != specialty
+                )
+            )
+            return DoctorMatch(specialty=specialty, comment=service.phrase if service else None, also=also)
         if self.children and _CHILD & set(lemmas_) and (service or options):
             # A child with a complaint goes to the paediatrician first, as clinics do.
             return DoctorMatch(specialty=self.children, comment=service.phrase if service else None)

@@ -79,6 +79,11 @@ _YES_WORDS = {
 }
 _FILLERS = re.compile(r"^((ну|а|ой|эм+|м+|хм+|так|вот|да|спасибо|спс|благодарю)[\s,.!]+)+(?=\S)")
 _SYMBOLS = re.compile(r"[\W_]+")
+# A bare "хочу" or "запишите" answers "Хотите, я запишу вас?" as a "да" does.
+_WANT = re.compile(
+    r"^(да[\s,]+)?(хочу|хотелось\s+бы|хотим|нужно|надо|запишите|записывайте|запиши|давайте\s+запишемся)"
+    r"([\s,]+(пожалуйста|меня|бы))*[\s!.)]*$"
+)
 _YES_PHRASES = (
     "не против",
     "не возражаю",
@@ -225,6 +230,6 @@ def detect_intents(text: str) -> set[str]:
         found.add("yes")
     elif first in _NO_WORDS or bare.startswith(_NO_PHRASES):
         found.add("no")
-    elif first in _YES_WORDS:
+    elif first in _YES_WORDS or _WANT.match(low):
         found.add("yes")
     return found

@@ -84,6 +84,15 @@ def _name_parse(word: str, *, strict: bool) -> str | None:
     return capitalise_name(word)
 
 
+def name_anywhere(text: str) -> str | None:
+    """A word that can only be a first name, wherever it stands: "к урологу Ольга +7 917 111-22-33" (used
+    when the message also carries the phone, so a bare name among the facts is the patient's)."""
+    for token in _WORD.findall(text):
+        if len(token) >= 3 and (name := _name_parse(token, strict=True)):
+            return name
+    return None
+
+
 def extract_name(text: str, *, expecting: bool = False) -> str | None:
     """A first name introduced in the text ("я Ольга", "меня зовут Анна"), or, when the bot just asked for
     the name, the first name-like word of a short answer ("Ольга Петровна" -> "Ольга")."""

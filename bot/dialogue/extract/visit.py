@@ -22,6 +22,7 @@ _REPEAT = re.compile(
     rf"(повторн\w*|уже\s+{_BEEN}|{_BEEN}\s+уже|уже\s+наблюда|наблюдаюсь|второй\s+раз|"
     rf"{_BEEN}\s+(у\s+вас|к\s+вам|в\s+вашей|раньше|ранее|до\s+этого)|лечил(ся|ась)\s+у\s+вас|"
     r"обращал(ся|ась)\s+(к\s+вам|раньше)|не\s+в\s+первый|прихожу\s+к\s+вам|ваш\s+пациент|"
+    rf"{_BEEN}\s+(в\s+прошлом|прошл\w+|недавно|когда-то|год\s+назад|в\s+том\s+году)|"
     r"(снова|опять|ещ[её]\s+раз)\s+(к|на)\b)"
 )
 # Short answers that mean something only as the reply to "Вы уже были у нас?".
@@ -54,6 +55,15 @@ def extract_visit(text: str, *, expecting: bool = False) -> str | None:
         return Visit.REPEAT
     if _FIRST.search(low):
         return Visit.FIRST
+    if not expecting:
+        # "к лору, я Оля, 8912..., да был": a short answer standing as its own part of a longer message
+        for segment in re.split(r"[,;.!?\n]+", low)[1:]:
+            short = " ".join(re.findall(r"[а-яa-z]+", segment))
+            if short and not re.fullmatch(r"(первый|первая|первое|второй|уже|да|новый|новая)", short):
+                if _FIRST_SHORT.match(short):
+                    return Visit.FIRST
+                if _REPEAT_SHORT.match(short):
+                    return Visit.REPEAT
     if expecting:
         short = " ".join(re.findall(r"[а-яa-z]+", low)[:3])
         if _FIRST_SHORT.match(short):
