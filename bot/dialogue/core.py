@@ -253,9 +253,11 @@ class DialogueCore:
             if not (state.booking.doctor or state.booking.specialty):
                 state.awaiting = Slot.SERVICE
             return self._record(state, step)
+        listed = False
         if self._only_asks(state, u):
-            # "а детей принимаете?", "как готовиться к УЗИ?" in the middle of a booking: a question the FAQ
-            # answers, not a new doctor; the service already chosen stays.
+            # "а детей принимаете?", "как готовиться к УЗИ?", "есть ли у вас узи?" in the middle of a booking:
+            # a question answered from the FAQ or the doctors list, not a new doctor; the chosen one stays.
+            listed = self._list_doctors(step, u, knowledge)
             u = replace(
                 u,
                 doctors=(),
@@ -266,7 +268,11 @@ class DialogueCore:
                 extra={},
             )
         notes_said = self._apply_facts(state, step, u, knowledge)
-        answered = self._list_doctors(step, u, knowledge) or self._answer_question(state, step, u, knowledge)
+        answered = (
+            listed
+            or self._list_doctors(step, u, knowledge)
+            or self._answer_question(state, step, u, knowledge)
+        )
         unplaced = self._unplaced_request(state, step, u, knowledge, answered=answered, said=notes_said)
         if unplaced:
             if first_contact:
@@ -360,7 +366,7 @@ class DialogueCore:
         return (
             state.stage in (Stage.BOOKING, Stage.CONFIRM)
             and bool(state.booking.doctor or state.booking.specialty)
-            and bool(u.faq)
+            and (bool(u.faq) or u.extra.get("doctors_list") == "have")
             and u.has(Intent.QUESTION)
             and not (u.has(Intent.BOOKING) or u.has(Intent.CORRECTION))
             and not (u.name or u.phone or u.window or u.visit)

@@ -36,6 +36,12 @@ _COMPLAINT = re.compile(
     r"(\bбол(ь|и|ью|ей|ям|ями|ях|ит|ят|ел[аио]?|еть|езн\w*|ьн\w*)\b|беспоко\w*|\bноет\b|\bноют\b|\bтянет\b|\bколет\b|опух\w*|"
     r"воспал\w*|\bплохо\s+себя|\bпроблем\w*\s+с\b|\bжалоб\w*|\bзаболел\w*|\bпростыл\w*|травм\w*)"
 )
+# "Есть ли у вас эндокринолог?", "а узи у вас есть?": asking whether the clinic has a named specialist.
+_HAVE_DOCTOR = re.compile(
+    r"^(а\s+|подскажите,?\s+|скажите,?\s+)?(есть\s+ли\s+у\s+вас|у\s+вас\s+есть|есть\s+у\s+вас|"
+    r"вы\s+делаете|делаете\s+ли|у\s+вас\s+(принимает|работает|делают))\b[^.!?]{0,40}\??\s*$|"
+    r"^(а\s+)?\w+(\s+\w+)?\s+(у\s+вас\s+есть|есть\s+у\s+вас|у\s+вас\s+делают|делаете)\s*\??\s*$"
+)
 _QUESTION_SENTENCE = re.compile(r"[^.!?]*\?")
 _NO_HIT = FaqHit(FaqEntry(question="", answer=""), 0.0)
 # Words that name a field of the booking in a correction, in the order of FIX_FIELDS.
@@ -105,7 +111,7 @@ class OfflineEngine(Engine):
 
         # A bare name answering the consent question ("Михаил") is taken too; consent is still asked for.
         expecting_name = state.awaiting == Slot.NAME or (
-            state.awaiting == Slot.CONSENT and not intents & {Intent.YES, Intent.NO}
+            state.awaiting == Slot.CONSENT and not intents & {Intent.YES, Intent.NO, Intent.QUESTION}
         )
         name = extract_name(text, expecting=expecting_name)
         if not name and phone.e164 and not incoming.contact_phone:
@@ -138,6 +144,8 @@ class OfflineEngine(Engine):
                 extra["complaint"] = "yes"  # something hurts, but nothing in the list fits it
         if _WHO_DOCTORS.search(fold(text)) and not doctors:
             extra["doctors_list"] = "yes"
+        elif match.named and not doctors and _HAVE_DOCTOR.search(fold(text)):
+            extra["doctors_list"] = "have"  # "есть ли у вас узи?": who does it, and booking offered
         fix = self._field_to_fix(state, text, intents)
         if fix and not self._has_value(fix, name, phone.e164, doctors, match.specialty, window, visit):
             extra["fix"] = fix  # "телефон не тот", "исправьте имя": ask for that field again

@@ -567,3 +567,44 @@ async def test_a_service_named_after_the_greeting_is_the_answer_not_a_price_ques
 async def test_the_visit_among_other_facts(app: App, text: str, visit: str) -> None:
     await talk(app, text)
     assert app.store.load(PATIENT).booking.visit == visit
+
+
+@pytest.mark.parametrize(
+    ("question", "answer_part"),
+    [
+        ("за сколько приходить до приема", "10–15 минут"),
+        ("можно без записи прийти?", "подождать свободного врача"),
+    ],
+)
+async def test_questions_sharing_a_topic_word_get_their_own_answer(
+    app: App, question: str, answer_part: str
+) -> None:
+    assert answer_part in await talk(app, question)
+
+
+@pytest.mark.parametrize(
+    ("question", "doctor"),
+    [
+        ("есть ли у вас узи", "Козлов Игорь Валерьевич"),
+        ("а эндокринолог у вас есть?", "Лебедева Наталья Юрьевна"),
+    ],
+)
+async def test_whether_the_clinic_has_a_specialist_is_answered_from_the_doctors_list(
+    app: App, question: str, doctor: str
+) -> None:
+    text = await talk(app, question)
+    assert doctor in text and "стоимость" not in text and "Хотите, я запишу вас?" in text
+
+
+async def test_whether_the_clinic_has_a_specialist_mid_booking_keeps_the_booking(app: App) -> None:
+    await talk(app, "к Лебедевой")
+    text = await talk(app, "есть ли у вас узи?")
+    assert "Козлов Игорь Валерьевич" in text and "Вы согласны?" in text
+    assert app.store.load(PATIENT).booking.doctor == "Лебедева Наталья Юрьевна"
+
+
+async def test_a_question_at_the_consent_is_not_taken_for_a_name(app: App) -> None:
+    await talk(app, "на узи к Козлову")
+    assert "паспорт" in await talk(app, "нужен ли паспорт")
+    assert "обращаться" in await talk(app, "да")
+    assert app.store.load(PATIENT).booking.name == ""

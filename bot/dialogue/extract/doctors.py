@@ -168,6 +168,7 @@ class DoctorMatch:
     comment: str | None = None
     missing_specialty: str | None = None  # a specialty patients name that this clinic does not have
     also: tuple[str, ...] = ()  # further specialties named in the same message ("к лору и к неврологу")
+    named: bool = False  # the specialty was named as such ("лор", "кардиолог"), not found from a complaint
 
 
 @dataclass
@@ -270,7 +271,9 @@ class DoctorIndex:
                     and other != specialty
                 )
             )
-            return DoctorMatch(specialty=specialty, comment=service.phrase if service else None, also=also)
+            return DoctorMatch(
+                specialty=specialty, comment=service.phrase if service else None, also=also, named=True
+            )
         if self.children and _CHILD & set(lemmas_) and (service or options):
             # A child with a complaint goes to the paediatrician first, as clinics do.
             return DoctorMatch(specialty=self.children, comment=service.phrase if service else None)

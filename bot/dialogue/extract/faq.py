@@ -184,13 +184,16 @@ _CONCEPTS: dict[str, tuple[str, ...]] = {
     "#телефон": ("телефон", "позвонить", "номер", "звонить", "дозвониться"),
     "#результат": ("результат", "готовый", "готов", "получить", "забрать"),
     "#беззаписи": ("запись", "очередь", "живой"),
-    "#заранее": ("заранее", "прийти", "приходить", "опоздать", "раньше"),
+    "#заранее": ("заранее", "опоздать", "раньше"),
+    # both "без записи" and "за сколько приходить" say it: the other words of the question decide
+    "#прийти": ("прийти", "приходить", "подойти", "подходить"),
     "#экг": ("экг", "кардиограмма", "электрокардиограмма", "холтер"),
     "#узи": ("узи", "ультразвук"),
 }
 _CONCEPT_OF = {word: concept for concept, members in _CONCEPTS.items() for word in members}
 QUESTION_WEIGHT = 1.0
 ANSWER_WEIGHT = 0.3
+TOPIC_WEIGHT = 0.8  # a word of the topic heading: below the question's own words, so they break ties
 STEM = 5
 
 
@@ -229,7 +232,9 @@ class FaqIndex:
         for i, entry in enumerate(entries):
             for term in _terms(entry.answer[:600]):
                 postings[term][i] = max(postings[term].get(i, 0.0), ANSWER_WEIGHT)
-            for term in _terms(entry.question) + _terms(entry.topic):
+            for term in _terms(entry.topic):  # "Приём и запись": shared by the topic's questions
+                postings[term][i] = max(postings[term].get(i, 0.0), TOPIC_WEIGHT)
+            for term in _terms(entry.question):
                 postings[term][i] = QUESTION_WEIGHT
         n = max(len(entries), 1)
         index.postings = dict(postings)

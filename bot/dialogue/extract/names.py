@@ -16,6 +16,7 @@ _WORD = re.compile(r"[А-ЯЁа-яё]+(?:-[А-ЯЁа-яё]+)?")
 _SEGMENTS = re.compile(r"[,;.!?\n]+|\s[-—–]\s")
 # Words pymorphy may read as names that people use as ordinary words in these messages.
 _NOT_NAMES = {
+    "ли",
     "надежда",
     "любовь",
     "вера",
