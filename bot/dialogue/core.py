@@ -600,7 +600,7 @@ class DialogueCore:
             prefix = self.texts.get("not_understood") + "\n" if repeat else ""
             step.say(prefix + self.texts.get("ask_service"), self._specialty_buttons(knowledge))
         elif not state.consent.given_at:
-            key = "consent_again" if state.awaiting == Slot.CONSENT and repeat else "consent"
+            key = "consent_again" if state.awaiting == Slot.CONSENT else "consent"  # not the same text twice
             state.awaiting = Slot.CONSENT
             url = knowledge.clinic.consent_url or knowledge.clinic.privacy_url
             step.say(

@@ -599,7 +599,7 @@ async def test_whether_the_clinic_has_a_specialist_is_answered_from_the_doctors_
 async def test_whether_the_clinic_has_a_specialist_mid_booking_keeps_the_booking(app: App) -> None:
     await talk(app, "к Лебедевой")
     text = await talk(app, "есть ли у вас узи?")
-    assert "Козлов Игорь Валерьевич" in text and "Вы согласны?" in text
+    assert "Козлов Игорь Валерьевич" in text and "огласны?" in text
     assert app.store.load(PATIENT).booking.doctor == "Лебедева Наталья Юрьевна"
 
 
@@ -608,3 +608,11 @@ async def test_a_question_at_the_consent_is_not_taken_for_a_name(app: App) -> No
     assert "паспорт" in await talk(app, "нужен ли паспорт")
     assert "обращаться" in await talk(app, "да")
     assert app.store.load(PATIENT).booking.name == ""
+
+
+async def test_the_consent_question_is_not_repeated_word_for_word(app: App) -> None:
+    first = await talk(app, "мне к терапевту")
+    again = await talk(app, "Ольга")
+    assert "Вы согласны?" in first and "Согласны?" in again and again != first
+    await talk(app, "да", "89123456789", "любое", "впервые", "да")
+    assert leads(app)[0].name == "Ольга"
