@@ -165,7 +165,9 @@ class TelegramChannel:
         address = items[0].address
         fresh = items
         receipts = [r for i in items for r in i.incoming.receipts]
-        if receipts:
+        # One message needs no look here: `handle` itself gives back the replies of a turn already committed.
+        # Quick messages joined may have been answered in part by a crashed run: split before they are merged.
+        if len(items) > 1 and receipts:
             replayed = self.app.service.answered(receipts)
             if replayed.receipts:
                 log.info(

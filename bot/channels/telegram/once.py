@@ -3,10 +3,10 @@
 Telegram forgets an update once the next getUpdates (or the webhook's 200) confirms it, which comes before
 the patient is answered (a debounce window, the dialogue, the reply). So each new update is written to the
 local database as it arrives (a polled batch in one transaction as soon as getUpdates returns it, see
-`keep_polled`; a webhook's update before its 200) and deleted once handled: when its handler returned or, for a patient message handed to the
-chat's worker (`defer`), when the worker has answered it (`finished`). At start, updates still there are
-handled again, in order (`pending`); those older than `max_age` are dropped with a log line, since an answer
-a day late would make no sense.
+`keep_polled`; a webhook's update before its 200) and deleted once handled: when its handler returned or,
+for a patient message handed to the chat's worker (`defer`), when the worker has answered it (`finished`).
+At start, updates still there are handled again, in order (`pending`); those older than `max_age` are
+dropped with a log line, since an answer a day late would make no sense.
 
 The highest id received is kept too, and the ids seen since start in memory, so redeliveries (the last
 polled batch after a restart, a webhook retry) are skipped.
@@ -123,7 +123,8 @@ class UpdateLog(BaseMiddleware):
 
     def keep_polled(self, updates: list[Update]) -> None:
         """A batch getUpdates returned, on disk before aiogram's next poll can confirm it to Telegram."""
-        if any([self.admit(update) for update in updates]):
+        admitted = [self.admit(update) for update in updates]  # every one, not up to the first new
+        if any(admitted):
             self.save()
 
     async def __call__(self, handler: Any, event: TelegramObject, data: dict[str, Any]) -> Any:
