@@ -20,6 +20,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes import SHUTDOWN_TIMEOUT
+
 TOKEN = "EAAG-test-token"
 PHONE_NUMBER_ID = "109876543210987"
 VERSION = "v21.0"
@@ -91,7 +93,7 @@ class FakeGraphAPI:
         app = web.Application()
         app.router.add_post("/{version}/{phone_id}/messages", self._messages)
         app.router.add_get("/{version}/{phone_id}", self._phone_number)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()

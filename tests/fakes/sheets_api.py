@@ -27,6 +27,8 @@ from aiohttp import web
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from tests.fakes import SHUTDOWN_TIMEOUT
+
 Cell = tuple[str, Any]  # (kind, value): kind in text | number | bool | formula
 WRITE_KINDS = {"append", "update", "values_batch_update", "clear", "batch_update"}
 _NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
@@ -204,7 +206,7 @@ class FakeSheetsApi:
             app = web.Application()
             app.router.add_post("/token", self._token)
             app.router.add_route("*", "/v4/spreadsheets/{tail:.+}", self._sheets)
-            self._runner = web.AppRunner(app, access_log=None)
+            self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
             loop.run_until_complete(self._runner.setup())
             site = web.TCPSite(self._runner, "127.0.0.1", 0)
             loop.run_until_complete(site.start())
