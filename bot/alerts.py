@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from bot.clock import Clock
 from bot.dialogue.messages import Address, Effect, HandoffRequested, RelayToAdmins, StoreLead
 from bot.notify import AdminNotifier
+from bot.redact import mask_key
 from bot.storage.db import Database
 from sheets.schema import Lead
 
@@ -216,7 +217,7 @@ class AlertPoster:
         for alert, age in self.outbox.due(now, everything=everything):
             if age > GIVE_UP_AFTER.total_seconds():
                 log.error("admin alert %s (%s of %s) not posted in %s; dropped", alert.id, alert.kind,
-                          alert.conversation, GIVE_UP_AFTER)  # fmt: skip
+                          mask_key(alert.conversation), GIVE_UP_AFTER)  # fmt: skip
                 self.outbox.done(alert.id)
                 continue
             if await self._attempt(alert):
@@ -239,7 +240,9 @@ class AlertPoster:
         stored = self.store.find(alert.conversation)
         if stored is None:
             log.warning(
-                "admin alert %s: conversation %s is not in the record; dropped", alert.id, alert.conversation
+                "admin alert %s: conversation %s is not in the record; dropped",
+                alert.id,
+                mask_key(alert.conversation),
             )
             return True
         address = stored.address

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from bot.errors import BotError
+from bot.redact import PhoneMaskFilter
 
 COMMANDS = {
     "chat": ("bot.commands.chat", "a patient conversation in the terminal"),
@@ -49,6 +50,10 @@ def setup_logging(level: str = "INFO", stream: object = None) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=stream or sys.stderr,  # type: ignore[arg-type]
     )
+    # The safety net of 152-FZ: whatever a log line carries, a patient's phone leaves it masked.
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, PhoneMaskFilter) for f in handler.filters):
+            handler.addFilter(PhoneMaskFilter())
     # aiogram says "Update id=… is handled" for every update at INFO: noise for the operator, and a line
     # to format per message in a burst; shown with LOG_LEVEL=DEBUG.
     logging.getLogger("aiogram.event").setLevel(

@@ -7,6 +7,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
 from bot.dialogue.messages import Address, Outgoing
+from bot.redact import mask_key, mask_phones
 from sheets.schema import Lead
 
 log = logging.getLogger(__name__)
@@ -41,27 +42,32 @@ class AdminNotifier(ABC):
 
 
 class LogNotifier(AdminNotifier):
-    """The embedded default: alerts go to the log (no admin chat configured)."""
+    """The embedded default: alerts go to the log (no admin chat configured). The log is no place for a
+    patient's data (152-FZ): at INFO only what happened and to which lead, the alert's full text at DEBUG."""
 
     def __init__(self) -> None:
         self.sent: list[str] = []
 
-    def _emit(self, text: str) -> bool:
+    def _emit(self, text: str, summary: str) -> bool:
         self.sent.append(text)
-        log.info("admin alert: %s", text)
+        log.info("admin alert: %s", summary)
+        log.debug("admin alert in full: %s", text)
         return True
 
     async def lead(self, lead: Lead, address: Address, *, updated: bool = False) -> bool:
-        return self._emit(f"lead {lead.id} {lead.status}: {lead.name} {lead.phone} {lead.service}")
+        text = f"lead {lead.id} {lead.status}: {lead.name} {lead.phone} {lead.service}"
+        return self._emit(text, f"lead {lead.id} {lead.status} from {mask_key(address.key)}")
 
     async def handoff(self, address: Address, reason: str, recent: Sequence[str]) -> bool:
-        return self._emit(f"handoff {address.key}: {reason}")
+        return self._emit(f"handoff {address.key}: {reason}", f"handoff of {mask_key(address.key)}")
 
     async def relay(self, address: Address, text: str) -> bool:
-        return self._emit(f"relay {address.key}: {text}")
+        return self._emit(f"relay {address.key}: {text}", f"a patient's message from {mask_key(address.key)}")
 
     async def warn(self, text: str) -> bool:
-        return self._emit(f"warning: {text}")
+        # Warnings are the service's own words (a parked lead, a knowledge file), yet some quote what a
+        # patient gave (a withdrawal's lead ids, a sink's error): only their first line at INFO.
+        return self._emit(f"warning: {text}", f"warning: {mask_phones(text.splitlines()[0] if text else '')}")
 
 
 class PatientMessenger(ABC):
@@ -89,6 +95,8 @@ class MessengerRegistry:
     async def send(self, address: Address, messages: Sequence[Outgoing]) -> bool:
         messenger = self._by_channel.get(address.channel)
         if messenger is None:
-            log.warning("no messenger for channel %s; message to %s not sent", address.channel, address.key)
+            log.warning(
+                "no messenger for channel %s; message to %s not sent", address.channel, mask_key(address.key)
+            )
             return False
         return await messenger.send(address, messages)

@@ -29,6 +29,7 @@ from bot.dialogue.state import ConversationState, Slot, Stage
 from bot.dialogue.texts import Texts
 from bot.errors import StaleState
 from bot.knowledge.models import Knowledge
+from bot.redact import mask_key
 from bot.service import retry_stale
 from bot.storage.db import Database
 from sheets.schema import Lead, Status, new_lead_id
@@ -263,13 +264,16 @@ async def _process(app: App, rules: TimerRules, address: Address, now: datetime,
     async with app.service.conversation_lock(address.key):
         fired = await retry_stale(address.key, attempt)
     if fired.outside_window:
-        log.info("reminder to %s skipped: outside WhatsApp's 24-hour window", address.key)
+        log.info("reminder to %s skipped: outside WhatsApp's 24-hour window", mask_key(address.key))
         result.skipped += 1
     lead, refresh = fired.lead, fired.refresh
     if lead is not None:
         result.unconfirmed += 1
         log.info(
-            "unconfirmed lead %s %s for %s", lead.id, "refreshed" if refresh else "recorded", address.key
+            "unconfirmed lead %s %s for %s",
+            lead.id,
+            "refreshed" if refresh else "recorded",
+            mask_key(address.key),
         )
         await app.service.alerts.post(fired.alerts)
     if fired.message is not None:
@@ -277,7 +281,7 @@ async def _process(app: App, rules: TimerRules, address: Address, now: datetime,
             result.reminders += 1
         else:
             result.skipped += 1
-            log.info("reminder to %s not delivered by its channel", address.key)
+            log.info("reminder to %s not delivered by its channel", mask_key(address.key))
 
 
 def _refreshed(app: App, lead: Lead) -> Lead | None:
@@ -305,10 +309,13 @@ async def tick(
             await _process(app, rules, stored.address, now, result)
         except StaleState:  # nothing was written or sent; its timer is still due, the next pass sees it
             result.stale += 1
-            log.info("timer of %s left to the next pass: the conversation kept changing", stored.address.key)
+            log.info(
+                "timer of %s left to the next pass: the conversation kept changing",
+                mask_key(stored.address.key),
+            )
         except Exception:  # one broken conversation must not stop the others' timers
             result.errors += 1
-            log.exception("timer of %s failed", stored.address.key)
+            log.exception("timer of %s failed", mask_key(stored.address.key))
     if result.unconfirmed:
         await app.service.deliver_leads()  # one push of the outbox for the whole batch
     try:

@@ -29,6 +29,7 @@ from bot.engine.port import Engine, Understanding
 from bot.errors import StaleState
 from bot.knowledge.models import Knowledge
 from bot.notify import AdminNotifier, MessengerRegistry
+from bot.redact import mask_key
 from bot.storage.state_store import Answered, StateStore
 from sheets.outbox import OutboxFlusher
 from sheets.schema import Lead
@@ -84,9 +85,11 @@ async def retry_stale(key: str, attempt: Callable[[], Awaitable[T]]) -> T:
             return await attempt()
         except StaleState:
             if tries >= SAVE_ATTEMPTS:
-                log.warning("conversation %s: changed elsewhere during each of %d attempts", key, tries)
+                log.warning(
+                    "conversation %s: changed elsewhere during each of %d attempts", mask_key(key), tries
+                )
                 raise
-            log.info("conversation %s was changed by another process; read and decide again", key)
+            log.info("conversation %s was changed by another process; read and decide again", mask_key(key))
             tries += 1
 
 
@@ -168,7 +171,9 @@ class ConversationService:
             if incoming.receipts:
                 replayed = self.store.answered(incoming.receipts)
                 if replayed.receipts >= set(incoming.receipts):
-                    log.info("%s: a replayed message was answered before; its replies again", address.key)
+                    log.info(
+                        "%s: a replayed message was answered before; its replies again", mask_key(address.key)
+                    )
                     return list(replayed.replies)
             turn = await retry_stale(address.key, lambda: self._turn(address, incoming))
             # Committed: the administrators are told once, whatever attempt succeeded.
@@ -231,7 +236,7 @@ class ConversationService:
         if any(isinstance(effect, StoreLead) for effect in turn.effects):
             await self.deliver_leads()  # the CSV row before the alert that points to it
         if any(isinstance(effect, ForgetPersonalData) for effect in turn.effects):
-            log.info("personal data of %s forgotten at the patient's request", address.key)
+            log.info("personal data of %s forgotten at the patient's request", mask_key(address.key))
         await self.alerts.post(turn.alerts, wait=ALERT_WAIT)
 
     def _unconfirmed_leads(self, address: Address, state: ConversationState) -> list[str]:
@@ -249,10 +254,10 @@ class ConversationService:
             await self.deliver_leads()
         cleared = await self.notifier.forget(address.key, [lead.id for lead in forgotten])
         if cleared:
-            log.info("consent withdrawn in %s: %d admin alert(s) cleared", address.key, cleared)
+            log.info("consent withdrawn in %s: %d admin alert(s) cleared", mask_key(address.key), cleared)
         notice = withdrawal_notice(address.channel, [lead.id for lead in forgotten], list(state.leads))
         if notice:
-            log.info("consent withdrawn in %s: %d row(s) anonymised", address.key, len(forgotten))
+            log.info("consent withdrawn in %s: %d row(s) anonymised", mask_key(address.key), len(forgotten))
             await self.notifier.warn(notice)
 
     async def deliver_leads(self) -> None:

@@ -33,6 +33,11 @@ __all__ = ["add_arguments", "main", "serve"]
 
 log = logging.getLogger("bot.run")
 
+# The log is no place for patients' data (152-FZ): without an admin chat the alerts' text is at DEBUG only.
+NO_ADMIN_CHAT = (
+    "no admin chat configured: alerts go to the log at DEBUG only (set TELEGRAM_BOT_TOKEN and ADMIN_CHAT_ID "
+    "for the administrators' alerts with the patients' details)"
+)
 NOT_CONFIGURED = (
     "Telegram is not configured (TELEGRAM_BOT_TOKEN is empty) and neither WhatsApp nor the site widget is on: "
     "no patient can reach the bot. Put the token from @BotFather into TELEGRAM_BOT_TOKEN in .env "
@@ -69,8 +74,8 @@ async def serve(
         bot = build_bot(settings)
         if settings.admin_chat_id is not None:
             notifier = build_admin_notifier(bot, settings, clock)
-        else:
-            log.warning("ADMIN_CHAT_ID is not set: alerts about leads go to the log only")
+    if notifier is None:
+        log.warning(NO_ADMIN_CHAT)
     app = build_app(settings, clock=clock, notifier=notifier)
     background: list[asyncio.Task[None]] = [
         asyncio.create_task(app.flusher.run_forever(), name="outbox"),

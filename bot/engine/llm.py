@@ -124,7 +124,9 @@ class LlmEngine(Engine):
         if problem:
             if reply:
                 self.stats.rejected_replies += 1
-                log.warning("LLM reply rejected (%s); the offline answer is used", problem)
+                # The problem may quote the reply (a phone, a name it took for a doctor's): the kind only.
+                log.warning("LLM reply rejected (%s); the offline answer is used", problem.split(":")[0])
+                log.debug("LLM reply rejected: %s", problem)
             reply = None
         return merge(offline, turn, accepted, reply, result.tokens)
 
