@@ -93,12 +93,19 @@ async def test_run_answers_whatsapp_and_records_the_lead(tmp_path: Path) -> None
                 await asyncio.sleep(0.2)  # a reply may come in several messages
             assert "Заявка принята" in "\n".join(graph.texts(PATIENT)[-2:])
         proc.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(proc.wait(), 20) == 0
+        _, err = await asyncio.wait_for(proc.communicate(), 20)
+        assert proc.returncode == 0
     finally:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
         await graph.stop()
+    # 152-FZ: the service's log (INFO) names the conversation, never the patient's number, name or words.
+    log = err.decode()
+    assert "no admin chat configured: alerts go to the log at DEBUG only" in log
+    assert "whatsapp:+7917***67" in log
+    assert "9171234567" not in log.replace(" ", "").replace("-", "") and "Анна" not in log
+    assert "лор" not in log.lower()
     with open(tmp_path / "data" / "leads.csv", encoding="utf-8", newline="") as fh:
         [row] = list(csv.DictReader(fh))
     assert (row["Имя"], row["Телефон"], row["Канал"], row["Контакт"]) == (
