@@ -18,14 +18,14 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 
 
 def parse_duration(value: Any) -> timedelta:
-    """Read durations the way people write them: `45s`, `30m`, `2h`, `1.5s`, a bare number of seconds."""
+    """Read durations the way people write them: `45s`, `30m`, `2h`, `90d`, `1.5s`, a bare number of seconds."""
     if isinstance(value, timedelta):
         return value
     if isinstance(value, int | float):
         return timedelta(seconds=float(value))
     match = _DURATION.match(str(value))
     if not match:
-        raise ValueError(f"'{value}' is not a duration; write it like 45s, 30m or 2h")
+        raise ValueError(f"'{value}' is not a duration; write it like 45s, 30m, 2h or 90d")
     number, unit = match.groups()
     return timedelta(seconds=float(number) * _UNIT_SECONDS[unit])
 
@@ -114,6 +114,11 @@ class Settings(BaseSettings):
     unconfirmed_delay: Duration = timedelta(hours=2)
     quiet_hours: QuietHours = (time(21, 0), time(9, 0))
 
+    # Retention (152-FZ: kept no longer than needed). Conversations and transcripts: counted from the last
+    # message; receipts: delivered outbox rows, answered receipts, finished inbox rows. Leads stay. 0: forever.
+    retention_conversations: Duration = timedelta(days=90)
+    retention_receipts: Duration = timedelta(days=7)
+
     # Site widget
     web_allowed_origins: Origins = ()
     web_demo: bool = False
@@ -130,6 +135,16 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
+
+    @field_validator("retention_conversations", "retention_receipts")
+    @classmethod
+    def _retention_at_least_a_day(cls, value: timedelta) -> timedelta:
+        # Shorter would take away what a live conversation or a redelivered message still needs.
+        if timedelta(0) < value < timedelta(days=1):
+            raise ValueError(f"{value} is too short; keep at least 1d (or 0 to keep everything)")
+        if value < timedelta(0):
+            raise ValueError("a retention cannot be negative; write it like 90d, or 0 to keep everything")
+        return value
 
     @field_validator("clinic_timezone")
     @classmethod

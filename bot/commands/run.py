@@ -28,6 +28,7 @@ from bot.knowledge.watch import watch_knowledge
 from bot.report.weekly import run_weekly_report, telegram_sender
 from bot.scheduler import run_scheduler
 from bot.storage.checkpoints import keep_checkpointing
+from bot.storage.retention import keep_pruning
 
 __all__ = ["add_arguments", "main", "serve"]
 
@@ -82,6 +83,7 @@ async def serve(
         asyncio.create_task(run_scheduler(app), name="timers"),
         asyncio.create_task(watch_knowledge(app), name="knowledge"),
         asyncio.create_task(keep_checkpointing(app.db), name="checkpoints"),
+        asyncio.create_task(keep_pruning(app), name="retention"),
     ]
     if bot is not None and settings.admin_chat_id is not None:
         sender = telegram_sender(bot, settings.admin_chat_id)

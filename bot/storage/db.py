@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS leads (
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS leads_conversation ON leads(conversation);
 CREATE TABLE IF NOT EXISTS status_changes (
     lead_id TEXT NOT NULL,
     status TEXT NOT NULL,
@@ -190,16 +191,19 @@ class Database:
         with self._lock:
             self.conn.execute("PRAGMA wal_autocheckpoint=0")
 
-    def checkpoint(self) -> int:
+    def checkpoint(self, mode: str = "PASSIVE") -> int:
         """A PASSIVE checkpoint on a connection of its own (writers are never blocked); thread-safe.
+        `TRUNCATE` (the daily retention pass) also waits for readers and empties the WAL file.
 
         Returns how many WAL frames are still not in the database file (0 when it caught up)."""
+        if mode not in {"PASSIVE", "TRUNCATE"}:
+            raise ValueError(f"unknown checkpoint mode {mode!r}")
         if self._checkpointer is None:
             self._checkpointer = sqlite3.connect(
                 self.path, timeout=30, isolation_level=None, check_same_thread=False
             )
             self._checkpointer.execute("PRAGMA synchronous=NORMAL")
-        _busy, frames, copied = self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        _busy, frames, copied = self._checkpointer.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
         return max(0, int(frames) - int(copied))
 
     def close(self) -> None:
