@@ -44,6 +44,7 @@ from bot.dialogue.messages import Address, Button, Incoming, Outgoing
 from bot.errors import StorageError
 from bot.http.health import error_log
 from bot.notify import PatientMessenger
+from bot.redact import mask_phone
 
 __all__ = ["CHANNEL", "WEBHOOK_PATH", "WhatsAppChannel", "WhatsAppMessenger", "mask", "receipt_of"]
 
@@ -62,7 +63,7 @@ def receipt_of(message_id: str) -> str:
 
 def mask(wa_id: str) -> str:
     """A WhatsApp number for logs: enough to tell patients apart, not enough to call them."""
-    return f"+{wa_id[:4]}***{wa_id[-2:]}" if len(wa_id) > 6 else "+***"
+    return mask_phone("+" + wa_id) if len(wa_id) > 6 else "+***"
 
 
 class WhatsAppChannel:
