@@ -203,7 +203,13 @@ class Database:
                 self.path, timeout=30, isolation_level=None, check_same_thread=False
             )
             self._checkpointer.execute("PRAGMA synchronous=NORMAL")
-        _busy, frames, copied = self._checkpointer.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+        if mode == "TRUNCATE":  # it holds new writers back while it waits: a second at most, else skipped
+            self._checkpointer.execute("PRAGMA busy_timeout=1000")
+        try:
+            _busy, frames, copied = self._checkpointer.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+        finally:
+            if mode == "TRUNCATE":
+                self._checkpointer.execute("PRAGMA busy_timeout=30000")
         return max(0, int(frames) - int(copied))
 
     def close(self) -> None:

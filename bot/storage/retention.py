@@ -14,8 +14,10 @@ them, then truncates the WAL; `keep_pruning` runs it daily in `run`. Only counts
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sqlite3
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -30,7 +32,10 @@ __all__ = ["Pruned", "keep_pruning", "prune"]
 
 log = logging.getLogger(__name__)
 
-BATCH = 500  # rows per transaction: a patient's commit waits for one batch at most (a few ms)
+BATCH = 200  # rows per transaction: a patient's commit waits for one batch at most (tens of ms)
+# Between two batches the pass (in a worker thread) lets go for a moment: Python's lock is not fair, and
+# without it the thread would take the database again before a waiting patient's commit wakes up.
+BREATHE = 0.005
 FIRST_PASS_AFTER = 60.0  # seconds after start: the service answers first, then tidies up
 EVERY = 24 * 3600.0
 
@@ -58,8 +63,8 @@ def _stamp(moment: datetime) -> str:
 
 
 def _kept_clauses(tables: set[str]) -> list[str]:
-    """Conversations that must stay whatever their age: each clause excludes some keys (never NULL ones,
-    or NOT IN would exclude everything)."""
+    """Conversations that must stay whatever their age. The uncorrelated subqueries run once per batch
+    (their tables are small: what is pending); none may yield NULL, or NOT IN would keep everything."""
     clauses = [
         "c.due_at = ''",  # a reminder or an unconfirmed record still to come
         "coalesce(json_extract(c.state, '$.stage'), '') != 'handoff'",
@@ -75,29 +80,37 @@ def _kept_clauses(tables: set[str]) -> list[str]:
         clauses.append(
             "c.key NOT IN (SELECT 'whatsapp:' || wa_id FROM whatsapp_inbox WHERE state = 'pending')"
         )
-    if "web_messages" in tables:
+    if "web_messages" in tables:  # correlated: the session's own lines, through its index
         clauses.append(
-            "c.key NOT IN (SELECT 'web:' || session FROM web_messages WHERE julianday(at) >= julianday(:cutoff))"
+            "NOT (c.channel = 'web' AND EXISTS (SELECT 1 FROM web_messages m WHERE m.session = c.user_id "
+            "AND julianday(m.at) >= julianday(:cutoff)))"
         )
     return clauses
 
 
-def _delete_conversations(conn: sqlite3.Connection, tables: set[str], cutoff: str) -> tuple[int, int]:
-    """One batch of old conversations and what points to them; (conversations, other rows) deleted."""
-    where = " AND ".join(["julianday(c.updated_at) < julianday(:cutoff)", *_kept_clauses(tables)])
+def _delete_conversations(
+    conn: sqlite3.Connection, tables: set[str], cutoff: str, candidates: list[str]
+) -> tuple[int, int]:
+    """Of these candidates, delete the conversations still old and not pending (checked again under the
+    write lock: a patient may have written since) and what points to them; (conversations, other rows)."""
+    where = " AND ".join(
+        [
+            "c.key IN (SELECT value FROM json_each(:keys))",
+            "julianday(c.updated_at) < julianday(:cutoff)",
+            *_kept_clauses(tables),
+        ]
+    )
     rows = conn.execute(
-        f"SELECT c.key, c.channel, c.user_id FROM conversations c WHERE {where} LIMIT :limit",
-        {"cutoff": cutoff, "limit": BATCH},
+        f"SELECT c.key, c.channel, c.user_id FROM conversations c WHERE {where}",
+        {"cutoff": cutoff, "keys": json.dumps(candidates)},
     ).fetchall()
     if not rows:
         return 0, 0
     keys = [(str(key),) for key, _, _ in rows]
     conn.executemany("DELETE FROM conversations WHERE key = ?", keys)
-    other = conn.executemany("DELETE FROM answered_messages WHERE conversation = ?", keys).rowcount
-    by_channel = {
-        "web": ("web_messages", "session"),
-        "whatsapp": ("whatsapp_contacts", "wa_id"),
-    }
+    # Their answered receipts (replies kept for a replay) are receipts: gone within days (see StateStore).
+    other = 0
+    by_channel = {"web": ("web_messages", "session"), "whatsapp": ("whatsapp_contacts", "wa_id")}
     for channel, (table, column) in by_channel.items():
         users = [(str(user),) for _, ch, user in rows if ch == channel]
         if users and table in tables:
@@ -107,13 +120,63 @@ def _delete_conversations(conn: sqlite3.Connection, tables: set[str], cutoff: st
     return len(rows), other
 
 
-# What points to a conversation already gone (or never saved: a widget opened and left): older than the cutoff.
+def _read(db: Database, sql: str, cutoff: str) -> list[tuple[object, ...]]:
+    """A long read on a connection of its own: under WAL it blocks no one, and the shared connection (and
+    with it the event loop) is not held while the whole table is scanned."""
+    conn = sqlite3.connect(f"file:{db.path}?mode=ro", uri=True, timeout=30)
+    try:
+        return list(conn.execute(sql, (cutoff,)).fetchall())
+    finally:
+        conn.close()
+
+
+def _delete_old_conversations(db: Database, tables: set[str], cutoff: str) -> tuple[int, int]:
+    """The candidates read once (a read: patients' commits go on), then deleted a batch per transaction."""
+    candidates = [
+        str(row[0])
+        for row in _read(
+            db, "SELECT key FROM conversations WHERE julianday(updated_at) < julianday(?)", cutoff
+        )
+    ]
+    gone = other = 0
+    for first in range(0, len(candidates), BATCH):
+        with db.transaction() as conn:
+            batch = _delete_conversations(conn, tables, cutoff, candidates[first : first + BATCH])
+        gone, other = gone + batch[0], other + batch[1]
+        time.sleep(BREATHE)
+    return gone, other
+
+
+def _delete_orphan_transcripts(db: Database, cutoff: str) -> int:
+    """Widget sessions whose conversation is gone (or was never saved) and whose last line is old."""
+    sessions = [
+        str(row[0])
+        for row in _read(
+            db,
+            "SELECT session FROM web_messages GROUP BY session HAVING max(julianday(at)) < julianday(?)",
+            cutoff,
+        )
+    ]
+    deleted = 0
+    for first in range(0, len(sessions), BATCH):
+        with db.transaction() as conn:
+            deleted += conn.execute(
+                "DELETE FROM web_messages WHERE session IN (SELECT value FROM json_each(:sessions)) "
+                "AND NOT EXISTS (SELECT 1 FROM conversations WHERE key = 'web:' || web_messages.session) "
+                "AND NOT EXISTS (SELECT 1 FROM web_messages m WHERE m.session = web_messages.session "
+                "AND julianday(m.at) >= julianday(:cutoff))",
+                {"sessions": json.dumps(sessions[first : first + BATCH]), "cutoff": cutoff},
+            ).rowcount
+        time.sleep(BREATHE)
+    return deleted
+
+
+# What points to a conversation already gone: older than the cutoff (a PK lookup per row).
 _ORPHANS = {
-    "web_messages": "session IN (SELECT session FROM web_messages GROUP BY session "
-    "HAVING max(julianday(at)) < julianday(:cutoff)) AND 'web:' || session NOT IN (SELECT key FROM conversations)",
-    "telegram_alerts": "julianday(at) < julianday(:cutoff) AND conversation NOT IN (SELECT key FROM conversations)",
+    "telegram_alerts": "julianday(at) < julianday(:cutoff) "
+    "AND NOT EXISTS (SELECT 1 FROM conversations c WHERE c.key = telegram_alerts.conversation)",
     "whatsapp_contacts": "julianday(last_inbound_at) < julianday(:cutoff) "
-    "AND 'whatsapp:' || wa_id NOT IN (SELECT key FROM conversations)",
+    "AND NOT EXISTS (SELECT 1 FROM conversations c WHERE c.key = 'whatsapp:' || whatsapp_contacts.wa_id)",
 }
 # Receipts: technical rows whose purpose (a retry, a replay, a redelivery) is long over.
 _RECEIPTS = {
@@ -125,7 +188,7 @@ _RECEIPTS = {
 
 
 def _delete_where(db: Database, table: str, condition: str, cutoff: str) -> int:
-    """Delete the matching rows of `table` in batches; how many."""
+    """Delete the matching rows of `table` in batches (oldest rows come first in rowid order); how many."""
     deleted = 0
     while True:
         with db.transaction() as conn:
@@ -136,6 +199,7 @@ def _delete_where(db: Database, table: str, condition: str, cutoff: str) -> int:
         deleted += cur.rowcount
         if cur.rowcount < BATCH:
             return deleted
+        time.sleep(BREATHE)
 
 
 def prune(db: Database, now: datetime, *, conversations: timedelta, receipts: timedelta) -> Pruned:
@@ -143,23 +207,20 @@ def prune(db: Database, now: datetime, *, conversations: timedelta, receipts: ti
     result = Pruned()
     with db.transaction() as conn:
         tables = _tables(conn)
-    if conversations > timedelta(0):
-        cutoff = _stamp(now - conversations)
-        while True:
-            with db.transaction() as conn:
-                gone, other = _delete_conversations(conn, tables, cutoff)
-            result.conversations += gone
-            result.transcripts += other
-            if gone < BATCH:
-                break
-        for table, condition in _ORPHANS.items():
-            if table in tables:
-                result.transcripts += _delete_where(db, table, condition, cutoff)
+    # Receipts first: the delivered outbox rows gone, the check of pending ones below reads a small table.
     if receipts > timedelta(0):
         cutoff = _stamp(now - receipts)
         for table, condition in _RECEIPTS.items():
             if table in tables:
                 result.receipts += _delete_where(db, table, condition, cutoff)
+    if conversations > timedelta(0):
+        cutoff = _stamp(now - conversations)
+        result.conversations, result.transcripts = _delete_old_conversations(db, tables, cutoff)
+        if "web_messages" in tables:
+            result.transcripts += _delete_orphan_transcripts(db, cutoff)
+        for table, condition in _ORPHANS.items():
+            if table in tables:
+                result.transcripts += _delete_where(db, table, condition, cutoff)
     return result
 
 
