@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import time, timedelta
 from pathlib import Path
@@ -53,9 +54,26 @@ def parse_origins(value: Any) -> tuple[str, ...]:
     return tuple(part.strip().rstrip("/") for part in str(value or "").split(",") if part.strip())
 
 
+def parse_networks(value: Any) -> tuple[str, ...]:
+    """`10.0.0.1, 192.168.0.0/24` -> ("10.0.0.1/32", "192.168.0.0/24"); empty -> ()."""
+    parts = value if isinstance(value, list | tuple) else str(value or "").split(",")
+    found = []
+    for part in (str(p).strip() for p in parts):
+        if not part:
+            continue
+        try:
+            found.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError as exc:
+            raise ValueError(
+                f"'{part}' is not an IP address or network; write it like 127.0.0.1 or 10.0.0.0/8"
+            ) from exc
+    return tuple(found)
+
+
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 QuietHours = Annotated[tuple[time, time] | None, BeforeValidator(parse_quiet_hours), NoDecode]
 Origins = Annotated[tuple[str, ...], BeforeValidator(parse_origins), NoDecode]
+Networks = Annotated[tuple[str, ...], BeforeValidator(parse_networks), NoDecode]
 
 
 class Settings(BaseSettings):
@@ -108,6 +126,8 @@ class Settings(BaseSettings):
     # HTTP server (webhooks, widget, health)
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
+    # Reverse proxies whose X-Forwarded-For is believed (IPs or CIDRs); empty: the direct peer is the visitor
+    trusted_proxies: Networks = ()
 
     # Timers of "nothing is lost"
     followup_delay: Duration = timedelta(minutes=30)

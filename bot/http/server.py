@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.bootstrap import App
-from bot.http.health import error_log
+from bot.http.health import error_log, redact
 
 __all__ = ["APP_KEY", "HEALTH_PATH", "create_http_app", "health", "start_http"]
 
@@ -21,22 +21,35 @@ MAX_BODY = 1024 * 1024  # webhook bodies are small; a larger one is refused with
 
 def health(app: App) -> dict[str, Any]:
     """The state of the service in a few numbers: outbox backlog, admin alerts not yet posted, recent
-    errors, conversations."""
+    errors, conversations. Anyone may ask, so errors are shown by kind only (`redact`): no sheet id,
+    e-mail, key file, lead or chat id; the full text is in the service's log."""
     backlog = app.outbox.backlog()
     parked = sum(states.get("parked", 0) for states in backlog.values())
     errors = error_log(app)
     alerts_failing = app.store.alerts.failing()
+    settings = app.settings
+    secrets = (settings.google_sheet_id or "", str(settings.google_application_credentials or ""))
     return {
         "status": "degraded" if parked or alerts_failing else "ok",
         "outbox": backlog,
-        "outbox_errors": app.outbox.last_errors(),
+        "outbox_errors": [_outbox_error(line, secrets) for line in app.outbox.last_errors()],
         "admin_alerts": {"pending": app.store.alerts.pending(), "failing": alerts_failing},
-        "last_errors": errors.recent(),
+        "last_errors": [
+            {"at": e["at"], "source": e["source"], "error": redact(e["error"], secrets)}
+            for e in errors.recent()
+        ],
         "conversations": app.store.count(),
         "channels": sorted(
             name for name in ("console", "telegram", "whatsapp", "web") if app.messengers.get(name)
         ),
     }
+
+
+def _outbox_error(line: str, secrets: tuple[str, ...]) -> str:
+    """`sink LEAD_ID: error` (Outbox.last_errors) -> `sink: kind of the error`, without the lead's id."""
+    sink, _, rest = line.partition(" ")
+    _, _, error = rest.partition(": ")
+    return f"{sink}: {redact(error or rest, secrets)}"
 
 
 async def _healthz(request: web.Request) -> web.Response:

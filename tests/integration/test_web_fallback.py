@@ -12,7 +12,7 @@ import pytest
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.dialogue.messages import Outgoing
-from tests.integration.web_harness import SITE, Server, serving, web_settings
+from tests.integration.web_harness import SITE, Server, key_of, serving, web_settings
 
 
 @pytest.fixture
@@ -98,7 +98,7 @@ async def test_over_long_message_and_body(server: Server) -> None:
     assert status == 413 and body["code"] == "too_long"
     status, body = await server.post("/web/message", b"{" + b" " * 20_000 + b"}")
     assert status == 413
-    assert server.channel.transcript.after(hello["session"]) == []
+    assert server.channel.transcript.after(key_of(hello["token"])) == []
 
 
 async def test_long_poll_wakes_on_an_administrators_reply(server: Server) -> None:
@@ -113,7 +113,7 @@ async def test_long_poll_wakes_on_an_administrators_reply(server: Server) -> Non
     poll = asyncio.create_task(server.post("/web/poll", {"token": token, "after": last}))
     await asyncio.sleep(0.1)
     assert not poll.done()
-    key = f"web:{hello['session']}"
+    key = f"web:{key_of(hello['token'])}"
     # The poller counts as an open widget: the reply is shown live.
     assert await server.app.service.admin_reply(key, [Outgoing("Это Елена, администратор. Слушаю вас.")])
     status, body = await asyncio.wait_for(poll, 5)

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from bot.channels.web import WebLimits
-from bot.channels.web.sessions import session_id
+from bot.channels.web.sessions import session_key, session_label
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.dialogue.messages import Outgoing
@@ -47,7 +47,7 @@ async def test_booking_by_buttons_and_typing_over_the_websocket(server: Server) 
     assert sum(1 for f in widget.frames if f["type"] == "typing") == 7
 
     [lead] = server.app.sinks["csv"].read_all()  # type: ignore[attr-defined]
-    sid = session_id(widget.token)
+    label = widget.hello["session"]
     assert (lead.name, lead.phone, lead.service, lead.window, lead.visit) == (
         "Ольга",
         "+79123456789",
@@ -55,8 +55,9 @@ async def test_booking_by_buttons_and_typing_over_the_websocket(server: Server) 
         "после 14:00",
         "первичное",
     )
-    assert (lead.channel, lead.contact) == ("web", sid)
-    assert len(sid) == 8 and sid.isalnum()
+    assert (lead.channel, lead.contact) == ("web", label)
+    assert len(label) == 8 and label.isalnum() and label == session_label(session_key(widget.token))
+    assert server.app.store.find(f"web:{widget.key}") is not None  # the conversation: the token's SHA-256
     await widget.close()
 
 
@@ -121,7 +122,7 @@ async def test_an_over_long_message_is_refused_and_not_processed(server: Server)
     widget = await server.widget()
     [error] = await widget.say("а" * 1001)
     assert error["code"] == "too_long" and "1000" in error["text"]
-    assert server.channel.transcript.after(widget.hello["session"]) == []
+    assert server.channel.transcript.after(widget.key) == []
     assert server.app.store.count() == 0
     # A frame over the frame limit closes the socket.
     await widget.ws.send_str("x" * (17 * 1024))
@@ -152,9 +153,7 @@ async def test_rate_limit_per_session_and_per_ip(settings: Settings, clock: Fake
         assert (await other.say("хочу к терапевту"))[0].get("type") != "error"
         [error] = await other.say("здравствуйте ещё раз")
         assert error["code"] == "rate_limited"
-        patient_lines = [
-            e for e in server.channel.transcript.after(widget.hello["session"]) if e.sender == "patient"
-        ]
+        patient_lines = [e for e in server.channel.transcript.after(widget.key) if e.sender == "patient"]
         assert len(patient_lines) == 4  # refused messages were never recorded
 
 
@@ -177,11 +176,11 @@ async def test_forged_button_data_is_only_words(server: Server) -> None:
     await widget.start()
     await widget.ws.send_json({"type": "choice", "data": "status:записан", "label": "Записаться"})
     await widget.bot_messages()
-    stored = server.app.store.find(f"web:{widget.hello['session']}")
+    stored = server.app.store.find(f"web:{widget.key}")
     assert stored is not None
-    assert [
-        e.text for e in server.channel.transcript.after(widget.hello["session"]) if e.sender == "patient"
-    ] == ["Записаться"]
+    assert [e.text for e in server.channel.transcript.after(widget.key) if e.sender == "patient"] == [
+        "Записаться"
+    ]
 
 
 async def test_an_administrators_reply_reaches_the_open_widget_live(server: Server) -> None:
@@ -190,7 +189,7 @@ async def test_an_administrators_reply_reaches_the_open_widget_live(server: Serv
     await widget.say("хочу к кардиологу")
     replies = await widget.say("позовите администратора")
     assert "администратор" in text_of(replies).lower()
-    key = f"web:{widget.hello['session']}"
+    key = f"web:{widget.key}"
     notifier = server.app.notifier
     assert isinstance(notifier, LogNotifier)
     assert any(s.startswith(f"handoff {key}") for s in notifier.sent)
@@ -238,7 +237,8 @@ async def test_behind_a_local_proxy_each_visitor_has_its_own_ip_bucket(
     settings: Settings, clock: FakeClock
 ) -> None:
     limits = WebLimits(session_burst=100, ip_burst=2, ip_per_minute=0.001)
-    async with serving(web_settings(settings), clock, limits) as server:
+    behind_nginx = web_settings(settings).model_copy(update={"trusted_proxies": ("127.0.0.1/32",)})
+    async with serving(behind_nginx, clock, limits) as server:
 
         async def visitor(address: str) -> list[str]:
             headers = {"Origin": SITE, "X-Forwarded-For": f"10.0.0.1, {address}"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,10 +19,19 @@ from bot.config import Settings
 from bot.http.server import create_http_app, start_http
 
 SITE = "https://zdorovie-samara.example.ru"
+# Two valid tokens whose SHA-256 share the first 40 bits: the old 8-character session id of both was the same
+# (found by a birthday search in about a second), so either opened the other's conversation.
+TWINS = ("collision-probe-00000000000000200229", "collision-probe-00000000000000861066")
 
 
 def web_settings(settings: Settings, *, demo: bool = True) -> Settings:
-    return settings.model_copy(update={"web_allowed_origins": (SITE,), "web_demo": demo})
+    """The widget for SITE; HTTP_PORT 0 as `serving` binds any free port (the demo's own origin is that)."""
+    return settings.model_copy(update={"web_allowed_origins": (SITE,), "web_demo": demo, "http_port": 0})
+
+
+def key_of(token: str) -> str:
+    """The conversation's key in the transcript (the token's SHA-256); `web:` + it in the state store."""
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
 
 
 @dataclass
@@ -58,6 +68,10 @@ class Widget:
     @property
     def token(self) -> str:
         return str(self.hello["token"])
+
+    @property
+    def key(self) -> str:
+        return key_of(self.token)
 
     async def next(self, kind: str | None = None, timeout: float = 5.0) -> dict[str, Any]:
         while True:

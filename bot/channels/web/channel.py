@@ -20,7 +20,7 @@ from aiohttp import web
 from bot.bootstrap import App
 from bot.channels.console import to_incoming
 from bot.channels.web.limits import RateLimiter, WebLimits
-from bot.channels.web.sessions import Entry, Transcript, new_token, session_id, valid_token
+from bot.channels.web.sessions import Entry, Sessions, Transcript, session_label
 from bot.dialogue.messages import Address, Incoming, Outgoing
 from bot.errors import BotError
 from bot.http.health import error_log
@@ -40,6 +40,8 @@ TEXTS = {
     "too_many_sessions": "Слишком много новых чатов с вашего адреса. Попробуйте, пожалуйста, чуть позже.",
     "too_many_sockets": "Открыто слишком много окон чата. Закройте лишние вкладки, пожалуйста.",
     "bad_token": "Сессия чата устарела. Обновите страницу, пожалуйста.",
+    "too_many_attempts": "Слишком много попыток открыть чат с вашего адреса. Подождите, пожалуйста, "
+    "несколько минут и обновите страницу.",
     "bad_request": "Не получилось прочитать сообщение. Обновите страницу, пожалуйста.",
     "origin": "Чат не подключён на этом сайте.",
     "failed": "Извините, у нас что-то сломалось. Напишите, пожалуйста, ещё раз чуть позже{phone}.",
@@ -61,13 +63,20 @@ class Refusal(BotError):
 
 @dataclass(frozen=True, slots=True)
 class Session:
+    """An open session: the browser's token, its key (the token's SHA-256: the conversation's and the
+    transcript's key) and whether it was issued just now."""
+
     token: str
-    id: str
+    key: str
     created: bool
 
     @property
+    def label(self) -> str:
+        return session_label(self.key)
+
+    @property
     def address(self) -> Address:
-        return Address(CHANNEL, self.id, self.id)
+        return Address(CHANNEL, self.key, self.label)
 
 
 class WebChannel:
@@ -78,9 +87,12 @@ class WebChannel:
         self.limits = limits = limits or WebLimits()
         self.now = now
         self.transcript = Transcript(app.db)
+        self.sessions = Sessions(app.db)
         self.per_session = RateLimiter(limits.session_burst, limits.session_per_minute, now)
         self.per_ip = RateLimiter(limits.ip_burst, limits.ip_per_minute, now)
         self.new_sessions = RateLimiter(limits.new_sessions_burst, limits.new_sessions_per_minute, now)
+        self.failed_resumes = RateLimiter(limits.failed_resumes_burst, limits.failed_resumes_per_minute, now)
+        self._refusing: set[str] = set()  # addresses whose resumes are refused now (logged once)
         self.sockets: defaultdict[str, set[web.WebSocketResponse]] = defaultdict(set)
         self.sockets_per_ip: Counter[str] = Counter()
         self._events: dict[str, asyncio.Event] = {}
@@ -91,20 +103,42 @@ class WebChannel:
     # --- sessions ----------------------------------------------------------------------------
 
     def open_session(self, token: object, ip: str) -> Session:
-        """The session of a stored token, or a new one (limited per IP address)."""
-        if valid_token(token):
-            assert isinstance(token, str)
-            return Session(token, session_id(token), created=False)
+        """The session of a token this server issued, or a new one (limited per IP address). An unknown
+        token (expired, made up by the client, guessed) is a failed resume and gets a new session."""
+        if token not in (None, ""):
+            key = self._resume(token, ip)
+            if key is not None:
+                assert isinstance(token, str)
+                return Session(token, key, created=False)
         if not self.new_sessions.allow(ip):
             raise Refusal("too_many_sessions", 429)
-        fresh = new_token()
-        return Session(fresh, session_id(fresh), created=True)
+        fresh, key = self.sessions.issue(self.app.clock.now())
+        return Session(fresh, key, created=True)
 
-    def session_of(self, token: object) -> Session:
-        if not valid_token(token):
+    def session_of(self, token: object, ip: str) -> Session:
+        """The session of a token this server issued (the HTTP fallback's messages and polls), else 401."""
+        key = self._resume(token, ip) if token not in (None, "") else None
+        if key is None:
             raise Refusal("bad_token", 401)
         assert isinstance(token, str)
-        return Session(token, session_id(token), created=False)
+        return Session(token, key, created=False)
+
+    def _resume(self, token: object, ip: str) -> str | None:
+        """The key of a known token. Unknown ones count per address; past the limit every resume from that
+        address is refused for a while (a guesser learns nothing, a patient behind it waits a few minutes)."""
+        if self.failed_resumes.exhausted(ip):
+            if ip not in self._refusing:
+                if len(self._refusing) > 10_000:
+                    self._refusing.clear()
+                self._refusing.add(ip)
+                log.warning("widget: too many unknown session tokens from %s; its resumes are refused", ip)
+            raise Refusal("too_many_attempts", 429)
+        self._refusing.discard(ip)
+        key = self.sessions.find(token)
+        if key is None:
+            self.failed_resumes.allow(ip)
+            log.info("widget: an unknown session token from %s (a new session or a refusal)", ip)
+        return key
 
     def config(self) -> dict[str, Any]:
         """What the widget shows around the conversation: the clinic's links and the limits."""
@@ -120,45 +154,46 @@ class WebChannel:
         }
 
     def welcome(self, session: Session, after: int = 0) -> dict[str, Any]:
-        """The answer to a widget's hello: its token, short id, the clinic's links and the history."""
+        """The answer to a widget's hello: its token, its label (`Контакт`), the clinic's links and the
+        history."""
         return {
             "type": "session",
             "token": session.token,
-            "session": session.id,
+            "session": session.label,
             "config": self.config(),
-            "messages": [e.to_json() for e in self.transcript.after(session.id, after)],
+            "messages": [e.to_json() for e in self.transcript.after(session.key, after)],
         }
 
     # --- the conversation --------------------------------------------------------------------
 
     async def start(self, session: Session) -> list[Entry]:
         """The widget was opened: a new conversation gets the greeting (with its buttons) at once."""
-        async with self._start_locks[session.id]:
-            if self.transcript.after(session.id, 0, limit=1):
+        async with self._start_locks[session.key]:
+            if self.transcript.after(session.key, 0, limit=1):
                 return []
             if self.app.store.load(session.address).greeted:
                 return []
             replies = await self._dialogue(session.address, Incoming(text="Здравствуйте"))
-            return await self.publish(session.id, "bot", replies)
+            return await self.publish(session.key, "bot", replies)
 
     async def receive(self, session: Session, ip: str, payload: dict[str, Any]) -> list[Entry]:
         """One patient message (`{"type": "message", "text"}` or `{"type": "choice", "data", "label"}`)."""
         incoming = self._incoming(session, payload)
         if incoming is None:
             return []
-        if not self.per_session.allow(session.id) or not self.per_ip.allow(ip):
+        if not self.per_session.allow(session.key) or not self.per_ip.allow(ip):
             raise Refusal("rate_limited", 429)
-        entries = await self.publish(session.id, "patient", [Outgoing(incoming.text)])
-        await self.broadcast(session.id, {"type": "typing"})
+        entries = await self.publish(session.key, "patient", [Outgoing(incoming.text)])
+        await self.broadcast(session.key, {"type": "typing"})
         replies = await self._dialogue(session.address, incoming)
-        entries += await self.publish(session.id, "bot", replies)
+        entries += await self.publish(session.key, "bot", replies)
         return entries
 
     def _incoming(self, session: Session, payload: dict[str, Any]) -> Incoming | None:
         kind = payload.get("type")
         if kind == "choice":
             data, label = payload.get("data"), payload.get("label")
-            for button in self.transcript.offered(session.id):
+            for button in self.transcript.offered(session.key):
                 if button.data == data:
                     return Incoming(text=button.label, button=button.data)
             text = label  # a stale or forged button: taken as the words on it
@@ -173,16 +208,20 @@ class WebChannel:
             return None
         if len(text) > self.limits.max_chars:
             raise Refusal("too_long", 413, max_chars=self.limits.max_chars)
-        return to_incoming(text, self.transcript.offered(session.id))
+        return to_incoming(text, self.transcript.offered(session.key))
 
     async def _dialogue(self, address: Address, incoming: Incoming) -> list[Outgoing]:
         try:
             return await self.app.service.handle(address, incoming)
         except Exception as exc:  # one polite answer and a log line; the patient may write again
-            log.exception("the widget's message from %s failed", address.key)
+            log.exception("the widget's message from %s failed", address.contact)
             error_log(self.app).record("web", f"{type(exc).__name__}: {exc}")
-            phone = self.app.knowledge().clinic.phone
-            return [Outgoing(TEXTS["failed"].format(phone=f" или позвоните нам: {phone}" if phone else ""))]
+            return [Outgoing(self.failure().text)]
+
+    def failure(self) -> Refusal:
+        """Something broke on our side: the polite answer, with the clinic's phone."""
+        phone = self.app.knowledge().clinic.phone
+        return Refusal("failed", 500, phone=f" или позвоните нам: {phone}" if phone else "")
 
     # --- live delivery -------------------------------------------------------------------------
 

@@ -1,12 +1,16 @@
-"""Limits of the widget: message size, and token buckets per session and per IP address."""
+"""Limits of the widget: message size, token buckets per session and per IP address, and which address a
+request counts against (`client_ip`: X-Forwarded-For only from `TRUSTED_PROXIES`)."""
 
 from __future__ import annotations
 
+import ipaddress
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-__all__ = ["Bucket", "RateLimiter", "WebLimits"]
+__all__ = ["Bucket", "Network", "RateLimiter", "WebLimits", "client_ip", "networks"]
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +25,8 @@ class WebLimits:
     ip_per_minute: float = 60
     new_sessions_burst: int = 10  # new sessions from one IP address in a row...
     new_sessions_per_minute: float = 2
+    failed_resumes_burst: int = 10  # unknown session tokens from one IP address in a row...
+    failed_resumes_per_minute: float = 2  # ...then this many a minute; beyond, its resumes are refused
     sockets_per_ip: int = 20  # open WebSockets from one IP address
     poll_timeout: float = 25.0  # seconds a long poll of the HTTP fallback waits
 
@@ -57,6 +63,13 @@ class RateLimiter:
         bucket.tokens -= 1.0
         return True
 
+    def exhausted(self, key: str) -> bool:
+        """True when `allow(key)` would refuse now (takes nothing)."""
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            return self.burst < 1
+        return min(float(self.burst), bucket.tokens + (self.now() - bucket.at) * self.rate) < 1.0
+
     def retry_after(self, key: str) -> float:
         """Seconds until `key` has a token again (0 when it has one)."""
         bucket = self._buckets.get(key)
@@ -73,3 +86,35 @@ class RateLimiter:
         if len(self._buckets) >= self.max_keys:  # everybody is busy: drop the oldest half
             for key in sorted(self._buckets, key=lambda k: self._buckets[k].at)[: self.max_keys // 2]:
                 del self._buckets[key]
+
+
+def networks(values: Iterable[str]) -> tuple[Network, ...]:
+    """`TRUSTED_PROXIES` entries (already validated by the settings) as networks."""
+    return tuple(ipaddress.ip_network(value, strict=False) for value in values)
+
+
+def _trusted(address: str, trusted: Sequence[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.strip().strip("[]"))
+    except ValueError:
+        return False
+    return any(ip in network for network in trusted)
+
+
+def client_ip(remote: str, forwarded: Sequence[str], trusted: Sequence[Network]) -> str:
+    """The address a request counts against. `X-Forwarded-For` is read only when the direct peer is a trusted
+    proxy, and then from the right: the right-most address that is not a trusted proxy is the visitor (what
+    the nearest untrusted hop told our proxies; everything left of it anyone may have written)."""
+    if not forwarded or not _trusted(remote, trusted):
+        return remote
+    hops = [hop.strip() for value in forwarded for hop in value.split(",") if hop.strip()]
+    nearest = remote
+    for hop in reversed(hops):
+        try:
+            ipaddress.ip_address(hop.strip("[]"))
+        except ValueError:
+            return nearest  # not an address: the proxy next to it is all we know
+        if not _trusted(hop, trusted):
+            return hop
+        nearest = hop
+    return nearest

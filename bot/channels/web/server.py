@@ -1,8 +1,10 @@
 """The widget's HTTP side: `/widget.js` and `/widget.css`, the `/ws` WebSocket, the HTTP fallback under
 `/web/` (`session`, `message`, `poll`), and the demo page `/` when `WEB_DEMO=1`.
 
-Only pages from `WEB_ALLOWED_ORIGINS` (and, with `WEB_DEMO=1`, this server's own pages) may talk to the
-bot: the browser's `Origin` header is checked on every connection and request; others get 403.
+Only pages from `WEB_ALLOWED_ORIGINS` (and, with `WEB_DEMO=1`, this server's own pages at the configured
+`HTTP_HOST`:`HTTP_PORT`, never whatever the request's Host header says) may talk to the bot: the browser's
+`Origin` header is checked on every connection and request; others get 403. What a browser sends is parsed
+defensively: a frame that is not a flat JSON object of valid text gets a polite refusal, never a traceback.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from aiohttp import WSMsgType, web
 
 from bot.bootstrap import App
 from bot.channels.web.channel import Refusal, Session, WebChannel, WebMessenger
-from bot.channels.web.limits import WebLimits
+from bot.channels.web.limits import WebLimits, client_ip, networks
 
 __all__ = ["EXTRAS_KEY", "STATIC_DIR", "WebServer", "setup_web"]
 
@@ -26,7 +28,8 @@ log = logging.getLogger(__name__)
 EXTRAS_KEY = "web"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 HELLO_TIMEOUT = 10.0
-LOOPBACK = frozenset({"127.0.0.1", "::1"})
+WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::", "[::]"})
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 
 
 class WebServer:
@@ -37,6 +40,7 @@ class WebServer:
         settings = channel.app.settings
         self.allowed = {origin.lower() for origin in settings.web_allowed_origins}
         self.demo = settings.web_demo
+        self.trusted = networks(settings.trusted_proxies)
         self.assets = {name: (STATIC_DIR / name).read_bytes() for name in ("widget.js", "widget.css")}
         self.demo_page = (STATIC_DIR / "demo.html").read_bytes() if self.demo else b""
 
@@ -62,9 +66,32 @@ class WebServer:
             return None
         if origin in self.allowed or "*" in self.allowed:
             return origin
-        if self.demo and origin == f"{request.scheme}://{request.host}".lower():
+        if self.demo and origin in self.own_origins(request):
             return origin
         return None
+
+    def own_origins(self, request: web.Request) -> set[str]:
+        """This server's own pages (the demo): the configured host and port, not the request's Host header,
+        which any script may set. Port 0 (any free port) is the port this connection arrived at."""
+        settings = self.channel.app.settings
+        sockname = request.transport.get_extra_info("sockname") if request.transport else None
+        port = settings.http_port or (int(sockname[1]) if sockname else 0)
+        host = settings.http_host.strip().lower()
+        hosts = {host}
+        if host in WILDCARD_HOSTS:  # every interface: the loopback names and the one this request came to
+            hosts = set(LOOPBACK_HOSTS)
+            if sockname:
+                hosts.add(str(sockname[0]).lower())
+        elif host in LOOPBACK_HOSTS:
+            hosts = set(LOOPBACK_HOSTS)
+        hosts = {f"[{h}]" if ":" in h and not h.startswith("[") else h for h in hosts}
+        return {f"http://{h}:{port}" for h in hosts} | (
+            {f"http://{h}" for h in hosts} if port == 80 else set()
+        )
+
+    def ip_of(self, request: web.Request) -> str:
+        """The address a request counts against (X-Forwarded-For only from `TRUSTED_PROXIES`)."""
+        return client_ip(request.remote or "?", request.headers.getall("X-Forwarded-For", []), self.trusted)
 
     def refuse_origin(self, request: web.Request) -> web.Response:
         log.warning(
@@ -124,7 +151,7 @@ class WebServer:
         origin = self.origin_of(request)
         if origin is None:
             return self.refuse_origin(request)
-        ip = client_ip(request)
+        ip = self.ip_of(request)
         limits = self.channel.limits
         ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=limits.max_frame)
         await ws.prepare(request)
@@ -138,7 +165,7 @@ class WebServer:
             await ws.close()
             return ws
         try:
-            self.channel.attach(session.id, ip, ws)
+            self.channel.attach(session.key, ip, ws)
         except Refusal as refusal:
             await ws.send_json(refusal.to_json())
             await ws.close(code=1008, message=refusal.code.encode())
@@ -146,7 +173,7 @@ class WebServer:
         try:
             await self._serve(ws, session, ip)
         finally:
-            self.channel.detach(session.id, ip, ws)
+            self.channel.detach(session.key, ip, ws)
         return ws
 
     async def _hello(self, ws: web.WebSocketResponse, ip: str) -> Session | None:
@@ -169,7 +196,7 @@ class WebServer:
         async for message in ws:
             if message.type != WSMsgType.TEXT:
                 if message.type == WSMsgType.ERROR:
-                    log.info("widget socket of %s closed with %s", session.id, ws.exception())
+                    log.info("widget socket of %s closed with %s", session.label, ws.exception())
                 continue
             try:
                 payload = _parse(message.data)
@@ -182,6 +209,10 @@ class WebServer:
             except Refusal as refusal:
                 with contextlib.suppress(ConnectionError, RuntimeError):
                     await ws.send_json(refusal.to_json())
+            except Exception:  # a bug of ours: logged, answered politely, and the socket stays open
+                log.exception("a widget frame of %s failed", session.label)
+                with contextlib.suppress(ConnectionError, RuntimeError):
+                    await ws.send_json(self.channel.failure().to_json())
 
     # --- the HTTP fallback ---------------------------------------------------------------------
 
@@ -199,9 +230,13 @@ class WebServer:
             return self.refuse_origin(request)
         try:
             payload = await self._body(request)
-            result = await work(payload, client_ip(request))
+            result = await work(payload, self.ip_of(request))
         except Refusal as refusal:
             return self._json(refusal.to_json(), origin, status=refusal.status)
+        except Exception:  # a bug of ours: logged, and the widget gets a polite answer
+            log.exception("the widget's request to %s failed", request.path)
+            failure = self.channel.failure()
+            return self._json(failure.to_json(), origin, status=failure.status)
         return self._json(result, origin)
 
     async def http_session(self, request: web.Request) -> web.Response:
@@ -219,7 +254,7 @@ class WebServer:
         """`{"token", "type": "message"|"choice", ...}` → the patient's message and the bot's answers."""
 
         async def work(payload: dict[str, Any], ip: str) -> dict[str, Any]:
-            session = self.channel.session_of(payload.get("token"))
+            session = self.channel.session_of(payload.get("token"), ip)
             entries = await self.channel.receive(session, ip, payload)
             return {"type": "messages", "messages": [e.to_json() for e in entries]}
 
@@ -229,32 +264,36 @@ class WebServer:
         """`{"token", "after"}` → messages after `after`, waiting up to the poll timeout for new ones."""
 
         async def work(payload: dict[str, Any], ip: str) -> dict[str, Any]:
-            session = self.channel.session_of(payload.get("token"))
+            session = self.channel.session_of(payload.get("token"), ip)
             timeout = min(self.channel.limits.poll_timeout, max(0.0, _float(payload.get("wait"), 1e9)))
-            entries = await self.channel.wait(session.id, _int(payload.get("after")), timeout)
+            entries = await self.channel.wait(session.key, _int(payload.get("after")), timeout)
             return {"type": "messages", "messages": [e.to_json() for e in entries]}
 
         return await self._guarded(request, work)
 
 
-def client_ip(request: web.Request) -> str:
-    """The visitor's address for the per-IP limits. Behind a reverse proxy on this machine (nginx with
-    `proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for`) the last address the proxy added."""
-    remote = request.remote or "?"
-    forwarded = request.headers.get("X-Forwarded-For", "")
-    if forwarded and remote in LOOPBACK:
-        return forwarded.split(",")[-1].strip() or remote
-    return remote
-
-
 def _parse(raw: str | bytes) -> dict[str, Any]:
+    """A frame or body as a JSON object whose text values are all valid Unicode; anything else (not JSON,
+    nested past Python's recursion limit, a lone surrogate such as "\\ud800") is a bad request."""
     try:
         payload = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise Refusal("bad_request", 400) from exc
     if not isinstance(payload, dict):
         raise Refusal("bad_request", 400)
+    for value in payload.values():
+        if isinstance(value, str) and not _encodable(value):
+            raise Refusal("bad_request", 400)
     return payload
+
+
+def _encodable(text: str) -> bool:
+    """False for text with a lone surrogate (valid in JSON's escapes, not in UTF-8 or SQLite)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _int(value: object) -> int:
