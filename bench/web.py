@@ -32,6 +32,7 @@ import aiohttp  # noqa: E402
 from bot.bootstrap import App, build_app  # noqa: E402
 from bot.channels.web import WebLimits, setup_web  # noqa: E402
 from bot.channels.web.server import STATIC_DIR  # noqa: E402
+from bot.channels.web.sessions import session_key  # noqa: E402
 from bot.clock import FakeClock  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from bot.dialogue.messages import Outgoing  # noqa: E402
@@ -63,7 +64,7 @@ async def ws_visitor(
     if n % 2 == 1:
         sent = time.perf_counter()
         await app.service.admin_reply(
-            f"web:{hello['session']}", [Outgoing("Здравствуйте, это администратор.")]
+            f"web:{session_key(hello['token'])}", [Outgoing("Здравствуйте, это администратор.")]
         )
         await _bot_answer(ws)
         out["admin"].append(time.perf_counter() - sent)

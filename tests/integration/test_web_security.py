@@ -15,6 +15,7 @@ import pytest
 from bot.channels.web import WebLimits
 from bot.clock import FakeClock
 from bot.config import Settings
+from bot.dialogue.messages import Address, Outgoing
 from tests.integration.web_harness import SITE, TWINS, Server, serving, text_of, web_settings
 
 BOOKING = ("хочу к лору", "да", "Ольга", "8 912 345-67-89")
@@ -212,3 +213,12 @@ async def test_the_demo_origin_comes_from_the_settings_not_the_host_header(
         with pytest.raises(aiohttp.WSServerHandshakeError):
             forged = {"Origin": f"http://evil.example:{port}", "Host": f"evil.example:{port}"}
             await server.http.ws_connect(server.url + "/ws", headers=forged)
+
+
+async def test_conversations_of_the_old_short_ids_are_not_written_to(
+    settings: Settings, clock: FakeClock
+) -> None:
+    async with serving(web_settings(settings), clock) as server:
+        old = Address("web", "W7KQ2M9X", "W7KQ2M9X")  # a widget conversation keyed before the whole hash
+        assert await server.app.messengers.send(old, [Outgoing("Перезвоню через 5 минут.")]) is False
+        assert server.channel.transcript.after("W7KQ2M9X") == []

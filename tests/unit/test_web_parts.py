@@ -20,8 +20,9 @@ from bot.channels.web.sessions import (
     session_label,
     valid_token,
 )
-from bot.config import parse_networks
+from bot.config import load_settings, parse_networks
 from bot.dialogue.messages import Button, Outgoing
+from bot.errors import ConfigError
 from bot.storage.db import Database
 from tests.integration.web_harness import TWINS
 
@@ -185,3 +186,12 @@ def test_transcript_keeps_order_buttons_and_what_is_offered(tmp_path: Path) -> N
     admin = transcript.add("A", "admin", [Outgoing("Это администратор")], AT)[0].to_json()
     assert (admin["from"], admin["author"]) == ("bot", "admin")
     db.close()
+
+
+def test_trusted_proxies_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().trusted_proxies == ()
+    monkeypatch.setenv("TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8")
+    assert load_settings().trusted_proxies == ("127.0.0.1/32", "10.0.0.0/8")
+    monkeypatch.setenv("TRUSTED_PROXIES", "10.0.0.0/33")
+    with pytest.raises(ConfigError, match="TRUSTED_PROXIES"):
+        load_settings()

@@ -20,7 +20,7 @@ from aiohttp import web
 from bot.bootstrap import App
 from bot.channels.console import to_incoming
 from bot.channels.web.limits import RateLimiter, WebLimits
-from bot.channels.web.sessions import Entry, Sessions, Transcript, session_label
+from bot.channels.web.sessions import KEY_LENGTH, Entry, Sessions, Transcript, session_label
 from bot.dialogue.messages import Address, Incoming, Outgoing
 from bot.errors import BotError
 from bot.http.health import error_log
@@ -301,6 +301,8 @@ class WebMessenger(PatientMessenger):
         self.web = web_channel
 
     async def send(self, address: Address, messages: Sequence[Outgoing]) -> bool:
+        if len(address.user_id) != KEY_LENGTH:  # a conversation of the old short ids: no widget can open it
+            return False
         live = self.web.live(address.user_id)
         await self.web.publish(address.user_id, "bot", messages)
         return live
