@@ -215,7 +215,8 @@ class WebChannel:
             return await self.app.service.handle(address, incoming)
         except Exception as exc:  # one polite answer and a log line; the patient may write again
             log.exception("the widget's message from %s failed", address.contact)
-            error_log(self.app).record("web", f"{type(exc).__name__}: {exc}")
+            # The public /healthz gets the kind only: an exception's text may quote the patient.
+            error_log(self.app).record("web", f"{type(exc).__name__} while answering a widget message")
             return [Outgoing(self.failure().text)]
 
     def failure(self) -> Refusal:
