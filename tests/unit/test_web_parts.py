@@ -4,6 +4,7 @@ address a request counts against, the transcript."""
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,7 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.channels.web.channel import Refusal
 from bot.channels.web.limits import RateLimiter, client_ip, networks
+from bot.channels.web.server import _parse
 from bot.channels.web.sessions import (
     Sessions,
     Transcript,
@@ -195,3 +198,28 @@ def test_trusted_proxies_come_from_the_environment(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("TRUSTED_PROXIES", "10.0.0.0/33")
     with pytest.raises(ConfigError, match="TRUSTED_PROXIES"):
         load_settings()
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=10,
+)
+
+
+@given(st.one_of(st.text(max_size=200), st.binary(max_size=200), JSON.map(json.dumps)))
+def test_a_frame_is_an_object_of_valid_text_or_a_polite_refusal(raw: str | bytes) -> None:
+    try:
+        payload = _parse(raw)
+    except Refusal as refusal:
+        assert (refusal.code, refusal.status) == ("bad_request", 400)
+        return
+    assert isinstance(payload, dict)
+    json.dumps(payload, ensure_ascii=False).encode("utf-8")  # storable and sendable as it is
+
+
+@pytest.mark.parametrize("depth", [100, 3000, 100_000])
+def test_deep_nesting_is_a_refusal_at_any_depth(depth: int) -> None:
+    for raw in ("[" * depth + "]" * depth, '{"text": ' + "[" * depth + "]" * depth + "}", "{" * depth):
+        with pytest.raises(Refusal):
+            _parse(raw)

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 EXTRAS_KEY = "web"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 HELLO_TIMEOUT = 10.0
+MAX_DEPTH = 4  # the widget sends flat objects; a little room for other clients, deeper is refused
 WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::", "[::]"})
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 
@@ -273,18 +274,29 @@ class WebServer:
 
 
 def _parse(raw: str | bytes) -> dict[str, Any]:
-    """A frame or body as a JSON object whose text values are all valid Unicode; anything else (not JSON,
-    nested past Python's recursion limit, a lone surrogate such as "\\ud800") is a bad request."""
+    """A frame or body as a JSON object, nested at most `MAX_DEPTH` deep, whose text values are valid
+    Unicode; anything else (not JSON, deep nesting, a lone surrogate such as "\\ud800") is a bad request."""
     try:
         payload = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise Refusal("bad_request", 400) from exc
-    if not isinstance(payload, dict):
+    if not isinstance(payload, dict) or _depth(payload) > MAX_DEPTH:
         raise Refusal("bad_request", 400)
     for value in payload.values():
         if isinstance(value, str) and not _encodable(value):
             raise Refusal("bad_request", 400)
     return payload
+
+
+def _depth(value: object) -> int:
+    """How deeply lists and objects nest in `value` (walked without recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 def _encodable(text: str) -> bool:
