@@ -177,6 +177,10 @@ _ORPHANS = {
     "AND NOT EXISTS (SELECT 1 FROM conversations c WHERE c.key = telegram_alerts.conversation)",
     "whatsapp_contacts": "julianday(last_inbound_at) < julianday(:cutoff) "
     "AND NOT EXISTS (SELECT 1 FROM conversations c WHERE c.key = 'whatsapp:' || whatsapp_contacts.wa_id)",
+    # A widget session whose conversation and transcript are gone: its token must not open it again.
+    "web_sessions": "julianday(created_at) < julianday(:cutoff) "
+    "AND NOT EXISTS (SELECT 1 FROM conversations c WHERE c.key = 'web:' || web_sessions.key) "
+    "AND NOT EXISTS (SELECT 1 FROM web_messages m WHERE m.session = web_sessions.key)",
 }
 # Receipts: technical rows whose purpose (a retry, a replay, a redelivery) is long over.
 _RECEIPTS = {

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.bootstrap import App
-from bot.channels.web.sessions import Transcript
+from bot.channels.web.sessions import Sessions, Transcript
 from bot.clock import FakeClock
 from bot.config import Settings, load_settings
 from bot.dialogue.messages import Address, Incoming, Outgoing
@@ -50,6 +50,8 @@ async def test_old_conversations_go_pending_ones_and_leads_stay(app: App, clock:
     transcript.add("W1", "patient", [Outgoing("здравствуйте")], start)  # a widget opened and left
     await talk(app, "W2", ["Здравствуйте"], channel="web")
     transcript.add("W2", "patient", [Outgoing("Здравствуйте")], start)
+    sessions = Sessions(app.db)
+    old_token, _ = sessions.issue(start)  # a widget session issued and never used again
     [outbox_lead] = app.store.conversation_leads("console:outbox")
     with app.db.transaction() as conn:  # the sheet unreachable since: its row is still to deliver
         conn.execute("UPDATE outbox SET state = 'pending' WHERE lead_id = ?", (outbox_lead.id,))
@@ -59,6 +61,7 @@ async def test_old_conversations_go_pending_ones_and_leads_stay(app: App, clock:
 
     clock.set(start + timedelta(days=89))
     await talk(app, "recent", ["Где вы находитесь?"])  # last message 89 days after the others
+    recent_token, _ = sessions.issue(clock.now())
     clock.set(start + timedelta(days=91))
     result = prune(app.db, clock.now(), **KEEP)
 
@@ -66,6 +69,8 @@ async def test_old_conversations_go_pending_ones_and_leads_stay(app: App, clock:
     assert result.conversations == 3  # booked, declined, web:W2
     assert {lead.id for lead in app.store.leads()} == leads_before  # the clinic's record stays
     assert count(app, "web_messages") == 0  # both widget sessions: W2 with its conversation, W1 orphaned
+    assert sessions.find(old_token) is None  # its token opens nothing any more
+    assert sessions.find(recent_token) is not None
     # Receipts older than 7 days went, the recent conversation's stayed; the delivered outbox rows went,
     # the pending one stayed.
     assert count(app, "answered_messages") == 1
