@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-import time
 from collections.abc import Sequence
 from datetime import datetime
+from enum import Enum
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot
 from aiogram.enums import ChatMemberStatus
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message, User
 
 from bot.channels.telegram.render import escape, split_text
@@ -28,7 +29,15 @@ from bot.notify import AdminNotifier
 from bot.storage.db import Database
 from sheets.schema import Lead, Status
 
-__all__ = ["STATUS_BUTTONS", "AlertBook", "MemberCheck", "TelegramAdminNotifier", "lead_alert_text", "link"]
+__all__ = [
+    "STATUS_BUTTONS",
+    "AlertBook",
+    "MemberCheck",
+    "Membership",
+    "TelegramAdminNotifier",
+    "lead_alert_text",
+    "link",
+]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +52,10 @@ HAND_BACK = "hb"
 MEMBER_STATUSES = {ChatMemberStatus.CREATOR, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.MEMBER}
 CHANNEL_NAMES = {"telegram": "Telegram", "whatsapp": "WhatsApp", "web": "сайт", "console": "консоль"}
 RECENT_LIMIT = 10
+MEMBERSHIP_UNKNOWN = (
+    "Не удалось проверить, что вы участник чата администраторов: Telegram сейчас не отвечает. "
+    "Попробуйте, пожалуйста, нажать ещё раз через минуту."
+)
 
 FORGOTTEN_LEAD = (
     "🔒 <b>Заявка {lead_id}</b>: пациент отозвал согласие на обработку персональных данных. "
@@ -167,27 +180,46 @@ def who(user: User | None) -> str:
     return name
 
 
-class MemberCheck:
-    """Is this user a member of the admin chat? Positive answers are kept for a few minutes."""
+class Membership(Enum):
+    MEMBER = "member"
+    STRANGER = "stranger"  # not (or no longer) in the admin chat
+    UNKNOWN = "unknown"  # Telegram could not say: treated as a stranger (fail closed)
 
-    def __init__(self, bot: Bot, chat_id: int, ttl: float = 300.0) -> None:
+
+class MemberCheck:
+    """Is this user in the admin chat now? Asked of Telegram at every press, never cached.
+
+    A cached "yes" let an administrator removed from the chat keep setting statuses for minutes; presses
+    are rare enough that one getChatMember each costs nothing. When Telegram cannot answer, the answer is
+    UNKNOWN and the press is refused.
+    """
+
+    def __init__(self, bot: Bot, chat_id: int, timeout: float = 5.0) -> None:
         self.bot = bot
         self.chat_id = chat_id
-        self.ttl = ttl
-        self._known: dict[int, float] = {}
+        self.timeout = timeout  # the press waits for this answer: shorter than the bot's long-poll timeout
 
-    async def __call__(self, user_id: int) -> bool:
-        if self._known.get(user_id, 0.0) > time.monotonic():
-            return True
+    async def __call__(self, user_id: int) -> Membership:
         try:
-            member = await self.bot.get_chat_member(self.chat_id, user_id)
-        except Exception as exc:  # cannot ask: refuse, and say why in the log
+            member = await self.bot.get_chat_member(self.chat_id, user_id, request_timeout=int(self.timeout))
+        except TelegramBadRequest as exc:  # "user not found", "participant id invalid": never was a member
+            log.warning("membership of %s in the admin chat refused by Telegram: %s", user_id, exc.message)
+            return Membership.STRANGER
+        except Exception as exc:  # cannot ask (outage, timeout, 429): refuse, and say why in the log
             log.warning("cannot check membership of %s in the admin chat: %s", user_id, exc)
-            return False
-        ok = member.status in MEMBER_STATUSES or bool(getattr(member, "MemberCheck", False))
-        if ok:
-            self._known[user_id] = time.monotonic() + self.ttl
-        return ok
+            return Membership.UNKNOWN
+        if member.status in MEMBER_STATUSES:
+            return Membership.MEMBER
+        if member.status == ChatMemberStatus.RESTRICTED and bool(getattr(member, "is_member", False)):
+            return Membership.MEMBER  # muted, but still in the chat
+        return Membership.STRANGER
+
+    async def refusal(self, user_id: int, stranger: str) -> str | None:
+        """None when the user may press; otherwise the polite answer to the press."""
+        membership = await self(user_id)
+        if membership is Membership.MEMBER:
+            return None
+        return stranger if membership is Membership.STRANGER else MEMBERSHIP_UNKNOWN
 
 
 class TelegramAdminNotifier(AdminNotifier):

@@ -38,6 +38,8 @@ EDITED = (
     "Я вижу, что вы исправили сообщение, но читаю только новые. Напишите, пожалуйста, исправление "
     "отдельным сообщением — например: «имя Анна» или новый номер телефона."
 )
+NOT_A_MEMBER_STATUS = "Менять статус могут только участники чата администраторов."
+NOT_A_MEMBER = "Это могут только участники чата администраторов."
 ADMIN_HELP = (
     "Здесь появляются новые заявки и просьбы позвать администратора.\n"
     "• Кнопки под заявкой меняют её статус в таблице.\n"
@@ -136,8 +138,9 @@ def build_admin_router(
         if parsed is None or not isinstance(query.message, Message):
             await query.answer()
             return
-        if not await members(query.from_user.id):
-            await query.answer("Менять статус могут только участники чата администраторов.", show_alert=True)
+        refused = await members.refusal(query.from_user.id, NOT_A_MEMBER_STATUS)
+        if refused is not None:
+            await query.answer(refused, show_alert=True)
             return
         status, lead_id = parsed
         by = who(query.from_user)
@@ -162,8 +165,9 @@ def build_admin_router(
         if not isinstance(message, Message):
             await query.answer()
             return
-        if not await members(query.from_user.id):
-            await query.answer("Это могут только участники чата администраторов.", show_alert=True)
+        refused = await members.refusal(query.from_user.id, NOT_A_MEMBER)
+        if refused is not None:
+            await query.answer(refused, show_alert=True)
             return
         key = await alerts.await_conversation(admin_chat, message.message_id)
         if key is None or not await app.service.hand_back(key, app.texts.get("handed_back")):

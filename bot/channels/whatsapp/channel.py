@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import functools
 import hmac
-import json
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
@@ -42,6 +41,7 @@ from bot.channels.whatsapp.signature import signature_valid
 from bot.channels.whatsapp.window import WINDOW, WhatsAppContacts
 from bot.dialogue.messages import Address, Button, Incoming, Outgoing
 from bot.errors import StorageError
+from bot.http.bounded_json import JsonTooDeep, loads_bounded
 from bot.http.health import error_log
 from bot.notify import PatientMessenger
 from bot.redact import mask_phone
@@ -119,8 +119,13 @@ class WhatsAppChannel:
             )
             return web.Response(status=401, text="invalid signature")
         try:
-            payload = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+            payload = loads_bounded(raw)
+        except JsonTooDeep:
+            log.warning(
+                "WhatsApp webhook with a valid signature but JSON nested too deeply (%d bytes)", len(raw)
+            )
+            return web.Response(status=400, text="JSON nested too deeply")
+        except ValueError:  # UnicodeDecodeError is one too
             log.warning("WhatsApp webhook with a valid signature but no JSON body (%d bytes)", len(raw))
             return web.Response(status=400, text="not JSON")
         try:
