@@ -64,6 +64,41 @@ async def test_a_non_member_cannot_press(bot_api: FakeBotApi, tmp_path: Path) ->
         assert run.app.store.leads()[0].status == "новая"
 
 
+async def test_an_administrator_removed_from_the_chat_cannot_press_any_more(
+    bot_api: FakeBotApi, tmp_path: Path
+) -> None:
+    settings = telegram_settings(tmp_path, bot_api)
+    async with running_bot(settings, bot_api) as run:
+        alert = await book(run)
+        bot_api.press(alert, dict(alert.buttons)["В работу"], user_id=ADMIN)
+        await bot_api.wait_for(lambda: run.app.store.leads()[0].status == "в работе")
+        bot_api.members[ADMIN_CHAT].discard(ADMIN)  # removed from the administrators' group
+        bot_api.press(alert, dict(alert.buttons)["Отказ"], user_id=ADMIN)  # a press a moment later
+        answer = await bot_api.wait_for(lambda: [a for a in bot_api.answered if a.get("show_alert")])
+        assert "только участники" in answer[0]["text"]
+        assert run.app.store.leads()[0].status == "в работе"
+        assert csv_status(settings.leads_csv) == "в работе"
+        assert len(bot_api.method_calls("getChatMember")) == 2  # asked again, not taken from a cache
+
+
+async def test_when_telegram_cannot_confirm_membership_the_press_is_refused_politely(
+    bot_api: FakeBotApi, tmp_path: Path
+) -> None:
+    settings = telegram_settings(tmp_path, bot_api)
+    async with running_bot(settings, bot_api) as run:
+        alert = await book(run)
+        bot_api.press(alert, dict(alert.buttons)["В работу"], user_id=ADMIN)
+        await bot_api.wait_for(lambda: run.app.store.leads()[0].status == "в работе")
+        bot_api.fail_next(1, status=500, method="getChatMember")  # Telegram's outage during the check
+        bot_api.press(alert, dict(alert.buttons)["Отказ"], user_id=STRANGER)
+        answer = await bot_api.wait_for(lambda: [a for a in bot_api.answered if a.get("show_alert")])
+        assert "Не удалось проверить" in answer[0]["text"] and "ещё раз" in answer[0]["text"]
+        assert run.app.store.leads()[0].status == "в работе"
+        # once Telegram answers again, a member's press works at once
+        bot_api.press(alert, dict(alert.buttons)["Записан"], user_id=ADMIN)
+        await bot_api.wait_for(lambda: run.app.store.leads()[0].status == "записан")
+
+
 async def test_handoff_round_trip(bot_api: FakeBotApi, tmp_path: Path) -> None:
     settings = telegram_settings(tmp_path, bot_api)
     async with running_bot(settings, bot_api) as run:

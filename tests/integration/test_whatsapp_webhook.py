@@ -180,6 +180,27 @@ async def test_signed_but_not_json_is_a_bad_request(wa: Harness) -> None:
     assert response.status == 400
 
 
+NESTED = {
+    "50,000 brackets": b"[" * 50_000 + b"]" * 50_000,
+    "50,000 objects": b'{"a":' * 50_000 + b"1" + b"}" * 50_000,
+    "a deep value in a real delivery": b'{"object":"whatsapp_business_account","entry":[{"x":'
+    + b"[" * 200
+    + b"]" * 200
+    + b"}]}",
+}
+
+
+@pytest.mark.parametrize("body", NESTED.values(), ids=NESTED.keys())
+async def test_signed_but_deeply_nested_json_is_a_clean_bad_request(
+    wa: Harness, body: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    response = await wa.post_raw(body, meta.sign(body))
+    assert response.status == 400
+    assert not [r for r in caplog.records if r.exc_info], "no traceback for a hostile body"
+    assert wa.app.store.count() == 0
+    assert len(await wa.say("Здравствуйте")) == 1  # and the webhook goes on serving
+
+
 async def test_healthz_reports_backlog_and_conversations(wa: Harness) -> None:
     await wa.say("Здравствуйте")
     async with wa.http.get(wa.url + "/healthz") as response:
