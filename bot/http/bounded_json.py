@@ -26,24 +26,19 @@ def loads_bounded(raw: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
     except RecursionError:
         raise JsonTooDeep("JSON nested too deeply") from None
     opening = raw.count(b"[") + raw.count(b"{") if isinstance(raw, bytes) else raw.count("[") + raw.count("{")
-    if opening > max_depth and _depth(value) > max_depth:  # fewer brackets than the bound: cannot be deeper
+    if opening > max_depth and _deeper_than(value, max_depth):  # fewer brackets: cannot be deeper
         raise JsonTooDeep(f"JSON nested deeper than {max_depth} levels")
     return value
 
 
-def _depth(value: Any) -> int:
-    """How deep lists and objects nest in a parsed value; iterative, so it cannot overflow the stack."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 0)]
+def _deeper_than(value: Any, max_depth: int) -> bool:
+    """Do lists and objects nest deeper than `max_depth` in a parsed value? Iterative: no stack to overflow."""
+    stack: list[tuple[Any, int]] = [(value, 1)] if isinstance(value, dict | list) else []
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        depth += 1
-        deepest = max(deepest, depth)
-        stack.extend((child, depth) for child in children)
-    return deepest
+        if depth > max_depth:
+            return True
+        for child in item.values() if isinstance(item, dict) else item:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+    return False
