@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bot.config import Settings
+from bot.dialogue.extract.faq import FaqIndex
 from bot.dialogue.language import clean
 from bot.dialogue.messages import Incoming
 from bot.dialogue.state import ConversationState
@@ -27,13 +28,13 @@ from bot.engine.llm_guard import (
     without_greeting,
 )
 from bot.engine.llm_prompt import Context, Prompt, PromptBuilder, load_system_template
-from bot.engine.offline import OfflineEngine
+from bot.engine.offline import FAQ_THRESHOLD, OfflineEngine
 from bot.engine.port import Engine, Understanding
 from bot.knowledge.models import Doctor, Knowledge
 
 log = logging.getLogger(__name__)
 
-__all__ = ["LlmEngine", "build_llm_engine"]
+__all__ = ["LlmEngine", "answer_texts", "build_llm_engine"]
 
 CONTEXT_FAQ_SCORE = 0.15  # looser than the offline answer threshold: the model picks what fits
 
@@ -120,7 +121,8 @@ class LlmEngine(Engine):
         if dropped:
             log.info("LLM values not taken (invalid, ungrounded or already known): %s", sorted(dropped))
         reply: str | None = without_greeting(turn.reply)
-        problem = reply_problem(reply, facts, prompt.rules, state, text) if reply else "empty"
+        asked = answer_texts(offline, text, self.offline.indexes().faq, facts.knowledge)
+        problem = reply_problem(reply, facts, prompt.rules, state, text, asked) if reply else "empty"
         if problem:
             if reply:
                 self.stats.rejected_replies += 1
@@ -129,6 +131,18 @@ class LlmEngine(Engine):
                 log.debug("LLM reply rejected: %s", problem)
             reply = None
         return merge(offline, turn, accepted, reply, result.tokens)
+
+
+def answer_texts(u: Understanding, text: str, faq: FaqIndex, knowledge: Knowledge) -> tuple[str, ...]:
+    """The knowledge that answers this message: the FAQ entries matched to it, the notes of the doctors named.
+
+    Only these may supply a price: a number elsewhere in the knowledge answers another question.
+    """
+    entries = [hit.entry for hit in u.faq]
+    entries += [h.entry for h in faq.search(text) if h.score >= FAQ_THRESHOLD and h.entry not in entries]
+    texts = [f"{entry.question}\n{entry.answer}" for entry in entries]
+    texts += [d.note for d in knowledge.doctors if d.full_name in u.doctors and d.note]
+    return tuple(texts)
 
 
 def _relevant_doctors(knowledge: Knowledge, state: ConversationState, u: Understanding) -> tuple[Doctor, ...]:

@@ -8,28 +8,39 @@ visit must be one of the enums and only counts when the bot asked for it or the 
 Intents that change state irrevocably (yes/no, restart, consent withdrawal) come only from the
 deterministic detector, so neither the model nor an injected instruction can confirm or erase anything.
 
-Reply: rejected when it names a person who is not a doctor of the list, a price, phone or link that is
-not in the knowledge, promises a booking the code has not made, or recites the system instructions.
+Reply: checked by `reply_guard` (medical advice, prices, times, contacts, people, leaks); re-exported here.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import phonenumbers
 
-from bot.dialogue.extract.doctors import DoctorIndex
 from bot.dialogue.extract.names import extract_name
 from bot.dialogue.extract.phone import extract_phone, words_to_digits
 from bot.dialogue.extract.visit import extract_visit
 from bot.dialogue.extract.windows import extract_window
-from bot.dialogue.language import fold, lemma, morph, words
+from bot.dialogue.language import fold, lemma, words
 from bot.dialogue.state import ConversationState, Slot, Stage
+from bot.engine.llm_facts import KnowledgeFacts
 from bot.engine.llm_schema import ModelTurn
 from bot.engine.port import Intent, Understanding
-from bot.knowledge.models import Knowledge
+from bot.engine.reply_guard import MAX_REPLY, reply_problem
 from sheets.schema import Visit, Window
+
+__all__ = [
+    "MAX_REPLY",
+    "TRUSTED_INTENTS",
+    "KnowledgeFacts",
+    "accept_fields",
+    "merge",
+    "reply_problem",
+    "skip_model",
+    "wants_reply",
+    "without_greeting",
+]
 
 # Model intents the core may act on; yes/no/restart/withdraw_consent are the detector's alone.
 TRUSTED_INTENTS = {
@@ -43,74 +54,12 @@ TRUSTED_INTENTS = {
     "goodbye": Intent.GOODBYE,
 }
 _DECISIVE = {Intent.EMERGENCY, Intent.HANDOFF, Intent.RESTART, Intent.WITHDRAW_CONSENT}
-_CAPITALISED = re.compile(r"[А-ЯЁ][а-яё]+(?:-[А-ЯЁ][а-яё]+)?")
-_INITIALS = re.compile(r"([А-ЯЁ][а-яё]+)\s+[А-ЯЁ]\.\s?[А-ЯЁ]\.")
-_AFTER_TITLE = re.compile(r"(?:доктор|врач|специалист)\w*\s+([А-ЯЁ][а-яё]+)", re.IGNORECASE)
-_PRICE = re.compile(
-    r"(\d[\d\s\u00a0]*(?:[.,]\d+)?)\s*(?:руб|р\.|₽|rub|тыс)"
-    r"|(?:стоит|стоимость\w*|цена\w*|обойд[её]тся)\s+(?:от\s+|до\s+)?(\d[\d\s\u00a0]*)",
-    re.IGNORECASE,
-)
-_URL = re.compile(r"(?:https?://|www\.)[^\s)»\"']+|\b[\w-]+\.(?:ru|рф|com|org|net|su)\b[^\s)»\"']*")
-_PROMISE = re.compile(
-    r"(записал[аи]?\s+вас|вы\s+записаны|запись\s+подтвержден|заявк\w*\s+(?:уже\s+)?(?:принята|оформлена|"
-    r"создана|отправлена)|жд[её]м\s+вас\s+\d)",
-    re.IGNORECASE,
-)
-_LEAK_MARKERS = ("record_turn", "${", "intents", "```", "<!--")
 _TIME_CUE = re.compile(r"(утр|вечер|обед|час|врем|днем|днём|половин|любое|неважно|\d)")
 _VISIT_CUE = re.compile(r"(был|перв|повтор|раньше|впервые|ходил|обращал|наблюда|лечил|нов)")
-MAX_REPLY = 1200
 _LEADING_GREETING = re.compile(
     r"^\s*(здравствуйте|добрый\s+(день|вечер)|доброе\s+утро|доброго\s+времени\s+суток|привет\w*)[!.,\s]*",
     re.IGNORECASE,
 )
-
-
-def _digits(text: str) -> str:
-    return re.sub(r"\D", "", text)
-
-
-@dataclass
-class KnowledgeFacts:
-    """What a reply may mention, built once per knowledge version."""
-
-    knowledge: Knowledge
-    doctors: DoctorIndex
-    name_lemmas: set[str] = field(default_factory=set)  # lemmas of every part of every doctor's name
-    known_words: set[str] = field(default_factory=set)  # words of the clinic facts and the FAQ
-    numbers: set[str] = field(default_factory=set)
-    phones: set[str] = field(default_factory=set)  # national digits
-    urls: set[str] = field(default_factory=set)
-
-    @classmethod
-    def build(cls, knowledge: Knowledge, doctors: DoctorIndex) -> KnowledgeFacts:
-        facts = cls(knowledge, doctors)
-        for doctor in knowledge.doctors:
-            for part in doctor.full_name.split():
-                facts.name_lemmas |= {fold(p.normal_form) for p in morph().parse(fold(part))}
-        c = knowledge.clinic
-        texts = [c.name, c.address, c.phone, c.hours_text, c.website, c.privacy_url, c.consent_url]
-        texts += [c.telegram, c.whatsapp]
-        texts += [f"{e.question}\n{e.answer}" for e in knowledge.faq]
-        texts += [f"{d.specialty} {d.note} {' '.join(d.services)}" for d in knowledge.doctors]
-        blob = "\n".join(t for t in texts if t)
-        facts.known_words = set(words(blob))
-        facts.numbers = {_digits(n) for n in re.findall(r"\d[\d\s\u00a0]*", blob) if _digits(n)}
-        facts.numbers |= {_digits(n) for n in re.findall(r"\d+", blob)}
-        facts.urls = {
-            fold(u).rstrip(".,;:!?").removeprefix("https://").removeprefix("http://")
-            for u in _URL.findall(blob)
-        }
-        for match in phonenumbers.PhoneNumberMatcher(blob, "RU"):
-            facts.phones.add(str(match.number.national_number))
-        return facts
-
-    def is_doctor_word(self, word: str) -> bool:
-        key = fold(word)
-        if key in self.doctors.by_form:
-            return True
-        return bool({fold(p.normal_form) for p in morph().parse(key)} & self.name_lemmas)
 
 
 # ---------------------------------------------------------------------------- fields
@@ -158,7 +107,7 @@ def _grounded_phone(value: str, text: str) -> str | None:
     if not e164:
         return None
     national = str(phonenumbers.parse(e164).national_number)
-    said = _digits(words_to_digits(text))
+    said = re.sub(r"\D", "", words_to_digits(text))
     return e164 if national in said else None
 
 
@@ -209,72 +158,6 @@ def without_greeting(reply: str) -> str:
     """The core greets on first contact itself; a model's "Здравствуйте!" would make it twice."""
     rest = _LEADING_GREETING.sub("", reply, count=1).strip()
     return rest[:1].upper() + rest[1:] if rest else ""
-
-
-def reply_problem(
-    reply: str, facts: KnowledgeFacts, rules: str, state: ConversationState, text: str
-) -> str | None:
-    """Why this reply must not reach the patient, or None when it may."""
-    if not reply.strip():
-        return "empty"
-    if len(reply) > MAX_REPLY:
-        return "too long"
-    if not re.search(r"[а-яё]", reply, re.IGNORECASE):
-        return "not Russian"
-    low = fold(reply)
-    if any(marker in low for marker in _LEAK_MARKERS) or _recites(reply, rules):
-        return "recites the instructions"
-    if _PROMISE.search(reply):
-        return "promises a booking"
-    person = _unknown_person(reply, facts, state, text)
-    if person:
-        return f"names a doctor not in the list: {person}"
-    for match in _PRICE.finditer(reply):
-        number = _digits(match.group(1) or match.group(2) or "")
-        if number and number not in facts.numbers:
-            return f"a price not in the knowledge: {number}"
-    for found in phonenumbers.PhoneNumberMatcher(reply, "RU"):
-        national = str(found.number.national_number)
-        own = state.booking.phone.endswith(national) if state.booking.phone else False
-        if national not in facts.phones and not own:
-            return f"a phone not in the knowledge: {found.raw_string}"
-    for url in _URL.findall(reply):
-        key = fold(url).rstrip(".,;:!?").removeprefix("https://").removeprefix("http://")
-        if key not in facts.urls:
-            return f"a link not in the knowledge: {url}"
-    return None
-
-
-def _unknown_person(reply: str, facts: KnowledgeFacts, state: ConversationState, text: str) -> str | None:
-    own = {fold(state.booking.name), fold(state.profile_name)} - {""}
-    candidates: list[str] = [m.group(1) for m in _INITIALS.finditer(reply)]
-    candidates += [m.group(1) for m in _AFTER_TITLE.finditer(reply)]
-    for match in _CAPITALISED.finditer(reply):
-        word = match.group(0)
-        tags = {tag for p in morph().parse(fold(word)) for tag in ("Surn", "Patr") if tag in p.tag}
-        if tags:
-            candidates.append(word)
-    for word in candidates:
-        key = fold(word)
-        if key in own or lemma(key) in {lemma(o) for o in own}:
-            continue
-        if facts.is_doctor_word(key):
-            continue
-        if key in facts.known_words and not facts.doctors.match(word).unknown:
-            continue
-        if key in {fold(s) for s in facts.knowledge.specialties}:
-            continue
-        return word
-    return None
-
-
-def _recites(reply: str, rules: str, size: int = 6) -> bool:
-    """True when the reply repeats a run of `size` words of the system instructions."""
-    rule_words = words(rules)
-    shingles = {tuple(rule_words[i : i + size]) for i in range(len(rule_words) - size + 1)}
-    said = words(reply)
-    hits = sum(1 for i in range(len(said) - size + 1) if tuple(said[i : i + size]) in shingles)
-    return hits >= 2
 
 
 # ---------------------------------------------------------------------------- merge

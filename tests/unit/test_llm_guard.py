@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from bot.dialogue.extract.doctors import DoctorIndex
+from bot.dialogue.messages import Incoming
 from bot.dialogue.state import Booking, ConversationState, Slot, Stage
+from bot.engine.llm import answer_texts
 from bot.engine.llm_guard import (
     KnowledgeFacts,
     accept_fields,
@@ -18,8 +20,10 @@ from bot.engine.llm_guard import (
 )
 from bot.engine.llm_prompt import load_system_template
 from bot.engine.llm_schema import GarbageError, ModelTurn, parse_arguments, parse_text
+from bot.engine.offline import OfflineEngine
 from bot.engine.port import Intent, Understanding
 from bot.knowledge.loader import load_knowledge
+from bot.knowledge.models import FaqEntry
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -227,9 +231,17 @@ def test_model_output_in_any_form() -> None:
 
 def test_every_answer_of_the_knowledge_passes_the_reply_checks(facts: KnowledgeFacts, rules: str) -> None:
     """A model that repeats the clinic's own FAQ answers is never mistaken for an inventing one."""
+    offline = OfflineEngine(lambda: facts.knowledge)
+
+    def asked(entry: FaqEntry) -> tuple[str, ...]:  # what the engine matches to the question, as in llm.py
+        u = offline.understand_now(state(), Incoming(text=entry.question))
+        return answer_texts(u, entry.question, offline.indexes().faq, facts.knowledge)
+
     rejected = {
         entry.question: problem
         for entry in facts.knowledge.faq
-        if (problem := reply_problem(entry.answer[:1200], facts, rules, state(), entry.question))
+        if (
+            problem := reply_problem(entry.answer[:1200], facts, rules, state(), entry.question, asked(entry))
+        )
     }
     assert rejected == {}
