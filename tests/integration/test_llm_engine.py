@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import logging
+import random
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -22,6 +24,7 @@ from bot.engine.offline import OfflineEngine
 from bot.knowledge.loader import load_knowledge
 from tests.conftest import OPEN_TIME, ROOT
 from tests.fakes.openai_api import Answer, FakeOpenAI, last_user_text, system_text
+from tests.unit.test_llm_reply_guard import HOSTILE
 
 ADDRESS = Address("telegram", "42", "@olga")
 
@@ -345,3 +348,66 @@ async def test_an_edit_of_the_system_prompt_takes_effect_without_restart(
     app.engine.reload_prompts()
     await say(app, "есть ли парковка?")
     assert "ПРАВИЛО-ОПЕРАТОРА" in system_text(fake.requests[-1])
+
+
+# One hostile reply of each kind from the unit table: a diagnosis and a drug, prices, links, a phone, a time.
+HOSTILE_PICKS = [
+    case
+    for case in HOSTILE
+    if case[1].startswith(
+        (
+            "У вас острый отит",
+            "Рекомендую пропить",
+            "Цена: 1500",
+            "Приём ЛОРа стоит полторы",
+            "Приём ЛОРа стоит 120",
+            "Подробнее на httрs",
+            "Запишитесь онлайн: bit.ly",
+            "Наш администратор в Telegram",
+            "Позвоните администратору: восемь",
+            "Ваш приём назначен",
+            "Хорошо, записалa",
+        )
+    )
+]
+
+
+@pytest.mark.parametrize(("message", "reply", "why"), HOSTILE_PICKS, ids=[c[2] for c in HOSTILE_PICKS])
+async def test_a_hostile_model_answer_is_replaced_by_the_offline_answer(
+    fake: FakeOpenAI, make_app: Callable[..., App], message: str, reply: str, why: str
+) -> None:
+    fake.responder = lambda body: Answer(reply=reply, intents=["question"])
+    app = make_app(fake)
+    offline = make_app(fake, openai_api_key=None)  # the same bot without a model
+    assert not isinstance(offline.engine, LlmEngine)
+    random.seed(16)  # the same variant of every text for both bots
+    got = await say(app, message)
+    assert len(fake.requests) == 1  # the model was asked, and answered
+    random.seed(16)
+    assert joined(got) == joined(await say(offline, message))
+    assert reply not in joined(got)
+    assert isinstance(app.engine, LlmEngine) and app.engine.stats.rejected_replies == 1
+
+
+async def test_a_grounded_model_answer_reaches_the_patient(
+    fake: FakeOpenAI, make_app: Callable[..., App]
+) -> None:
+    reply = "Кровь сдают натощак: не ешьте 8–12 часов, можно пить обычную воду."
+    fake.responder = lambda body: Answer(reply=reply, intents=["question"])
+    app = make_app(fake)
+    assert reply in joined(await say(app, "как подготовиться к анализу крови?"))
+    assert isinstance(app.engine, LlmEngine) and app.engine.stats.rejected_replies == 0
+
+
+async def test_a_rejected_answer_is_logged_without_its_words(
+    fake: FakeOpenAI, make_app: Callable[..., App], caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.responder = lambda body: Answer(
+        reply="Звоните нам: 8 927 555-12-34, это Ольга.", intents=["question"]
+    )
+    app = make_app(fake)
+    with caplog.at_level(logging.INFO):
+        await say(app, "меня зовут Ольга, какой у вас телефон?")
+    rejected = [r.getMessage() for r in caplog.records if "rejected" in r.getMessage()]
+    assert rejected == ["LLM reply rejected (a phone not in the knowledge); the offline answer is used"]
+    assert not any("555" in r.getMessage() or "Ольга" in r.getMessage() for r in caplog.records)
