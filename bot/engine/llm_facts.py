@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from bot.dialogue.extract.doctors import DoctorIndex
 from bot.dialogue.language import fold, morph, words
-from bot.engine.reply_claims import amounts
+from bot.engine.reply_claims import amounts, free_of_charge
 from bot.engine.reply_contacts import contacts, phone_numbers
 from bot.knowledge.models import Knowledge
 
@@ -30,6 +30,7 @@ class KnowledgeFacts:
     urls: set[str] = field(default_factory=set)  # as compared by reply_contacts.link_key
     emails: set[str] = field(default_factory=set)
     handles: set[str] = field(default_factory=set)  # without "@", folded
+    free_things: set[str] = field(default_factory=set)  # lemmas of what the knowledge calls free
 
     @classmethod
     def build(cls, knowledge: Knowledge, doctors: DoctorIndex) -> KnowledgeFacts:
@@ -54,6 +55,7 @@ class KnowledgeFacts:
         facts.urls, facts.emails, facts.handles = contacts(blob)
         facts.handles |= {u.split("/", 1)[1].split("/")[0] for u in facts.urls if u.startswith("t.me/")}
         facts.phones = phone_numbers(blob)
+        facts.free_things = set().union(*free_of_charge(blob))
         return facts
 
     def is_doctor_word(self, word: str) -> bool:

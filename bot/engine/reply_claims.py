@@ -13,23 +13,25 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from bot.dialogue.language import fold
+from bot.dialogue.language import fold, lemma, morph, words
 from bot.engine.reply_text import cyrillic_view, spoken_amounts, visible
 
-__all__ = ["amounts", "booked_time", "invented_number", "price_problem"]
+__all__ = ["amounts", "booked_time", "free_of_charge", "free_problem", "invented_number", "price_problem"]
 
 _NUM = r"\d{1,3}(?:[ \u00a0\u202f\u2009.']\d{3})+(?:,\d+)?|\d+(?:[.,]\d+)?"
 _CURRENCY = (
-    r"(?:руб\w*|р\b\.?|₽|rub\w*|rur|\$|usd|долл\w*|евро|€|eur|у\.\s?е\.|(?<=\d)к\b|(?<=\d)т\.?\s?р\b|"
+    r"(?:руб\w*|р\b\.?|₽|rub\w*|rur|\$|usd|долл\w*|евро|€|eur|у\.\s?е\.|(?<=\d)[кk]\b|(?<=\d)т\.?\s?р\b|"
     r"(?P<thousands>тыс\w*\.?(?:\s*(?:руб\w*|р\b\.?|₽))?))"
 )
 _AFTER = re.compile(rf"(?P<num>{_NUM})\s*{_CURRENCY}")
 _BEFORE = re.compile(rf"(?:₽|\$|€|руб\.?|rub)\s*(?P<num>{_NUM})")
-_CUE = re.compile(
+_CUE_WORDS = (
     r"(?:\bцен\w*|\bстоимост\w*|\bстои(?:т|ят|ть|мость)\b|\bобойд\w*|\bпрайс\w*|\bтариф\w*|\bрасценк\w*|"
     r"\bсостав(?:ит|ляет|ят|ляют)\b|\bплат\w*\s+(?:за|от)\b|\bза\s+при[её]м\b|\bскидк\w*|\bдешевле\b|"
     r"\bдороже\b|\bвсего\s+за\b)"
-    rf"[^.!?;\n\d]{{0,30}}?(?P<num>{_NUM})(?!\s*(?:мин|час|ч\b|дн|день|дня|сут|недел|мес|лет|год|мест|раз|"
+)
+_CUE = re.compile(
+    rf"{_CUE_WORDS}[^.!?;\n\d]{{0,30}}?(?P<num>{_NUM})(?!\s*(?:мин|час|ч\b|дн|день|дня|сут|недел|мес|лет|год|мест|раз|"
     r"челов|км|метр|шаг|этаж|кабинет|:\d|[.:]\d\d\b))"
 )
 _PERCENT = re.compile(rf"(?P<num>{_NUM})\s*(?:%|процент\w*)")
@@ -67,6 +69,9 @@ def _prices(text: str) -> list[str | None]:
                 found.append(_value(match.group("num")))
                 spans.append(match.span("num"))
     for sentence in _SENTENCES.findall(view):
+        cue = re.search(_CUE_WORDS, sentence)
+        if cue and not re.search(r"\d", sentence[cue.end() :]) and not _MONEY_WORD.search(sentence):
+            found += [str(n) for n in spoken_amounts(sentence[cue.end() : cue.end() + 60]) if n >= 50]
         if _DISCOUNT.search(sentence):
             found += [_value(m.group("num")) for m in _PERCENT.finditer(sentence)]
         for money in _MONEY_WORD.finditer(sentence):
@@ -99,14 +104,45 @@ def price_problem(reply: str, asked: set[str]) -> str | None:
     return None
 
 
+_FREE = re.compile(r"бесплатн\w*|даром|без\s+оплаты")
+
+
+def free_of_charge(text: str) -> list[set[str]]:
+    """For each "бесплатно" of the text, the content lemmas around it: what is said to be free."""
+    tokens = words(cyrillic_view(text))
+    out: list[set[str]] = []
+    for i, token in enumerate(tokens):
+        if _FREE.fullmatch(token) or (token == "без" and tokens[i + 1 : i + 2] == ["оплаты"]):
+            near = tokens[max(0, i - 2) : i] + tokens[i + 1 : i + 3]
+            nouns = {lemma(w) for w in near if _is_noun(w)}
+            out.append(nouns - {"оплата", "клиника", "пациент", "центр", "услуга"})
+    return out
+
+
+def _is_noun(word: str) -> bool:
+    parses = morph().parse(word)
+    return bool(parses) and parses[0].tag.POS == "NOUN"
+
+
+def free_problem(reply: str, free_things: set[str]) -> str | None:
+    """Something said to be free that the knowledge does not call free ("консультация бесплатная")."""
+    for near in free_of_charge(reply):
+        if not near & free_things:
+            return "a price not in the knowledge: free of charge"
+    return None
+
+
 # -------------------------------------------------------------- other numbers
 
+_PHONE_LIKE = re.compile(r"\+?\d(?:[ \t\u00a0\-‐‑–—()]{0,3}\d){6,}")
+_LINK_LIKE = re.compile(r"\S+[./@]\S*[a-zа-я]\S*")
 _TIMES_AND_DATES = re.compile(r"\d{1,2}[:.]\d{2}(?!\d)|\d{1,2}[./]\d{1,2}[./]\d{2,4}|\d{4}-\d{2}-\d{2}")
 
 
 def invented_number(reply: str, known: set[str], said: str) -> str | None:
     """A number of three digits or more that neither the knowledge nor the patient gave (a bare price)."""
     shown = _TIMES_AND_DATES.sub(" ", fold(visible(reply)))
+    shown = _PHONE_LIKE.sub(" ", _LINK_LIKE.sub(" ", shown))  # phones and links have their own checks
     said_numbers = amounts([said]) | set(re.findall(r"\d+", said))
     for raw in re.findall(_NUM, shown):
         value = _value(raw)
@@ -130,12 +166,12 @@ _DAY = (
 )
 _RANGE = re.compile(
     rf"(?:(?:в|по)\s+(?:будн\w*|рабоч\w+\s+дн\w*|{_DAY})\s*,?\s*)?"
-    rf"(?:(?:с|от)\s+{_CLOCK}\s*(?:ч\w*\.?\s*)?(?:до|-|–|—)\s*{_CLOCK}|{_CLOCK}\s*[-–—]\s*{_CLOCK}|"
+    rf"(?:(?:с|от)\s+{_CLOCK}\s*(?:ч\w*\.?\s*)?(?:(?:до|-|–|—)\s*{_CLOCK})?|{_CLOCK}\s*[-–—]\s*{_CLOCK}|"
     rf"(?:до|после)\s+{_CLOCK}(?:\s*ч\w*\.?)?)"
 )
 _POINT = re.compile(
     rf"(?:\b\d{{1,2}}:\d{{2}}\b|\b(?:в|к|на|около|на\s+время)\s+{_CLOCK}\s*(?:ч\b\.?|час\w*|утра|вечера|дня|ночи)?"
-    rf"|\b(?:в|к)\s+{_SPOKEN_HOURS}\b|\b{_CLOCK}\s*(?:утра|вечера|дня|ночи)\b|\b{_DAY}(?!\w))"
+    rf"|\b(?:в|к|на)\s+{_SPOKEN_HOURS}\b|\b(?:{_CLOCK}|{_SPOKEN_HOURS})\s*(?:утра|вечера|дня|ночи)\b|\b{_DAY}(?!\w))"
 )
 _PROMISE = re.compile(
     r"\b(?:записал\w*|записан\w*|запиш(?:у|ем|ет)\b|записыва\w*|запис\w+\s+(?:на|в|к)\b|назнач\w*|"
@@ -143,7 +179,7 @@ _PROMISE = re.compile(
     r"приходите|подходите|приезжайте|приход\w*\s+(?:в|к)\b|прийти|подойти|прием\w*\s+(?:в|на)\b|"
     r"при[её]м\s+(?:в|на|состоится|будет)|примут|примет\s+вас|вас\s+примет|принять\s+вас|свободн\w*|"
     r"окошк\w*|окн[оа]\b|слот\w*|есть\s+(?:время|запись|места)|ваш\w*\s+(?:при[её]м|запись|визит)|"
-    r"визит\w*\s+(?:в|на)\b|состоится)"
+    r"визит\w*\s+(?:в|на)\b|состоится|запись\s*[:—-]|ваш\w*\s+время)"
 )
 
 

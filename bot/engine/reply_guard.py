@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from bot.dialogue.language import fold, lemma, morph, words
 from bot.dialogue.state import ConversationState
 from bot.engine.llm_facts import KnowledgeFacts
-from bot.engine.reply_claims import amounts, booked_time, invented_number, price_problem
+from bot.engine.reply_claims import amounts, booked_time, free_problem, invented_number, price_problem
 from bot.engine.reply_contacts import contacts, markup_problem, phone_numbers
 from bot.engine.reply_medical import medical_problem
 from bot.engine.reply_text import hidden_controls
@@ -70,6 +70,7 @@ def reply_problem(
     return (
         _contact_problem(reply, facts, state, text)
         or price_problem(reply, amounts(asked))
+        or free_problem(reply, facts.free_things)
         or invented_number(reply, facts.numbers | facts.phones, text)
     )
 

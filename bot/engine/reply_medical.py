@@ -32,7 +32,7 @@ _DISEASES = _lexicon(
     герпес лишай чесотка акне бессонница мастопатия эрозия геморрой варикоз подагра радикулит ишиас
     """
 )
-_DISEASE_ENDINGS = re.compile(r"^[а-я]{3,}(ит|оз|патия|алгия|ома)$")
+_DISEASE_ENDINGS = re.compile(r"^[а-я]{2,}(ит|оз|патия|алгия|ома)$")
 _NOT_DISEASES = _lexicon(
     """
     визит транзит депозит кредит аппетит лимит магнит динамит наркоз прогноз диагноз мороз гипноз навоз
@@ -42,7 +42,7 @@ _NOT_DISEASES = _lexicon(
 # Words that put a condition on the patient: "у вас", "похоже на", "скорее всего"...
 _ATTRIBUTION = re.compile(
     r"((?<!если\s)(?<!когда\s)\bу\s+(вас|тебя|ребенка|малыша)\b|\bпохож\w*|\bскорее\s+всего|\bвероятн\w*|\bвидимо\b|"
-    r"\bнаверн\w*|\bвозможно\b|\bпо\s+(всей\s+видимости|описанию|симптомам)|\bсудя\s+по|\bнапомина\w*|"
+    r"\bнаверн\w*|\bдума(?:ю|ем)\b|\bпредполага\w*|\bвозможно\b|\bпо\s+(всей\s+видимости|описанию|симптомам)|\bсудя\s+по|\bнапомина\w*|"
     r"\bпризнак\w*|\bсимптом\w*\s+(\w+\s+)?(говор|указыва)|\bэто\s+(может\s+быть|точно|явно)|"
     r"\bдиагноз\w*\s*[:—-]|\bу\s+вас\s+(может\s+быть|начинается|развивается))"
 )
@@ -76,7 +76,8 @@ _MEDICINE_WORDS = _lexicon(
     таблетка капсула капля мазь спрей сироп ампула укол инъекция капельница порошок суспензия свеча
     антибиотик обезболивающее жаропонижающее противовирусный антигистаминный противовоспалительный
     обезболивающий жаропонижающий пробиотик витамин бад гомеопатия препарат лекарство медикамент
-    дозировка доза миллиграмм миллилитр ингаляция компресс горчичник пластырь
+    дозировка доза миллиграмм миллилитр ингаляция компресс горчичник пластырь сосудосуживающий
+    антисептик
     """
 )
 _GENERAL_MEDICINE = {"препарат", "лекарство", "медикамент", "антибиотик", "витамин", "доза", "дозировка"}
@@ -93,7 +94,7 @@ _TREATMENT_VERBS = _lexicon(
     """
     пропить полоскать прополоскать закапывать закапать капать промывать промыть мазать намазать
     смазывать смазать прогревать прогреть греть погреть уколоть проколоть рассасывать сбивать сбить
-    лечиться растирать растереть пшикать брызгать парить попарить втирать закапывание полоскание
+    лечиться растирать растереть пшикать брызгать капнуть парить попарить втирать закапывание полоскание
     прогревание
     """
 )
@@ -140,7 +141,8 @@ def _sentence_problem(sentence: str, known_words: set[str]) -> str | None:
         return f"medical advice: a dose or regimen ({dose.group(0).strip()})"
     if not defers and _has_treatment(tokens, lemmas, sentence):
         return "medical advice: a treatment"
-    if not defers and _ATTRIBUTION.search(sentence) and _names_disease(tokens, lemmas):
+    every = words(sentence)  # a disease counts even when the knowledge names it (the doctors' services)
+    if not defers and _names_disease(every, [lemma(w) for w in every], bool(_ATTRIBUTION.search(sentence))):
         return "medical advice: a diagnosis"
     return None
 
@@ -161,10 +163,12 @@ def _is_command(word: str) -> bool:
     return any("impr" in parse.tag for parse in morph().parse(word))
 
 
-def _names_disease(tokens: list[str], lemmas: list[str]) -> bool:
-    for word, base in zip(tokens, lemmas, strict=True):
+def _names_disease(tokens: list[str], lemmas: list[str], attributed: bool) -> bool:
+    """A disease named in a sentence that puts it on the patient, or right after "это" ("это отит")."""
+    for i, (word, base) in enumerate(zip(tokens, lemmas, strict=True)):
         if base in _NOT_DISEASES or word in _NOT_DISEASES:
             continue
-        if base in _DISEASES or word in _DISEASES or _DISEASE_ENDINGS.match(base):
+        disease = base in _DISEASES or word in _DISEASES or bool(_DISEASE_ENDINGS.match(base))
+        if disease and (attributed or "это" in tokens[max(0, i - 2) : i]):
             return True
     return False
