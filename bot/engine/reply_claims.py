@@ -46,6 +46,8 @@ def _value(raw: str, thousands: bool = False) -> str:
     if re.fullmatch(r"\d{1,3}(?:[ \u00a0\u202f\u2009.']\d{3})+(?:,\d+)?", text):
         text = re.sub(r"[ \u00a0\u202f\u2009.']", "", text)
     text = text.replace(",", ".")
+    if len(text) > 15:
+        return re.sub(r"\D", "", text)  # not an amount anyone would quote
     try:
         number = float(text)
     except ValueError:
@@ -75,8 +77,8 @@ def _prices(text: str) -> list[str | None]:
         if _DISCOUNT.search(sentence):
             found += [_value(m.group("num")) for m in _PERCENT.finditer(sentence)]
         for money in _MONEY_WORD.finditer(sentence):
-            before = sentence[: money.start()]
-            if re.search(r"\d\s*(?:тыс\w*\.?)?\s*$", before):
+            before = sentence[max(0, money.start() - 80) : money.start()]
+            if re.search(r"\d\s*(?:тыс\w*\.?)?\s*$", before[-20:]):
                 continue  # digits already read above
             spoken = spoken_amounts(" ".join(before.split()[-6:]))
             found.append(str(spoken[-1]) if spoken else None)
@@ -135,14 +137,17 @@ def free_problem(reply: str, free_things: set[str]) -> str | None:
 # -------------------------------------------------------------- other numbers
 
 _PHONE_LIKE = re.compile(r"\+?\d(?:[ \t\u00a0\-‐‑–—()]{0,3}\d){6,}")
-_LINK_LIKE = re.compile(r"\S+[./@]\S*[a-zа-я]\S*")
+_LINK_MARK = re.compile(r"[./@:]")
+_LETTER = re.compile(r"[a-zа-я]")
 _TIMES_AND_DATES = re.compile(r"\d{1,2}[:.]\d{2}(?!\d)|\d{1,2}[./]\d{1,2}[./]\d{2,4}|\d{4}-\d{2}-\d{2}")
 
 
 def invented_number(reply: str, known: set[str], said: str) -> str | None:
     """A number of three digits or more that neither the knowledge nor the patient gave (a bare price)."""
     shown = _TIMES_AND_DATES.sub(" ", fold(visible(reply)))
-    shown = _PHONE_LIKE.sub(" ", _LINK_LIKE.sub(" ", shown))  # phones and links have their own checks
+    # phones and links have their own checks
+    shown = " ".join(t for t in shown.split() if not (_LINK_MARK.search(t) and _LETTER.search(t)))
+    shown = _PHONE_LIKE.sub(" ", shown)
     said_numbers = amounts([said]) | set(re.findall(r"\d+", said))
     for raw in re.findall(_NUM, shown):
         value = _value(raw)

@@ -237,3 +237,14 @@ def test_html_links_are_refused(knowledge: Knowledge, rules: str) -> None:
     reply = 'Политика: <a href="https://evil.example">zdorovie-samara.example.ru/privacy</a>'
     problem = check(knowledge, rules, "где политика?", reply)
     assert problem is not None and "markup" in problem
+
+
+@pytest.mark.parametrize(
+    "reply", ["Номер " + "1" * 1190, "Вот" + "." * 1190, "а " + "1." * 590, "а " + "а₽/" * 396]
+)
+def test_a_degenerate_reply_is_judged_not_crashed(knowledge: Knowledge, rules: str, reply: str) -> None:
+    problem = check(knowledge, rules, "вопрос", reply[:1200])
+    assert problem is None or isinstance(problem, str)
+    assert (
+        check(knowledge, rules, "вопрос", "Номер " + "1" * 40) is not None
+    )  # a 40-digit "number" is not let by
