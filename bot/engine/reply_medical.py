@@ -63,6 +63,10 @@ _DRUGS = _lexicon(
     йодинол люголь зеленка перекись ибуклин мукалтин виферон гриппферон деринат
     """
 )
+# Stems, so any case form counts ("нурофена", "но-шпу", "амоксициллином") whatever pymorphy guesses.
+_DRUG_STEMS = re.compile(
+    "^(?:" + "|".join(sorted((d[:-1] if d[-1] in "аоьйяе" else d) for d in _DRUGS if len(d) > 3)) + ")"
+)
 _DRUG_ENDINGS = re.compile(
     r"^[а-я]{3,}(циллин|мицин|флоксацин|цефал\w*|профен|прил|сартан|пролол|празол|тидин|статин|зепам|"
     r"коназол|тромицин|циклин|вирин|кортизон|метазон|металин|дипин|фенак|ксикам)$"
@@ -132,7 +136,7 @@ def _sentence_problem(sentence: str, known_words: set[str]) -> str | None:
     lemmas = [lemma(w) for w in tokens]
     defers = bool(_DEFERS.search(sentence))
     for word, base in zip(tokens, lemmas, strict=True):
-        if base in _DRUGS or word in _DRUGS or _DRUG_ENDINGS.match(base):
+        if base in _DRUGS or word in _DRUGS or _DRUG_STEMS.match(word) or _DRUG_ENDINGS.match(base):
             return f"medical advice: a drug ({word})"
         if base in _MEDICINE_WORDS and not (defers and base in _GENERAL_MEDICINE):
             return f"medical advice: a medicine ({word})"

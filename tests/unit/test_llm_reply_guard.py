@@ -196,13 +196,15 @@ def test_a_grounded_reply_reaches_the_patient(
 
 @pytest.fixture(scope="module")
 def priced(tmp_path_factory: pytest.TempPathFactory) -> Knowledge:
-    """The sample knowledge with two prices an operator added."""
+    """The sample knowledge with two prices and a preparation with medicines that an operator added."""
     folder = tmp_path_factory.mktemp("knowledge")
     for source in (ROOT / "knowledge").iterdir():
         shutil.copy(source, folder / source.name)
     (folder / "prices.md").write_text(
         "# Цены\n\n## Сколько стоит приём ЛОРа?\nПервичный приём ЛОРа — 1500 ₽, повторный — 1 200 ₽.\n\n"
-        "## Сколько стоит УЗИ брюшной полости?\nУЗИ брюшной полости — 2000 ₽.\n",
+        "## Сколько стоит УЗИ брюшной полости?\nУЗИ брюшной полости — 2000 ₽.\n\n"
+        "## Как подготовиться к ФГДС?\nНе ешьте 8 часов до исследования. Если вы принимаете лекарства от "
+        "давления, примите их утром, запив небольшим количеством воды.\n",
         encoding="utf-8",
     )
     return load_knowledge(folder)
@@ -226,6 +228,28 @@ def test_a_price_passes_only_as_the_answer_to_its_question(
     priced: Knowledge, rules: str, message: str, reply: str, passes: bool
 ) -> None:
     assert (check(priced, rules, message, reply) is None) is passes
+
+
+def test_the_operators_own_words_about_medicines_pass(priced: Knowledge, rules: str) -> None:
+    reply = "Перед ФГДС не ешьте 8 часов, а лекарства от давления примите утром, запив небольшим количеством воды."
+    assert check(priced, rules, "как готовиться к фгдс?", reply) is None
+    assert check(priced, rules, "как готовиться к фгдс?", "Перед ФГДС примите но-шпу.") is not None
+
+
+# Refused before too (kept so that they stay refused): the plain forms of some disguised cases above.
+ALREADY_REFUSED = [
+    ("можно в пятницу?", "Хорошо, записала вас на пятницу в 15:30."),
+    ("где посмотреть цены?", "Подробнее на https://evil.example, там все цены."),
+    ("сколько стоит приём лора?", "Приём ЛОРа — 1 500 ₽."),
+    ("у вас есть ватсап?", "Напишите в WhatsApp: wa.me/79991234567"),
+    ("куда прислать анализы?", "Пришлите анализы на lab@zdorovie-samara.ru"),
+    ("какой у вас телефон?", "Звоните на мобильный 8-927-111-22-33."),
+]
+
+
+@pytest.mark.parametrize(("message", "reply"), ALREADY_REFUSED)
+def test_plain_forms_stay_refused(knowledge: Knowledge, rules: str, message: str, reply: str) -> None:
+    assert check(knowledge, rules, message, reply) is not None
 
 
 def test_characters_that_reorder_the_text_are_refused(knowledge: Knowledge, rules: str) -> None:
