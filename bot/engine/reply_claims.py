@@ -37,6 +37,7 @@ _CUE = re.compile(
 _PERCENT = re.compile(rf"(?P<num>{_NUM})\s*(?:%|процент\w*)")
 _DISCOUNT = re.compile(r"\b(скидк\w*|акци\w*|дешевле|льгот\w*)")
 _MONEY_WORD = re.compile(r"\b(?:рубл\w*|руб\b|₽|копе\w*)")
+_SPOKEN_THOUSANDS = re.compile(r"((?:[а-я]+\s+){1,3})(?:тысяч\w*|тыщ\w*)")
 _SENTENCES = re.compile(r"[^.!?…\n]+[.!?…]*")
 
 
@@ -71,6 +72,9 @@ def _prices(text: str) -> list[str | None]:
                 found.append(_value(match.group("num")))
                 spans.append(match.span("num"))
     for sentence in _SENTENCES.findall(view):
+        for scaled in _SPOKEN_THOUSANDS.finditer(sentence):  # "около полутора тысяч", "две тыщи"
+            if spoken_amounts(scaled.group(1)) and not _MONEY_WORD.search(sentence[scaled.end() :][:20]):
+                found += [str(n) for n in spoken_amounts(scaled.group(0))[-1:]]
         cue = re.search(_CUE_WORDS, sentence)
         if cue and not re.search(r"\d", sentence[cue.end() :]) and not _MONEY_WORD.search(sentence):
             found += [str(n) for n in spoken_amounts(sentence[cue.end() : cue.end() + 60]) if n >= 50]
@@ -180,8 +184,9 @@ _POINT = re.compile(
 )
 _PROMISE = re.compile(
     r"\b(?:записал\w*|записан\w*|запиш(?:у|ем|ет)\b|записыва\w*|запис\w+\s+(?:на|в|к)\b|назнач\w*|"
-    r"заброниров\w*|бронир\w*|зарезерв\w*|резерв\w*|подтвер\w*|жд(?:у|ем|ём)\b|ожида(?:ем|ю)\b|"
-    r"приходите|подходите|приезжайте|приход\w*\s+(?:в|к)\b|прийти|подойти|прием\w*\s+(?:в|на)\b|"
+    r"заброниров\w*|бронир\w*|зарезерв\w*|резерв\w*|подтвер\w*|жд(?:у|ем|ём|ет|ёт|ут)\b|ожида(?:ем|ю|ет|ют)\b|"
+    r"приходите|подходите|приезжайте|подойдите|подъезжайте|заходите|зайдите|загляните|"
+    r"приход\w*\s+(?:в|к)\b|прийти|подойти|прием\w*\s+(?:в|на)\b|"
     r"при[её]м\s+(?:в|на|состоится|будет)|примут|примет\s+вас|вас\s+примет|принять\s+вас|свободн\w*|"
     r"окошк\w*|окн[оа]\b|слот\w*|есть\s+(?:время|запись|места)|ваш\w*\s+(?:при[её]м|запись|визит)|"
     r"визит\w*\s+(?:в|на)\b|состоится|запись\s*[:—-]|ваш\w*\s+время)"

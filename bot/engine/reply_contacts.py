@@ -39,7 +39,7 @@ _CYRILLIC_DOMAIN = re.compile(
     rf"(?<![\w@.-])(?:[а-яa-z0-9-]+\.)+(?:рф|рус|сайт|онлайн|орг|ком|москва|дети|укр|бел|срб|қаз)(?![\w-])"
     rf"(?:[/?#]{_TAIL})?"
 )
-_HANDLE = re.compile(r"(?<![\w.@])@([a-z0-9_]{3,32})(?![\w@])")
+_HANDLE = re.compile(r"(?<![\w.@])@\s?([a-z0-9_]{3,32})(?![\w@])")
 _MARKDOWN_LINK = re.compile(r"\[[^\]\n]{0,200}\]\(\s*([^)\s]*)[^)]*\)")
 _HTML = re.compile(r"<\s*/?\s*(?:a|script|iframe|img|form|button|svg|object|embed)\b|\bhref\s*=", re.I)
 _SEPARATORS = r"[ \t\u00a0\-‐‑–—()]{0,3}"

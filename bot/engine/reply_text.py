@@ -121,7 +121,7 @@ def spoken_amounts(text: str) -> list[int]:
         if spoken is not None:
             current += spoken
             seen = True
-        elif base in _HALVES or word.startswith("полтор"):
+        elif base in _HALVES or word.startswith(("полтор", "полут")):
             current += _HALVES.get(base, 1.5)
             seen = True
         elif base in _SCALE:
