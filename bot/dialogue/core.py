@@ -25,6 +25,7 @@ from bot.dialogue.messages import (
     Step,
     StoreLead,
 )
+from bot.dialogue.safety.respond import safety_first, urgent_comment
 from bot.dialogue.state import Consent, ConversationState, Slot, Stage
 from bot.dialogue.texts import Texts
 from bot.engine.port import Intent, Understanding
@@ -102,7 +103,7 @@ def lead_of(
         visit=b.visit,
         channel=address.channel,
         contact=address.contact or address.user_id,
-        comment=b.comment or b.specialty,
+        comment=urgent_comment(state, b.comment or b.specialty, knowledge),
         status=status,
     )
 
@@ -144,10 +145,7 @@ class DialogueCore:
             state.profile_name = incoming.profile_name[:60]
         local = now.astimezone(self.tz)
 
-        if u.has(Intent.EMERGENCY):
-            step.say(self.texts.get("emergency"))
-            if state.stage == Stage.BOOKING or state.stage == Stage.CONFIRM:
-                step.say(self.texts.get("emergency_after"))
+        if safety_first(state, step, text, u.has(Intent.EMERGENCY), knowledge):  # before anything else
             return self._record(state, step)
         if u.has(Intent.RESTART):
             state.reset_booking()

@@ -35,6 +35,7 @@ class Booking:
     doctor: str = ""  # full name from the doctors list
     specialty: str = ""  # specialty or service when no doctor was chosen
     comment: str = ""
+    urgent: str = ""  # emergency signs came up while this request was made: what they were, for the admins
     name: str = ""
     phone: str = ""  # E.164
     window: str = ""
@@ -78,6 +79,7 @@ class ConversationState:
     handoff_since: str = ""
     tokens_used: int = 0
     profile_name: str = ""
+    safety: str = ""  # the emergency category last advised on (bot.dialogue.safety)
     # The revision of the stored row this state was read at (bot.storage.state_store): a fact of the
     # database, not of the conversation, so it is not in the JSON and not compared.
     revision: int = field(default=0, compare=False, repr=False, metadata={"stored": False})

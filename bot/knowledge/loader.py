@@ -1,4 +1,4 @@
-"""Reads KNOWLEDGE_DIR (FAQ `*.md`, `doctors.csv`, `clinic.toml`) and reports every problem with file and line."""
+"""Reads KNOWLEDGE_DIR (FAQ `*.md`, `doctors.csv`, `clinic.toml`, `safety.toml`) and reports every problem with file and line."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.knowledge.models import ClinicFacts, Doctor, FaqEntry, Knowledge, Level, Problem, WorkingHours
+from bot.knowledge.safety import load_safety
 
 DOCTORS_FILE = "doctors.csv"
 CLINIC_FILE = "clinic.toml"
@@ -293,4 +294,5 @@ def load_knowledge(directory: Path, doctors: list[Doctor] | None = None) -> Know
             CLINIC_FILE, 0, "missing; it holds the clinic's name, address, phone, hours and privacy link"
         )
         clinic = ClinicFacts()
-    return Knowledge(tuple(unique), tuple(doctors), clinic, tuple(report.problems))
+    safety = load_safety(directory, report)
+    return Knowledge(tuple(unique), tuple(doctors), clinic, tuple(report.problems), safety)

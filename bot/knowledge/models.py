@@ -84,11 +84,30 @@ class ClinicFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class SafetyInfo:
+    """What the bot says when a message shows emergency signs (`safety.toml`; embedded defaults without it)."""
+
+    ambulance: str = "103"
+    emergency: str = "112"
+    crisis_lines: tuple[tuple[str, str], ...] = ()  # (phone, who answers and when)
+    texts: tuple[tuple[str, str], ...] = ()  # "urgent", "after", "soft", "question", "suicide", "alert"
+    advice: tuple[tuple[str, str], ...] = ()  # category -> what to do while waiting, never a diagnosis
+
+    def text(self, key: str) -> str:
+        return dict(self.texts).get(key, "")
+
+    def advice_for(self, category: str) -> str:
+        found = dict(self.advice)
+        return found.get(category, found.get("other", ""))
+
+
+@dataclass(frozen=True, slots=True)
 class Knowledge:
     faq: tuple[FaqEntry, ...]
     doctors: tuple[Doctor, ...]
     clinic: ClinicFacts
     problems: tuple[Problem, ...] = ()
+    safety: SafetyInfo = field(default_factory=SafetyInfo)
 
     @property
     def errors(self) -> list[Problem]:

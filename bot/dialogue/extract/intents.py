@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from bot.dialogue.language import fold
+from bot.dialogue.safety.detect import detect as detect_emergency
 
 LATER = "later"  # "я подумаю", "напишу позже": the patient puts the booking off
 HELP = "help"  # "/help", "что вы умеете?"
@@ -14,15 +15,6 @@ ENOUGH = "enough"  # "всё", "нет, спасибо, больше ничег�
 ACK = "ack"  # "понятно", "жду звонка": the patient takes note, nothing to act on
 CANCEL = "cancel"  # "не надо, передумал", "отмените запись" while a booking is being collected
 
-_EMERGENCY = re.compile(
-    r"(бол\w*\s+(в|за)\s+груд|давит\s+(в|за)\s+груд|жжет\s+в\s+груди|сердечный\s+приступ|инфаркт|инсульт|"
-    r"не\s+могу\s+дышать|нечем\s+дышать|задыхаюсь|задыхается|трудно\s+дышать|тяжело\s+дышать|"
-    r"потерял\w*\s+сознани|без\s+сознания|упал\w*\s+в\s+обморок|обморок|не\s+приходит\s+в\s+себя|"
-    r"сильн\w+\s+кровотечени|кровь\s+не\s+останавлива|истекает\s+кровью|"
-    r"перекосило\s+лицо|онемел\w*\s+(половина|пол\s+лица|рука\s+и)|отнял\w*\s+(рука|нога)|речь\s+нарушен|"
-    r"судорог|анафилак|отек\s+горла|отекает\s+горло|опухло\s+горло|отравлени|проглотил|"
-    r"температура\s+(под\s+)?(40|41|42)|суицид|покончить\s+с\s+собой|умираю)"
-)
 _HANDOFF = re.compile(
     r"(живой\s+человек|живым\s+человеком|живого\s+человека|позовите|позвать\s+(человека|администратора|"
     r"оператора|менеджера)|соедините|соединить\s+с|переключите\s+на|хочу\s+поговорить\s+с|"
@@ -185,7 +177,6 @@ def detect_intents(text: str) -> set[str]:
     low = fold(text).strip()
     found: set[str] = set()
     checks = (
-        ("emergency", _EMERGENCY, False),
         ("handoff", _HANDOFF, False),
         ("restart", _RESTART, False),
         ("withdraw_consent", _WITHDRAW, False),
@@ -200,6 +191,9 @@ def detect_intents(text: str) -> set[str]:
         target = low.rstrip("?!. ") if whole else low
         if pattern.search(target):
             found.add(name)
+    finding = detect_emergency(text)
+    if finding is not None and not finding.soft:
+        found.add("emergency")  # the same signs the safety check answers (bot.dialogue.safety)
     if "booking" in found and _NOT_BOOKING.search(low):
         found.discard("booking")  # "можно без записи?", "перенести запись": not a new booking
     short = len(low.split()) <= 4
