@@ -102,7 +102,8 @@ _SIGNS: list[tuple[str, re.Pattern[str]]] = [
         r"\b(наглотал\w*|передоз\w*|"
         + _near(r"выпил\w*|принял\w*|съел\w*|проглотил\w*|напил\w*|нажрал\w*",
                 r"уксус\w*|средств\w*|хими\w*|отбелив\w*|белизн\w*|щелоч\w*|кислот\w*|бензин\w*|растворит\w*|"
-                r"батарейк\w*|магнит\w*|ртут\w*|антифриз\w*|моющ\w*|стирк\w*|яд\w*|отрав\w*|крот\w*", 4)
+                r"батарейк\w*|магнит\w*|ртут\w*|антифриз\w*|моющ\w*|стирк\w*|яд\w*|отрав\w*|крот\w*|"
+                r"жидкост\w*|розжиг\w*|спирт\w*|метанол\w*|гриб\w*", 4)
         + r"|угар\w*)")),
     ("abdomen", _rx(_near(ACUTE, r"\bбол\w*\s+(в|внизу|низу)\s+живот\w*|живот\w*\s+бол\w*|бол\w*\s+живот\w*", 1)
                     + r"|не\s+могу\s+разогнуться|скрючил\w*|корчит\w*")),
@@ -186,6 +187,8 @@ _MANY = _rx(r"\b(много|пачк\w*|упаковк\w*|горст\w*|все\s
             r"\d+\s+(штук\w*|таблет\w*)|штук\w*\s+\d+|бабушкин\w*|мамин\w*|папин\w*|чуж\w*|кучу)\b")  # fmt: skip
 _POISONING = _rx(r"\b(отрав\w*)")
 _CHILD = _rx(r"\b(" + CHILD + r")")
+_CRAMP = _rx(r"\b(икр\w*|мышц\w*|ног\w*|ступн\w*|пальц\w*|стоп[аыуе]\b|свод\w*)")
+_FIT = _rx(r"\b(пена|сознани\w*|закатил\w*|температур\w*|трясет|" + CHILD + r")")
 _CHILD_TOOK = _rx(r"\b(съел\w*|проглотил\w*|сгрыз\w*|нашел|нашла|достал\w*|случайно|наглотал\w*)")
 
 
@@ -274,12 +277,17 @@ def _combined(norm: str) -> str | None:
 _RESOLVABLE = {"unconscious", "seizure", "poisoning", "breathing", "injury", "bleeding", "chest", "stroke"}
 
 
+@lru_cache(maxsize=4096)  # the engine and the core both ask about the same message
 def detect(text: str) -> Finding | None:
     """The first emergency sign in `text`, or None."""
     norm = normalise(text)
     for pattern in _STRIP:
         norm = pattern.sub(" ", norm)
     found = next((name for name, pattern in _SIGNS if pattern.search(norm)), None)
+    if found == "seizure" and _CRAMP.search(norm) and not _FIT.search(norm):
+        found = None  # «судороги в икрах по ночам»: cramps, a reason to book
+    if found == "breathing" and (_RASH.search(norm) or _FACE_SWELLING.search(norm)):
+        found = "anaphylaxis"
     if found is None:
         found = _combined(norm)
     if found is None and _POISONING.search(norm):
