@@ -145,7 +145,7 @@ class DialogueCore:
             state.profile_name = incoming.profile_name[:60]
         local = now.astimezone(self.tz)
 
-        if safety_first(state, step, text, u.has(Intent.EMERGENCY), knowledge):  # before anything else
+        if safety_first(state, step, text, u, knowledge):  # before anything else
             return self._record(state, step)
         if u.has(Intent.RESTART):
             state.reset_booking()

@@ -80,6 +80,7 @@ class ConversationState:
     tokens_used: int = 0
     profile_name: str = ""
     safety: str = ""  # the emergency category last advised on (bot.dialogue.safety)
+    safety_hold: bool = False  # advised: the booking waits until the patient brings it up again
     # The revision of the stored row this state was read at (bot.storage.state_store): a fact of the
     # database, not of the conversation, so it is not in the JSON and not compared.
     revision: int = field(default=0, compare=False, repr=False, metadata={"stored": False})

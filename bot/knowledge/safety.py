@@ -53,6 +53,12 @@ _TEXTS: dict[str, str] = {
     "доверяете (а если речь о близком человеке — не оставляйте его одного). Я здесь, если захотите написать.",
     "alert": "СРОЧНО: {label}. Пациенту посоветовано вызвать скорую ({ambulance}/{emergency}); свяжитесь с ним "
     "как можно скорее.",
+    "alert_suicide": "СРОЧНО: {label}. Пациенту даны телефоны доверия и {emergency}; свяжитесь с ним как можно "
+    "скорее.",
+    "hold": "Хорошо. Берегите себя и не откладывайте помощь. Когда захотите записаться на приём, просто "
+    "напишите.",
+    "hold_suicide": "Я здесь. Если станет тяжелее, пожалуйста, позвоните на телефон доверия {line} или {emergency}. "
+    "Если захотите, напишите мне.",
     "comment": "срочно",
 }
 _ADVICE: dict[str, str] = {
@@ -87,7 +93,7 @@ _LINES: tuple[tuple[str, str], ...] = (
 )
 DEFAULT_SAFETY = SafetyInfo(crisis_lines=_LINES, texts=tuple(_TEXTS.items()), advice=tuple(_ADVICE.items()))
 _PLACEHOLDER = re.compile(r"{(\w*)}")
-_ALLOWED = {"ambulance", "emergency", "advice", "lines", "label"}
+_ALLOWED = {"ambulance", "emergency", "advice", "lines", "line", "label"}
 
 
 class _Report(Protocol):

@@ -23,6 +23,7 @@ from bot.dialogue.state import ConversationState
 from bot.engine.port import Intent, Understanding
 from bot.knowledge.loader import load_knowledge
 from bot.knowledge.models import Level
+from bot.knowledge.safety import DEFAULT_SAFETY
 from bot.notify import LogNotifier
 from bot.prompts import load_texts
 from tests.conftest import OPEN_TIME
@@ -151,6 +152,22 @@ async def test_an_emergency_mid_booking_marks_the_lead_urgent_and_alerts_admins(
     [lead] = leads(app)
     assert lead.comment.startswith("срочно")
     assert "Комментарий: срочно" in lead_alert_text(lead)
+
+
+async def test_after_the_advice_the_booking_waits_for_the_patient(app: App) -> None:
+    await say(app, "запишите к неврологу")
+    await say(app, "согласна")
+    await say(app, "Мария")
+    assert "103" in joined(await say(app, "муж упал и не реагирует"))
+    calm = joined(await say(app, "хорошо, вызвали скорую"))
+    assert "Берегите себя" in calm and "номер" not in calm and "телефон" not in calm
+    assert "до 14:00 или после" in joined(await say(app, "+7 912 345 67 89"))  # the patient goes on
+
+
+def test_the_project_safety_file_says_the_embedded_defaults() -> None:
+    knowledge = load_knowledge(ROOT / "knowledge")
+    assert not knowledge.problems
+    assert knowledge.safety == DEFAULT_SAFETY
 
 
 async def test_the_same_emergency_alerts_admins_once(app: App) -> None:
