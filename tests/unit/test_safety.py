@@ -108,6 +108,16 @@ async def test_an_old_fainting_is_advised_and_the_booking_goes_on(app: App) -> N
     assert "Терапевт" in reply  # the booking carries on
 
 
+@pytest.mark.parametrize(("text", "service"), [("боль в сердце, хочу к кардиологу", "Кардиолог"),
+                                              ("носовое кровотечение, можно к лору?", "ЛОР")])  # fmt: skip
+async def test_a_booking_for_a_milder_complaint_gets_the_numbers_and_goes_on(
+    app: App, text: str, service: str
+) -> None:
+    reply = joined(await say(app, text))
+    assert "прямо сейчас" in reply and "103" in reply
+    assert service in reply and "согласн" in reply.lower()  # the booking goes on: consent is asked
+
+
 async def test_suicidal_speech_gets_the_crisis_line_and_no_booking(app: App) -> None:
     reply = joined(await say(app, "не хочу больше жить, всё бессмысленно"))
     assert "8-800-2000-122" in reply and "112" in reply and "одни" in reply

@@ -24,6 +24,9 @@ __all__ = ["Finding", "asks_if_safe", "detect", "mentions_symptoms"]
 class Finding:
     category: str  # a key of the knowledge's safety advice: "chest", "stroke", "suicide"...
     soft: bool = False  # told as past or recurring: advise, do not block the booking
+    # A booking asked for a complaint that is an emergency only when it is happening now and strong
+    # («боли в сердце, хочу к кардиологу»): the numbers are given, and the booking goes on.
+    caution: bool = False
 
 
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)?|[а-яa-z]+")
@@ -187,6 +190,14 @@ _MANY = _rx(r"\b(много|пачк\w*|упаковк\w*|горст\w*|все\s
             r"\d+\s+(штук\w*|таблет\w*)|штук\w*\s+\d+|бабушкин\w*|мамин\w*|папин\w*|чуж\w*|кучу)\b")  # fmt: skip
 _POISONING = _rx(r"\b(отрав\w*)")
 _CHILD = _rx(r"\b(" + CHILD + r")")
+_BOOKS = _rx(
+    r"\b((хочу|хотел\w*|можно|нужно|нужен|нужна|надо)\s+(\S+\s+)?(к|на)\s+\w+|запис\w*|при[её]м\w*|"
+    r"обследова\w*|консультац\w*|провери\w*)"
+)
+_NOW = _rx(
+    r"\b(сильн\w*|резк\w*|не\s+проход\w*|не\s+останавлива\w*|не\s+прекраща\w*|хлещ\w*|сейчас|только\s+что|"
+    r"пот|отда\w*|задыха\w*|минут\w*|час\w*|полчаса|давит|жжет|сжима\w*|немеет|онемел\w*|холодн\w*)\b"
+)
 _CRAMP = _rx(r"\b(икр\w*|мышц\w*|ног\w*|ступн\w*|пальц\w*|стоп[аыуе]\b|свод\w*)")
 _FIT = _rx(r"\b(пена|сознани\w*|закатил\w*|температур\w*|трясет|" + CHILD + r")")
 _CHILD_TOOK = _rx(r"\b(съел\w*|проглотил\w*|сгрыз\w*|нашел|нашла|достал\w*|случайно|наглотал\w*)")
@@ -300,6 +311,8 @@ def detect(text: str) -> Finding | None:
         return Finding(found, soft=True)
     if found in _RESOLVABLE and HISTORY.search(norm) and not _SUDDEN.search(norm):
         return Finding(found, soft=True)
+    if found in {"chest", "bleeding"} and _BOOKS.search(norm) and not _NOW.search(norm):
+        return Finding(found, soft=True, caution=True)
     return Finding(found)
 
 

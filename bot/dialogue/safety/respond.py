@@ -70,7 +70,7 @@ def safety_first(
                 return True
         return False
     if finding.soft:
-        step.answer(info.text("soft").format(**_numbers(info)))
+        step.answer(info.text("caution" if finding.caution else "soft").format(**_numbers(info)))
         return False
     _advise(state, step, finding.category, info)
     return True
