@@ -62,6 +62,7 @@ class Alert:
     reason: str = ""
     recent: tuple[str, ...] = ()
     text: str = ""
+    urgent: bool = False  # a handoff: emergency signs, the patient was told to call 103/112
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     attempts: int = 0
 
@@ -79,6 +80,8 @@ class Alert:
             body["recent"] = list(self.recent)
         if self.text:
             body["text"] = self.text
+        if self.urgent:
+            body["urgent"] = True
         return json.dumps(body, ensure_ascii=False)
 
     @classmethod
@@ -92,6 +95,7 @@ class Alert:
             reason=str(data.get("reason", "")),
             recent=tuple(str(line) for line in data.get("recent", ())),
             text=str(data.get("text", "")),
+            urgent=bool(data.get("urgent", False)),
             id=alert_id,
             attempts=attempts,
         )
@@ -104,7 +108,15 @@ def alerts_of(conversation: str, effects: Iterable[Effect]) -> list[Alert]:
         if isinstance(effect, StoreLead):
             alerts.append(Alert.about_lead(effect.lead, conversation, updated=effect.update))
         elif isinstance(effect, HandoffRequested):
-            alerts.append(Alert("handoff", conversation, reason=effect.reason, recent=tuple(effect.recent)))
+            alerts.append(
+                Alert(
+                    "handoff",
+                    conversation,
+                    reason=effect.reason,
+                    recent=tuple(effect.recent),
+                    urgent=effect.urgent,
+                )
+            )
         elif isinstance(effect, RelayToAdmins):
             alerts.append(Alert("relay", conversation, text=effect.text))
     return alerts
@@ -255,7 +267,7 @@ class AlertPoster:
                 return True
             return await self.notifier.lead(found[0], address, updated=alert.updated)
         if alert.kind == "handoff":
-            return await self.notifier.handoff(address, alert.reason, alert.recent)
+            return await self.notifier.handoff(address, alert.reason, alert.recent, urgent=alert.urgent)
         if alert.kind == "relay":
             return await self.notifier.relay(address, alert.text)
         log.error("admin alert %s of unknown kind %r; dropped", alert.id, alert.kind)

@@ -23,8 +23,11 @@ class AdminNotifier(ABC):
         """A new (or completed / unconfirmed) lead, with every field and status buttons; True once posted."""
 
     @abstractmethod
-    async def handoff(self, address: Address, reason: str, recent: Sequence[str]) -> bool:
-        """A patient asked for a person; replies to this alert go back to the patient."""
+    async def handoff(
+        self, address: Address, reason: str, recent: Sequence[str], *, urgent: bool = False
+    ) -> bool:
+        """A patient asked for a person (`urgent`: emergency signs, the bot goes on answering); replies
+        to this alert go back to the patient."""
 
     @abstractmethod
     async def relay(self, address: Address, text: str) -> bool:
@@ -58,8 +61,11 @@ class LogNotifier(AdminNotifier):
         text = f"lead {lead.id} {lead.status}: {lead.name} {lead.phone} {lead.service}"
         return self._emit(text, f"lead {lead.id} {lead.status} from {mask_key(address.key)}")
 
-    async def handoff(self, address: Address, reason: str, recent: Sequence[str]) -> bool:
-        return self._emit(f"handoff {address.key}: {reason}", f"handoff of {mask_key(address.key)}")
+    async def handoff(
+        self, address: Address, reason: str, recent: Sequence[str], *, urgent: bool = False
+    ) -> bool:
+        kind = "URGENT" if urgent else "handoff"
+        return self._emit(f"{kind} {address.key}: {reason}", f"{kind} of {mask_key(address.key)}")
 
     async def relay(self, address: Address, text: str) -> bool:
         return self._emit(f"relay {address.key}: {text}", f"a patient's message from {mask_key(address.key)}")

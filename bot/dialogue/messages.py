@@ -82,10 +82,12 @@ class StoreLead:
 
 @dataclass(frozen=True, slots=True)
 class HandoffRequested:
-    """The patient asked for a person: administrators get the recent messages."""
+    """The patient asked for a person (or, `urgent`, said something that may be an emergency):
+    administrators get the recent messages."""
 
     reason: str
     recent: tuple[str, ...] = ()
+    urgent: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,9 @@ async def test_an_emergency_mid_booking_is_urgent_for_the_administrators(
         assert "103" in advice and "112" in advice
         urgent = await bot_api.wait_for(lambda: [s for s in bot_api.to(ADMIN_CHAT) if "СРОЧНО" in s.text])
         assert "боль или давление в груди" in urgent[0].text and "давит в груди" in urgent[0].text
+        # Not a patient asking for a person: the bot goes on answering until an administrator replies.
+        assert "неотложное состояние" in urgent[0].text and "просит администратора" not in urgent[0].text
+        assert "Бот продолжает отвечать" in urgent[0].text
         for text in ("+7 912 345-67-31", "до обеда", "впервые", "да"):
             await say(run, text)
         leads = await bot_api.wait_for(

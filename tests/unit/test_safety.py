@@ -165,7 +165,7 @@ async def test_an_emergency_mid_booking_marks_the_lead_urgent_and_alerts_admins(
     reply = joined(await say(app, "ой, у мамы перекосило лицо и рука не слушается"))
     assert "103" in reply and "напишите" in reply and "Как вам удобнее" not in reply
     assert isinstance(app.notifier, LogNotifier)
-    [urgent] = [s for s in app.notifier.sent if s.startswith("handoff")]
+    [urgent] = [s for s in app.notifier.sent if s.startswith("URGENT")]
     assert "СРОЧНО" in urgent and "слабость" in urgent
     assert app.store.load(PATIENT_STATE).followup_sent  # no reminder pushes the booking
     await say(app, "до 14")
@@ -196,7 +196,7 @@ async def test_the_same_emergency_alerts_admins_once(app: App) -> None:
     await say(app, "у папы давит в груди")
     await say(app, "очень давит в груди, что делать")
     assert isinstance(app.notifier, LogNotifier)
-    assert len([s for s in app.notifier.sent if s.startswith("handoff")]) == 1
+    assert len([s for s in app.notifier.sent if s.startswith("URGENT")]) == 1
 
 
 def test_the_llm_engine_flag_is_answered_whatever_the_words() -> None:

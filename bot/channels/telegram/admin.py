@@ -280,10 +280,15 @@ class TelegramAdminNotifier(AdminNotifier):
             is not None
         )
 
-    async def handoff(self, address: Address, reason: str, recent: Sequence[str]) -> bool:
-        lines = [
-            f"🙋 <b>Пациент просит администратора</b> · {escape(CHANNEL_NAMES.get(address.channel, address.channel))}"
-        ]
+    async def handoff(
+        self, address: Address, reason: str, recent: Sequence[str], *, urgent: bool = False
+    ) -> bool:
+        title = (
+            "🚨 <b>СРОЧНО: возможно неотложное состояние</b>"
+            if urgent
+            else "🙋 <b>Пациент просит администратора</b>"
+        )
+        lines = [f"{title} · {escape(CHANNEL_NAMES.get(address.channel, address.channel))}"]
         lines.append(f"Контакт: {link(address.channel, address.contact, address.user_id)}")
         if reason:
             lines.append(f"Причина: {escape(reason)}")
@@ -291,7 +296,10 @@ class TelegramAdminNotifier(AdminNotifier):
             lines.append("\n<b>Последние сообщения:</b>")
             lines.extend(escape(line[:300]) for line in list(recent)[-RECENT_LIMIT:])
         lines.append(
-            "\n<i>Ответьте на это сообщение (Reply) — ответ уйдёт пациенту. Бот молчит, пока вы не нажмёте «Вернуть боту».</i>"
+            "\n<i>Бот продолжает отвечать пациенту. Ответьте на это сообщение (Reply) — ответ уйдёт пациенту, "
+            "и бот замолчит, пока вы не нажмёте «Вернуть боту».</i>"
+            if urgent
+            else "\n<i>Ответьте на это сообщение (Reply) — ответ уйдёт пациенту. Бот молчит, пока вы не нажмёте «Вернуть боту».</i>"
         )
         return (
             await self.post(

@@ -112,7 +112,7 @@ def _advise(state: ConversationState, step: Step, category: str, info: SafetyInf
         recent = tuple(
             f"{'Пациент' if who == 'patient' else 'Бот'}: {said}" for who, said in state.history[-10:]
         )
-        step.effects.append(HandoffRequested(reason=reason, recent=recent))
+        step.effects.append(HandoffRequested(reason=reason, recent=recent, urgent=True))
 
 
 def urgent_comment(state: ConversationState, comment: str, knowledge: Knowledge) -> str:
