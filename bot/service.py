@@ -20,7 +20,6 @@ from bot.dialogue.messages import (
     ForgetPersonalData,
     Incoming,
     Outgoing,
-    RelayToAdmins,
     StoreLead,
 )
 from bot.dialogue.sanitize import clean_incoming
@@ -187,12 +186,13 @@ class ConversationService:
         now = self.clock.now()
         state = self.store.load(address)
         if state.stage == Stage.HANDOFF and not self._handoff_expired(state, now):
-            state.remember("patient", incoming.text or incoming.button or "")
+            step = self.core.during_handoff(state, incoming, self.knowledge())
             state.last_patient_at = iso(now)
-            relay = RelayToAdmins(incoming.text or f"[{incoming.unsupported or 'сообщение'}]")
-            alerts = alerts_of(address.key, [relay])
-            self.store.save(address, state, iso(now), receipts=incoming.receipts, alerts=alerts)
-            return _Turn(state, [], [relay], alerts)
+            alerts = alerts_of(address.key, step.effects)
+            self.store.save(
+                address, state, iso(now), receipts=incoming.receipts, replies=step.replies, alerts=alerts
+            )
+            return _Turn(state, step.replies, step.effects, alerts)
         if state.stage == Stage.HANDOFF:
             state.stage = Stage.BOOKING if state.booking.specialty or state.booking.doctor else Stage.IDLE
         knowledge = self.knowledge()

@@ -22,6 +22,7 @@ from bot.dialogue.messages import (
     ForgetPersonalData,
     HandoffRequested,
     Incoming,
+    RelayToAdmins,
     Step,
     StoreLead,
 )
@@ -369,6 +370,20 @@ class DialogueCore:
             and not (u.has(Intent.BOOKING) or u.has(Intent.CORRECTION))
             and not (u.name or u.phone or u.window or u.visit)
         )
+
+    def during_handoff(self, state: ConversationState, incoming: Incoming, knowledge: Knowledge) -> Step:
+        """A message while an administrator has the conversation: relayed to them, and the bot says
+        nothing, except the advice at once when it shows emergency signs (nobody may be reading yet)."""
+        step = Step()
+        text = incoming.text.strip()
+        state.remember("patient", text or incoming.button or "")
+        step.effects.append(RelayToAdmins(incoming.text or f"[{incoming.unsupported or 'сообщение'}]"))
+        if text:
+            safety_first(state, step, text, Understanding(), knowledge)
+            state.safety_hold = False  # the administrators have the conversation: no closing line of ours
+        for reply in step.replies:
+            state.remember("bot", reply.text)
+        return step
 
     def _record(self, state: ConversationState, step: Step) -> Step:
         step.finish()

@@ -266,3 +266,16 @@ async def test_without_a_safety_file_the_embedded_texts_answer(
 
 ADDRESS = Address("console", "p1", "p1")
 PATIENT_STATE = ADDRESS
+
+
+async def test_emergency_signs_during_a_handoff_get_the_advice_and_still_reach_the_administrators(
+    app: App,
+) -> None:
+    await say(app, "позовите администратора")
+    assert await say(app, "алло?") == []  # an ordinary message: relayed, the bot stays silent
+    reply = joined(await say(app, "ему плохо, задыхается и губы синеют"))
+    assert "103" in reply and "112" in reply
+    assert isinstance(app.notifier, LogNotifier)
+    assert any(s.startswith("relay") and "задыхается" in s for s in app.notifier.sent)
+    assert any(s.startswith("URGENT") for s in app.notifier.sent)
+    assert await say(app, "вы тут?") == []  # still the administrators' conversation
