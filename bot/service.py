@@ -106,24 +106,23 @@ class _Turn:
 
 def withdrawal_notice(channel: str, forgotten: list[str], confirmed: list[str]) -> str:
     """What the administrators are told when a patient withdraws consent ('' when no row is concerned).
-    Lead IDs only: the patient's data is not repeated."""
-    if not forgotten and not confirmed:
+    `forgotten`: the rows stripped of the personal data now; `confirmed`: those of them the patient had
+    confirmed. Lead IDs only: the patient's data is not repeated."""
+    if not forgotten:
         return ""
-    parts = [f"Пациент ({channel}) отозвал согласие на обработку персональных данных."]
-    if forgotten:
-        which = "Неподтверждённая заявка" if len(forgotten) == 1 else "Неподтверждённые заявки"
-        parts.append(
-            f"{which} {', '.join(forgotten)}: имя, телефон и контакт удалены из таблицы автоматически, "
-            "статус — «отказ» (если вы не поставили свой). Прежние оповещения о "
-            f"{'ней' if len(forgotten) == 1 else 'них'} в этом чате бот очистил; если данные пациента "
-            "пересылались или копировались отдельно, удалите их, пожалуйста, вручную."
-        )
+    one = len(forgotten) == 1
+    parts = [
+        f"Пациент ({channel}) отозвал согласие на обработку персональных данных.",
+        f"{'Заявка' if one else 'Заявки'} {', '.join(forgotten)}: имя, телефон и контакт удалены из таблицы "
+        "автоматически, статус — «отказ» (если вы не поставили свой). Прежние оповещения о "
+        f"{'ней' if one else 'них'} в этом чате бот очистил; если данные пациента пересылались или "
+        "копировались отдельно, удалите их, пожалуйста, вручную.",
+    ]
     if confirmed:
-        which = "Подтверждённая заявка" if len(confirmed) == 1 else "Подтверждённые заявки"
+        which = "подтверждённой заявке" if len(confirmed) == 1 else "подтверждённым заявкам"
         parts.append(
-            f"{which} {', '.join(confirmed)} — в таблице как есть, бот их не менял. Если запись не нужна "
-            "для оказания услуги, удалите имя и телефон из этих строк вручную, а также оповещения о них в "
-            "этом чате."
+            f"По {which} {', '.join(confirmed)} пациент больше не ждёт звонка; если запись уже сделана в "
+            "медицинской системе, решите, нужна ли она."
         )
     return " ".join(parts)
 
@@ -205,10 +204,10 @@ class ConversationService:
         state.tokens_used += understanding.tokens
         leads = [(e.lead, e.update) for e in step.effects if isinstance(e, StoreLead)]
         withdrawn = had_consent and any(isinstance(e, ForgetPersonalData) for e in step.effects)
-        unconfirmed = self._unconfirmed_leads(address, state) if withdrawn else []
+        rows = self._conversation_rows(address) if withdrawn else []
         alerts = alerts_of(address.key, step.effects)
         forgotten = self.store.save(
-            address, state, iso(now), leads, due_at=self._due(state, now), forget=unconfirmed,
+            address, state, iso(now), leads, due_at=self._due(state, now), forget=rows,
             receipts=incoming.receipts, replies=step.replies, alerts=alerts,
         )  # fmt: skip
         return _Turn(state, step.replies, step.effects, alerts, withdrawn, forgotten)
@@ -239,23 +238,24 @@ class ConversationService:
             log.info("personal data of %s forgotten at the patient's request", mask_key(address.key))
         await self.alerts.post(turn.alerts, wait=ALERT_WAIT)
 
-    def _unconfirmed_leads(self, address: Address, state: ConversationState) -> list[str]:
-        """The rows this conversation has that the patient never confirmed (written on their silence)."""
-        confirmed = set(state.leads)
-        return [lead.id for lead in self.store.conversation_leads(address.key) if lead.id not in confirmed]
+    def _conversation_rows(self, address: Address) -> list[str]:
+        """Every row this conversation has, confirmed or not: a withdrawn consent takes the personal data
+        out of all of them (152-FZ: the data is processed no longer than the consent lasts)."""
+        return [lead.id for lead in self.store.conversation_leads(address.key)]
 
     async def _consent_withdrawn(
         self, address: Address, state: ConversationState, forgotten: list[Lead]
     ) -> None:
-        """The patient withdrew consent. Rows never confirmed were stripped of the personal data in the same
-        commit (the sinks follow through the outbox). Confirmed leads stay: the patient asked for an
-        appointment and the administrators may have acted on it, so they decide, and are told here."""
+        """The patient withdrew consent. Every row of the conversation was stripped of the personal data in
+        the same commit (the sinks follow through the outbox); the administrators' alerts about them are
+        cleared and the administrators are told, confirmed leads named apart."""
         if forgotten:
             await self.deliver_leads()
         cleared = await self.notifier.forget(address.key, [lead.id for lead in forgotten])
         if cleared:
             log.info("consent withdrawn in %s: %d admin alert(s) cleared", mask_key(address.key), cleared)
-        notice = withdrawal_notice(address.channel, [lead.id for lead in forgotten], list(state.leads))
+        ids = [lead.id for lead in forgotten]
+        notice = withdrawal_notice(address.channel, ids, [i for i in ids if i in state.leads])
         if notice:
             log.info("consent withdrawn in %s: %d row(s) anonymised", mask_key(address.key), len(forgotten))
             await self.notifier.warn(notice)

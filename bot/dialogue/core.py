@@ -13,9 +13,11 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 
+from bot.dialogue.amend import amend_confirmed
 from bot.dialogue.buttons import FIX_FIELDS, doctor_button, specialty_button
 from bot.dialogue.extract.intents import ACK, CALLBACK, CANCEL, ENOUGH, HELP, LATER, RESCHEDULE
 from bot.dialogue.language import fold, has_cyrillic, has_letters
+from bot.dialogue.lead_notes import compose_comment, day_note
 from bot.dialogue.messages import (
     Address,
     Button,
@@ -104,7 +106,7 @@ def lead_of(
         visit=b.visit,
         channel=address.channel,
         contact=address.contact or address.user_id,
-        comment=urgent_comment(state, b.comment or b.specialty, knowledge),
+        comment=urgent_comment(state, compose_comment(b), knowledge),
         status=status,
     )
 
@@ -148,7 +150,7 @@ class DialogueCore:
 
         if safety_first(state, step, text, u, knowledge):  # before anything else
             return self._record(state, step)
-        if u.has(Intent.RESTART):
+        if u.has(Intent.RESTART) and not u.has(Intent.HANDOFF):  # "можно сначала с администратором?"
             state.reset_booking()
             step.say(self.texts.get("restart"), self._specialty_buttons(knowledge))
             state.awaiting = Slot.SERVICE
@@ -157,12 +159,14 @@ class DialogueCore:
         if for_a_person and first_contact and u.has(Intent.GREETING):  # "Здравствуйте, позовите человека"
             step.prefix = self.texts.get("hello_prefix")
         if u.has(Intent.HANDOFF):
-            return self._handoff(state, step, text, knowledge, local, now)
+            return self._handoff(state, step, text, address, knowledge, local, now)
         if u.has(RESCHEDULE) and state.stage == Stage.IDLE:
             # Moving or cancelling an appointment is done in the clinic's system: the administrators' work.
             if self.texts.has("reschedule"):
                 step.say(self.texts.get("reschedule", phone=knowledge.clinic.phone))
-            return self._handoff(state, step, f"перенос или отмена записи: {text}", knowledge, local, now)
+            return self._handoff(
+                state, step, f"перенос или отмена записи: {text}", address, knowledge, local, now
+            )
         if u.has(HELP) and not u.has_booking_facts:
             step.say(self.texts.get("help"), self._help_buttons())
             if state.stage in (Stage.BOOKING, Stage.CONFIRM):
@@ -183,6 +187,10 @@ class DialogueCore:
             state.closed = True
             step.say(self.texts.get("booking_cancelled"))
             return self._record(state, step)
+        if state.stage == Stage.IDLE and state.last_lead:
+            amended = amend_confirmed(self, state, step, u, knowledge, local)
+            if amended is not None:
+                return self._record(state, amended)
 
         if not self._readable(incoming, text, u):
             if first_contact and not incoming.unsupported and not self._foreign(text):
@@ -266,7 +274,7 @@ class DialogueCore:
                 comment=None,
                 extra={},
             )
-        notes_said = self._apply_facts(state, step, u, knowledge)
+        notes_said = self._apply_facts(state, step, u, knowledge, local)
         answered = (
             listed
             or self._list_doctors(step, u, knowledge)
@@ -412,6 +420,7 @@ class DialogueCore:
         state: ConversationState,
         step: Step,
         text: str,
+        address: Address,
         knowledge: Knowledge,
         local: datetime,
         now: datetime,
@@ -427,7 +436,18 @@ class DialogueCore:
         recent = tuple(
             f"{'Пациент' if who == 'patient' else 'Бот'}: {said}" for who, said in state.history[-10:]
         )
-        step.effects.append(HandoffRequested(reason=text or "пациент просит администратора", recent=recent))
+        reason = text or "пациент просит администратора"
+        b = state.booking
+        if state.consent.given_at and b.phone and (b.doctor or b.specialty):
+            # What the patient already gave is not lost: the row, «не подтверждена», for the administrator.
+            lead_id = state.lead_id or self.new_id()
+            lead = lead_of(state, address, local, knowledge, lead_id, Status.UNCONFIRMED)
+            step.effects.append(StoreLead(lead, update=bool(state.lead_id)))
+            state.lead_id = lead_id
+            state.unconfirmed_recorded = True
+            state.unconfirmed_at = now.astimezone(UTC).isoformat(timespec="milliseconds")
+            reason = f"{reason} (собранное записано в заявку {lead_id}, статус «не подтверждена»)"
+        step.effects.append(HandoffRequested(reason=reason, recent=recent))
         step.say(self.texts.get("handoff", when=when))
         return self._record(state, step)
 
@@ -443,7 +463,7 @@ class DialogueCore:
         return self._record(state, step)
 
     def _apply_facts(
-        self, state: ConversationState, step: Step, u: Understanding, knowledge: Knowledge
+        self, state: ConversationState, step: Step, u: Understanding, knowledge: Knowledge, local: datetime
     ) -> bool:
         """Take every validated fact of the message; returns True when something had to be said about them."""
         b = state.booking
@@ -451,6 +471,14 @@ class DialogueCore:
         before = (b.doctor, b.specialty, b.name, b.phone, b.window, b.visit)
         by_name = {d.full_name: d for d in knowledge.doctors}
         doctors = [by_name[name] for name in u.doctors if name in by_name]
+        not_meant = set(u.extra.get("not_doctors", "").split("|")) - {""}
+        if b.doctor in not_meant and not doctors:
+            # "нет, не к Петровой", "Кузнецова — это я": that doctor was never asked for
+            step.note(self.texts.get("doctor_dropped", doctor=by_name[b.doctor].short_name))
+            b.doctor = ""
+            if not u.specialty:
+                b.specialty = ""
+        state.choices = [c for c in state.choices if c not in not_meant]
         if state.choices and doctors:
             narrowed = [d for d in doctors if d.full_name in state.choices]
             doctors = narrowed or doctors
@@ -517,11 +545,29 @@ class DialogueCore:
             b.visit = u.visit
         if state.awaiting != Slot.CONFIRM:
             self._acknowledge(step, before, state, knowledge)
+        self.take_details(state, step, u, knowledge, local)
         also = u.extra.get("also", "")
         if also in knowledge.specialties and also != b.specialty and b.specialty and not doctors:
             state.next_specialty = also  # "к лору и к неврологу": the second request follows the first
             step.note(self.texts.get("second_booking_later", second=also))
         return said
+
+    def take_details(
+        self, state: ConversationState, step: Step, u: Understanding, knowledge: Knowledge, local: datetime
+    ) -> None:
+        """What the administrator needs for the comment; a day the clinic is closed is said at once."""
+        details = state.booking.details
+        for key in ("home", "bedridden", "urgent", "age", "phone2", "surname"):
+            if u.extra.get(key):
+                details[key] = u.extra[key]
+        code = u.extra.get("day", "")
+        if code:
+            words, closed = day_note(code, local, knowledge.clinic)
+            if words:
+                details["day"] = words
+            if closed:
+                hours = knowledge.clinic.hours_text or "по будням"
+                step.note(self.texts.get("closed_day", day=closed, hours=hours))
 
     def _acknowledge(
         self, step: Step, before: tuple[str, ...], state: ConversationState, knowledge: Knowledge
@@ -683,6 +729,7 @@ class DialogueCore:
         lead = lead_of(state, address, local, knowledge, lead_id, Status.NEW)
         step.effects.append(StoreLead(lead, update=bool(state.lead_id)))
         state.leads.append(lead_id)
+        state.last_lead = lead.to_row()
         clinic = knowledge.clinic
         if clinic_open(clinic, local) and clinic_open(
             clinic, local + timedelta(minutes=clinic.callback_minutes)

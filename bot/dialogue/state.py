@@ -25,6 +25,7 @@ class Slot(StrEnum):
     VISIT = "visit"
     CONFIRM = "confirm"
     CORRECTION = "correction"
+    AMEND_SERVICE = "amend_service"  # "врач не тот" after «Заявка принята»: the answer rewrites that lead
     MORE = "more"  # a lead was just confirmed: "anything else?" (another doctor, a question, or nothing)
 
 
@@ -40,6 +41,8 @@ class Booking:
     phone: str = ""  # E.164
     window: str = ""
     visit: str = ""
+    # What the administrator needs besides the fields (bot.dialogue.lead_notes): "home", "age", "day"...
+    details: dict[str, str] = field(default_factory=dict)
 
     def service_label(self, display: str = "") -> str:
         return display or self.specialty
@@ -68,6 +71,9 @@ class ConversationState:
     history: list[list[str]] = field(default_factory=list)  # [who, text], the recent turns
     lead_id: str = ""  # the ID of this request's row if it was already recorded unconfirmed
     leads: list[str] = field(default_factory=list)  # IDs of the confirmed requests of this conversation
+    # The last confirmed lead's row (sheets.schema.Lead.to_row): a change the patient makes afterwards
+    # rewrites that row instead of starting a second one.
+    last_lead: list[str] = field(default_factory=list)
     phone_attempts: int = 0
     misunderstood: int = 0
     # timers of "nothing is lost" (ISO times, UTC)
@@ -95,7 +101,8 @@ class ConversationState:
     def reset_booking(self) -> None:
         self.stage = Stage.IDLE
         self.awaiting = ""
-        self.booking = Booking(name=self.booking.name, phone=self.booking.phone)
+        personal = {k: v for k, v in self.booking.details.items() if k in ("surname", "phone2")}
+        self.booking = Booking(name=self.booking.name, phone=self.booking.phone, details=personal)
         self.choices = []
         self.lead_id = ""
         self.phone_attempts = 0
@@ -104,6 +111,7 @@ class ConversationState:
 
     def forget_personal_data(self) -> None:
         self.booking = Booking()
+        self.last_lead = []
         self.history = []
         self.lead_id = ""
         self.profile_name = ""

@@ -6,11 +6,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from bot.dialogue.extract.doctors import DoctorIndex
+from bot.dialogue.extract.details import extract_details
+from bot.dialogue.extract.doctors import DoctorIndex, DoctorMatch
 from bot.dialogue.extract.faq import FaqIndex
 from bot.dialogue.extract.intents import detect_intents
-from bot.dialogue.extract.names import extract_name, name_anywhere
-from bot.dialogue.extract.phone import PhoneResult, extract_phone, normalise_phone
+from bot.dialogue.extract.names import capitalise_name, extract_name, name_anywhere
+from bot.dialogue.extract.phone import PhoneResult, all_phones, extract_phone, normalise_phone
 from bot.dialogue.extract.visit import extract_visit
 from bot.dialogue.extract.windows import extract_window
 from bot.dialogue.language import clean, fold, lemma, words
@@ -43,6 +44,12 @@ _HAVE_DOCTOR = re.compile(
     r"^(а\s+)?\w+(\s+\w+)?\s+(у\s+вас\s+есть|есть\s+у\s+вас|у\s+вас\s+делают|делаете)\s*\??\s*$"
 )
 _QUESTION_SENTENCE = re.compile(r"[^.!?]*\?")
+# A phone given as another way to reach the patient, not instead of the first one.
+_SECOND_PHONE = re.compile(
+    r"(втор\w+\s+(номер|телефон)|ещ[её]\s+(один\s+)?(номер|телефон)|дополнительн\w*|запасн\w*|"
+    r"\bмуж\w*|\bжен[аыу]\b|\bмам[аыу]\b|\bпап[аыу]\b|\bдочер\w*|\bсына\b|если\s+не\s+дозвон\w*|"
+    r"\bрабоч\w+\s+(номер|телефон))"
+)
 _NO_HIT = FaqHit(FaqEntry(question="", answer=""), 0.0)
 # Words that name a field of the booking in a correction, in the order of FIX_FIELDS.
 _FIELD_WORDS = (
@@ -114,9 +121,11 @@ class OfflineEngine(Engine):
             state.awaiting == Slot.CONSENT and not intents & {Intent.YES, Intent.NO, Intent.QUESTION}
         )
         name = extract_name(text, expecting=expecting_name)
+        match = idx.doctors.match(text, among=tuple(state.choices))
+        if not name and match.patient_name:
+            name = capitalise_name(match.patient_name)  # "Надежда Кузнецова, ...", "Любовь Ивановна, ..."
         if not name and phone.e164 and not incoming.contact_phone:
             name = name_anywhere(text)  # "уролог Ольга +7 917 111-22-33": a name among the contacts
-        match = idx.doctors.match(text, among=tuple(state.choices))
         if match.doctors and self._surname_is_the_patients(state, text):
             match = replace(match, doctors=())
         doctors = match.doctors
@@ -134,6 +143,9 @@ class OfflineEngine(Engine):
         if phone.e164 and Intent.NO in intents and state.awaiting == Slot.CONFIRM:
             intents.add(Intent.CORRECTION)
         extra = {"missing_specialty": match.missing_specialty} if match.missing_specialty else {}
+        phone_e164 = self._details(state, text, match, phone.e164, extra)
+        if phone_e164 != phone.e164:
+            phone = PhoneResult(e164=phone_e164)
         if match.also and not doctors:
             extra["also"] = match.also[0]  # "к лору и к неврологу": the second is booked after the first
         if not (doctors or match.specialty or match.specialty_options or match.missing_specialty):
@@ -171,10 +183,46 @@ class OfflineEngine(Engine):
         return self._with_faq(u, text, idx, idle=idle)
 
     @staticmethod
+    def _details(
+        state: ConversationState, text: str, match: DoctorMatch, phone: str | None, extra: dict[str, str]
+    ) -> str | None:
+        """What the administrator needs beyond the form (home visit, age, day, urgency, a second phone, the
+        surname, doctors not meant) into `extra`; returns the phone to take as the patient's."""
+        details = extract_details(text)
+        for key, value in (
+            ("home", details.home),
+            ("bedridden", details.bedridden),
+            ("urgent", details.urgent),
+        ):
+            if value:
+                extra[key] = "yes"
+        if details.age:
+            extra["age"] = details.age
+        if details.day:
+            extra["day"] = details.day
+        if match.patient_surname:
+            extra["surname"] = capitalise_name(match.patient_surname)
+        if match.not_doctors:
+            extra["not_doctors"] = "|".join(match.not_doctors)
+        phones = all_phones(text) if phone else []
+        if len(phones) > 1:
+            extra["phone2"] = next(p for p in phones if p != phone)
+        elif (
+            phone
+            and state.booking.phone
+            and phone != state.booking.phone
+            and _SECOND_PHONE.search(fold(text))
+        ):
+            extra["phone2"] = phone  # "запишите ещё номер мужа": the first phone stays the patient's
+            return None
+        return phone
+
+    @staticmethod
     def _field_to_fix(state: ConversationState, text: str, intents: set[str]) -> str | None:
         """The one booking field a correction names ("телефон не тот", or "время" after "что исправить?")."""
         correcting = (
             state.awaiting == Slot.CORRECTION
+            or (state.stage == Stage.IDLE and bool(state.last_lead) and Intent.CORRECTION in intents)
             or (state.awaiting == Slot.CONFIRM and Intent.NO in intents)
             or (state.stage in (Stage.BOOKING, Stage.CONFIRM) and Intent.CORRECTION in intents)
         )

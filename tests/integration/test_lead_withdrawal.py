@@ -1,6 +1,6 @@
 """A patient withdraws consent: an unconfirmed row loses the personal data everywhere (CSV, the Google Sheet
-through the outbox, the local record), once, even across a restart; confirmed leads are the
-administrators' to handle, and they are told."""
+through the outbox, the local record), once, even across a restart; a confirmed lead too; the
+administrators are told."""
 
 from __future__ import annotations
 
@@ -129,22 +129,24 @@ async def test_the_administrators_status_stays_but_the_personal_data_goes(
         assert_forgotten(lead, lead_id, status=Status.NOT_REACHED)
 
 
-async def test_confirmed_leads_stay_and_the_administrators_are_told(
+async def test_a_confirmed_lead_loses_the_personal_data_too_and_the_administrators_are_told(
     both: App, clock: FakeClock, sheets_api: FakeSheetsApi
 ) -> None:
+    """Issue 17: «данные удалены» was said while the confirmed row kept the name and phone as «новая»."""
     clock.set(clinic_time(10))
     await say(both, "Я Ольга, хочу к лору после обеда, впервые, 89123456789")
     await say(both, "да")
     assert "Заявка принята" in await say(both, "да")
     await both.flusher.flush()
     [confirmed] = both.store.leads()
-    outbox_items = both.db.query("SELECT COUNT(*) FROM outbox")[0][0]
+    assert confirmed.phone == "+79123456789"
     await say(both, WITHDRAW)
     await both.flusher.flush()
-    assert both.db.query("SELECT COUNT(*) FROM outbox")[0][0] == outbox_items
-    assert sheet_leads(sheets_api) == [confirmed] and both.sinks["csv"].read_all() == [confirmed]
+    for lead in (*both.sinks["csv"].read_all(), *sheet_leads(sheets_api), *both.store.leads()):
+        assert_forgotten(lead, confirmed.id)
+    assert "79123456789" not in local_text(both) and "Ольга" not in local_text(both)
     [notice] = [a for a in alerts(both) if "отозвал согласие" in a]
-    assert confirmed.id in notice and "вручную" in notice and "79123456789" not in notice
+    assert confirmed.id in notice and "подтверждённой" in notice and "79123456789" not in notice
 
 
 async def test_a_refusal_before_any_data_tells_nobody(both: App, clock: FakeClock) -> None:

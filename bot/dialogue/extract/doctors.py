@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from rapidfuzz import fuzz, process
 
+from bot.dialogue.extract.self_intro import name_kind, name_pair, self_intro
 from bot.dialogue.language import content_lemmas, fold, lemma, morph, words
 from bot.knowledge.models import Doctor
 
@@ -168,6 +169,12 @@ class DoctorMatch:
     missing_specialty: str | None = None  # a specialty patients name that this clinic does not have
     also: tuple[str, ...] = ()  # further specialties named in the same message ("к лору и к неврологу")
     named: bool = False  # the specialty was named as such ("лор", "кардиолог"), not found from a complaint
+    full_name: bool = False  # the doctor was named with first name and patronymic
+    asked: bool = False  # a doctor's surname after "к", "у", "доктор": asked for, not merely mentioned
+    # Doctors whose surname the patient said but did not ask for: "не к Петровой", "Кузнецова это я".
+    not_doctors: tuple[str, ...] = ()
+    patient_surname: str = ""  # the patient's own surname, as written ("кузнецова"), for the comment
+    patient_name: str = ""  # the first name of the patient's self-introduction ("надежда")
 
 
 @dataclass
@@ -253,11 +260,33 @@ class DoctorIndex:
 
     def match(self, text: str, *, among: tuple[str, ...] = ()) -> DoctorMatch:
         tokens = words(text)
+        intro = self_intro(tokens)
+        by_surname = self._by_surname(text, tokens, among, intro.positions)
+        found = self._match(text, tokens, by_surname)
+        surname = intro.surname or by_surname.patient_surname
+        first_name = intro.first_name or by_surname.patient_name
+        if surname or first_name or found.not_doctors:
+            mentioned = tuple(d.full_name for d in self.by_form.get(surname, ()))
+            gone = tuple(n for n in dict.fromkeys(found.not_doctors + mentioned) if n not in found.doctors)
+            return replace(found, not_doctors=gone, patient_surname=surname, patient_name=first_name)
+        return found
+
+    def _match(self, text: str, tokens: list[str], found: DoctorMatch) -> DoctorMatch:
         lemmas_ = [lemma(t) for t in tokens]
-        found = self._by_surname(text, tokens, among)
+        specialty = self._specialty(tokens, lemmas_, fold(text))
+        if found.doctors and specialty and not found.full_name:
+            # An explicit specialty outranks a surname: the doctors of it among those named, or, when the
+            # surname was only mentioned (not "к Петровой"), the specialty alone.
+            by_name = {d.full_name: d for d in self.doctors}
+            fitting = tuple(n for n in found.doctors if by_name[n].specialty == specialty)
+            if fitting:
+                return replace(found, doctors=fitting)
+            if not found.asked:
+                found = DoctorMatch(not_doctors=found.doctors + found.not_doctors)
+        if found.unknown and specialty:
+            found = DoctorMatch(not_doctors=found.not_doctors)  # "к Сидоровой, гинекологу": the specialty
         if found.doctors or found.unknown:
             return found
-        specialty = self._specialty(tokens, lemmas_, fold(text))
         said = set(lemmas_)
         said |= {PATIENT_WORDS[lem] for lem in said if PATIENT_WORDS.get(lem) in self.service_lemmas}
         service, options = self._service(said)
@@ -271,25 +300,49 @@ class DoctorIndex:
                 )
             )
             return DoctorMatch(
-                specialty=specialty, comment=service.phrase if service else None, also=also, named=True
+                specialty=specialty,
+                comment=service.phrase if service else None,
+                also=also,
+                named=True,
+                not_doctors=found.not_doctors,
             )
+        gone = found.not_doctors
         if self.children and _CHILD & set(lemmas_) and (service or options):
             # A child with a complaint goes to the paediatrician first, as clinics do.
-            return DoctorMatch(specialty=self.children, comment=service.phrase if service else None)
+            return DoctorMatch(
+                specialty=self.children, comment=service.phrase if service else None, not_doctors=gone
+            )
         if service and not options:
-            return DoctorMatch(specialty=service.specialty, comment=service.phrase)
+            return DoctorMatch(specialty=service.specialty, comment=service.phrase, not_doctors=gone)
         if options:
-            return DoctorMatch(specialty_options=options, comment=service.phrase if service else None)
+            return DoctorMatch(
+                specialty_options=options, comment=service.phrase if service else None, not_doctors=gone
+            )
         for lem in lemmas_:
             if lem in self.absent:
-                return DoctorMatch(missing_specialty=self.absent[lem])
-        return DoctorMatch()
+                return DoctorMatch(missing_specialty=self.absent[lem], not_doctors=gone)
+        return DoctorMatch(not_doctors=gone)
 
-    def _by_surname(self, text: str, tokens: list[str], among: tuple[str, ...]) -> DoctorMatch:
+    def _by_surname(
+        self, text: str, tokens: list[str], among: tuple[str, ...], mine: frozenset[int] = frozenset()
+    ) -> DoctorMatch:
         hits: dict[str, None] = {}
         named: dict[str, None] = {}  # doctors named with first name and patronymic: these settle a tie
+        negated: dict[str, None] = {}  # "не к Петровой", "не Иванова"
+        patient = ("", "")  # (surname, first name) of a "Надежда Кузнецова" written without "к"
+        asked = False
         for i, token in enumerate(tokens):
-            for doctor in self.by_form.get(token, ()):
+            for doctor in self.by_form.get(token, ()) if i not in mine else ():
+                before = tokens[i - 1] if i else ""
+                if before == "не" or (before in ("к", "ко", "у") and i > 1 and tokens[i - 2] == "не"):
+                    negated.setdefault(doctor.full_name, None)
+                    continue
+                pair = name_pair(tokens, i)
+                if pair and pair not in self._first_name_forms(doctor):
+                    negated.setdefault(doctor.full_name, None)  # "Надежда Кузнецова, ...": the patient
+                    patient = (token, pair)
+                    continue
+                asked = asked or before in _BEFORE_DOCTOR
                 hits.setdefault(doctor.full_name, None)
             # "к Елене Викторовне", "Иванова Марина Сергеевна"; not the patient's own "я Марина Сергеевна"
             for doctor, first_names in self.by_patronymic.get(token, ()) if i >= 2 else ():
@@ -298,29 +351,45 @@ class DoctorIndex:
                     before in _BEFORE_DOCTOR or doctor in self.by_form.get(before, ())
                 ):
                     named.setdefault(doctor.full_name, None)
+        gone = tuple(n for n in negated if n not in hits and n not in named)
+        if patient[0] and not hits and not named:
+            return DoctorMatch(not_doctors=gone, patient_surname=patient[0], patient_name=patient[1])
         if named:
-            return DoctorMatch(doctors=tuple(named))
+            return DoctorMatch(doctors=tuple(named), full_name=True, asked=True, not_doctors=gone)
         if among:
             chosen = [name for name in hits if name in among]
             if chosen:
-                return DoctorMatch(doctors=tuple(chosen))
+                return DoctorMatch(doctors=tuple(chosen), asked=asked, not_doctors=gone)
         if hits:
-            return DoctorMatch(doctors=tuple(hits))
+            return DoctorMatch(doctors=tuple(hits), asked=asked, not_doctors=gone)
+        if gone:
+            return DoctorMatch(not_doctors=gone)
         # A typo in a surname ("Смирновй"), or a doctor we do not have ("к Пупкину").
         original = re.findall(r"[А-ЯЁа-яё]+", text)
         for i, token in enumerate(tokens):
             if len(token) < 4 or token in self.specialty_keys or lemma(token) in self.service_lemmas:
                 continue
+            if i in mine or name_kind(token) in ("patronymic", "name"):
+                continue  # the patient's own name, or "Петровна", is no typo of a doctor's surname
             after_marker = i > 0 and tokens[i - 1] in _BEFORE_DOCTOR
             capitalised = i < len(original) and original[i][:1].isupper() and i > 0
             if not (after_marker or capitalised):
                 continue
             best = process.extractOne(token, list(self.by_form), scorer=fuzz.ratio, score_cutoff=84)
+            if best and name_kind(token) == "surname" and morph().word_is_known(token):
+                best = None  # "к Кузнецовой" is another surname (a woman's), not a typo of Кузнецов
             if best:
-                return DoctorMatch(doctors=tuple(d.full_name for d in self.by_form[best[0]]))
+                typo = tuple(d.full_name for d in self.by_form[best[0]])
+                return DoctorMatch(doctors=typo, asked=after_marker)
             if after_marker and self._looks_like_surname(token):
                 return DoctorMatch(unknown=self._nominative(token), suggestions=self._closest(token))
         return DoctorMatch()
+
+    def _first_name_forms(self, doctor: Doctor) -> frozenset[str]:
+        parts = doctor.full_name.split()
+        if len(parts) < 2:
+            return frozenset()
+        return frozenset(_word_forms(parts[1], "Name", doctor_gender(doctor)))
 
     @staticmethod
     def _nominative(token: str) -> str:

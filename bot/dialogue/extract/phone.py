@@ -162,3 +162,17 @@ def extract_phone(text: str, *, expecting: bool = False) -> PhoneResult:
 def normalise_phone(raw: str) -> str | None:
     """A shared contact's phone (may lack '+') to E.164, or None."""
     return _validate(raw if raw.strip().startswith(("+", "8")) else "+" + raw.strip()).e164 if raw else None
+
+
+def all_phones(text: str) -> list[str]:
+    """Every valid phone of the text, in order, without repeats ("мой 8917..., муж 8927...")."""
+    converted = words_to_digits(text) if re.search(r"[а-яё]", text, re.IGNORECASE) else text
+    found: list[str] = []
+    for match in _CANDIDATE.finditer(converted):
+        raw = match.group(1)
+        if len(_DIGITS.findall(raw)) < 10 or _DATE.fullmatch(raw.strip()):
+            continue
+        e164 = _validate(raw).e164
+        if e164 and e164 not in found:
+            found.append(e164)
+    return found
