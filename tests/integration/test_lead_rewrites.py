@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bot.bootstrap import App
 from bot.clock import FakeClock
+from bot.notify import LogNotifier
 from sheets.google import GoogleSheetsSink
 from sheets.schema import Status
 from tests.fakes.sheets_api import FakeSheetsApi
@@ -77,3 +78,48 @@ async def test_without_an_administrators_status_the_row_becomes_new(
     assert [(r[0], r[10]) for r in sheet_rows(sheets_api)] == [(lead_id, Status.NEW)]
     assert [(x.id, x.status) for x in both.sinks["csv"].read_all()] == [(lead_id, Status.NEW)]
     assert PATIENT.key in {str(r[0]) for r in both.db.query("SELECT conversation FROM leads")}
+
+
+async def confirmed_lead(app: App, clock: FakeClock) -> str:
+    clock.set(clinic_time(10))
+    setup(app, clock)
+    await say(app, "Я Ольга, хочу к лору после обеда, впервые, 89123456789")
+    await say(app, "да")
+    assert "Заявка принята" in await say(app, "да")
+    await app.flusher.flush()
+    [lead] = app.store.leads()
+    return lead.id
+
+
+async def test_a_phone_corrected_after_the_confirmation_rewrites_the_row_everywhere(
+    both: App, clock: FakeClock, sheets_api: FakeSheetsApi
+) -> None:
+    """Issue 17: «Поменяла телефон» was said while the row kept the old number and a second lead appeared."""
+    lead_id = await confirmed_lead(both, clock)
+    await both.service.set_status(lead_id, Status.IN_WORK, "admin:7")
+    reply = await say(both, "ой, в номере ошиблась, верный 8 927 765-43-21")
+    assert "Исправила" in reply
+    await both.flusher.flush()
+    [row] = sheet_rows(sheets_api)
+    assert (row[0], row[3], row[10]) == (lead_id, "+79277654321", Status.IN_WORK)
+    assert "исправлено пациентом после подтверждения: телефон" in row[9]
+    [csv_row] = both.sinks["csv"].read_all()
+    assert (csv_row.id, csv_row.phone) == (lead_id, "+79277654321")
+    [local] = both.store.leads()
+    assert (local.phone, local.status) == ("+79277654321", Status.IN_WORK)
+    assert isinstance(both.notifier, LogNotifier)  # the administrators see the row again, corrected
+    assert [a for a in both.notifier.sent if a.startswith(f"lead {lead_id}")][-1].count("+79277654321") == 1
+
+
+async def test_a_handoff_at_the_summary_writes_the_row_unconfirmed(
+    both: App, clock: FakeClock, sheets_api: FakeSheetsApi
+) -> None:
+    clock.set(clinic_time(10))
+    setup(both, clock)
+    await say(both, "Я Ольга, хочу к лору после обеда, впервые, 89123456789")
+    assert "Проверьте" in await say(both, "да")
+    assert "Передаю" in await say(both, "а можно сначала с живым администратором?")
+    await both.flusher.flush()
+    [row] = sheet_rows(sheets_api)
+    assert (row[2], row[3], row[4], row[10]) == ("Ольга", "+79123456789", "ЛОР", Status.UNCONFIRMED)
+    assert [lead.id for lead in both.sinks["csv"].read_all()] == [row[0]]
