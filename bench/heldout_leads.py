@@ -158,7 +158,8 @@ async def main(verbose: bool, only: str) -> int:
         for i, case in enumerate(cases):
             passed, problems, transcript = await run_case(case, Path(tmp) / f"c{i}")
             ok += passed
-            tally = by_kind.setdefault(case.get("kind", ""), [0, 0])
+            group = f"round {case.get('round', 1)}: {case.get('kind', '')}"
+            tally = by_kind.setdefault(group, [0, 0])
             tally[0] += passed
             tally[1] += 1
             if not passed:
@@ -167,6 +168,10 @@ async def main(verbose: bool, only: str) -> int:
                 print("\n".join(transcript))
     for kind, (good, total) in by_kind.items():
         print(f"  {kind}: {good}/{total}")
+    for rnd in sorted({c.get("round", 1) for c in cases}):
+        mine = [k for k in by_kind if k.startswith(f"round {rnd}:")]
+        good, total = sum(by_kind[k][0] for k in mine), sum(by_kind[k][1] for k in mine)
+        print(f"round {rnd}: {good}/{total}")
     print(f"held-out leads: {ok}/{len(cases)} handled correctly")
     print(f"FIGURE heldout_leads_ok {ok} cases")
     return 0

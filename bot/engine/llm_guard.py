@@ -139,6 +139,11 @@ def _grounded_doctor(
         full = found[0] if len(found) == 1 else None
     if not full:
         return None
+    if full in offline.extra.get("not_doctors", "").split("|"):
+        return None  # "я Кузнецова", "не к Петровой": the code found the name is not the doctor asked for
+    specialty = next(d.specialty for d in facts.knowledge.doctors if d.full_name == full)
+    if offline.specialty and specialty != offline.specialty and full not in offline.doctors:
+        return None  # an explicit specialty outranks a surname the model picked
     if full in offline.doctors or full in state.choices or full in offline.suggestions:
         return full
     surname = full.split()[0]

@@ -204,7 +204,7 @@ class OfflineEngine(Engine):
             extra["surname"] = capitalise_name(match.patient_surname)
         if match.not_doctors:
             extra["not_doctors"] = "|".join(match.not_doctors)
-        phones = all_phones(text) if phone else []
+        phones = all_phones(text) if phone and len(re.findall(r"\d", text)) >= 20 else []
         if len(phones) > 1:
             extra["phone2"] = next(p for p in phones if p != phone)
         elif (

@@ -99,6 +99,19 @@ def test_doctor_must_be_in_the_list_and_named_by_the_patient(facts: KnowledgeFac
     assert got == {"doctor": "Кузнецов Андрей Павлович"}
 
 
+def test_the_patients_own_surname_is_not_taken_as_the_doctor(facts: KnowledgeFacts) -> None:
+    """Issue 17: «я Кузнецова, к гинекологу» — a model answering Кузнецов (ЛОР) is overruled by the code."""
+    text = "я Кузнецова, мне к гинекологу"
+    offline = Understanding(specialty="Гинеколог", extra={"not_doctors": "Кузнецов Андрей Павлович"})
+    assert accept_fields(turn(doctor="Кузнецов Андрей Павлович"), offline, state(), text, facts) == {}
+    # a surname mentioned beside another specialty: the specialty stays
+    offline = Understanding(specialty="Невролог")
+    got = accept_fields(
+        turn(doctor="Петрова Ольга Александровна"), offline, state(), "Петрова, к неврологу", facts
+    )
+    assert got == {}
+
+
 def test_specialty_must_be_one_of_the_list(facts: KnowledgeFacts) -> None:
     none = Understanding()
     got = accept_fields(turn(specialty="невролог"), none, state(), "поясницу ломит третий день", facts)

@@ -70,9 +70,20 @@ class Details:
         return bool(self.home or self.bedridden or self.age or self.urgent or self.day)
 
 
+_WEEKDAY_PATTERNS = tuple(
+    (weekday, re.compile(f"{word}|{_DAY_CONTEXT}{short}\\b")) for weekday, word, short in _WEEKDAYS
+)
+# A cheap test before the patterns: most messages name no day, no age, no home visit.
+_ANY_CUE = re.compile(
+    r"(\d|понедельн|вторн|сред|четверг|пятниц|суббот|воскрес|\bпн\b|\bвт\b|\bср\b|\bчт\b|\bпт\b|\bсб\b|"
+    r"\bвс\b|завтра|сегодня|прийти|приех|добрат|может|дом|выезд|вызов|вызва|пригласить|лежач|ход|вста|прикован|маломобил|дойд|добер|"
+    r"срочн|скорее|быстрее|раньше|неотлож)"
+)
+
+
 def _day(low: str) -> str:
-    for weekday, word, short in _WEEKDAYS:
-        if re.search(word, low) or re.search(_DAY_CONTEXT + short + r"\b", low):
+    for weekday, pattern in _WEEKDAY_PATTERNS:
+        if pattern.search(low):
             return f"wd:{weekday}"
     relative = _RELATIVE.search(low)
     if relative:
@@ -91,6 +102,8 @@ def _day(low: str) -> str:
 
 def extract_details(text: str) -> Details:
     low = fold(text)
+    if not _ANY_CUE.search(low):
+        return Details()
     age = ""
     match = _AGE.search(low)
     if match and 0 < int(match.group(2)) <= 120:

@@ -27,10 +27,14 @@ _INTROS: tuple[tuple[str, ...], ...] = (
     ("пишет",),
     ("беспокоит",),
 )
+_INTROS_BY_WORD: dict[str, tuple[tuple[str, ...], ...]] = {
+    first: tuple(i for i in _INTROS if i[0] == first) for first in {i[0] for i in _INTROS}
+}
 # Words after which a name is the doctor asked for.
 DOCTOR_MARKERS = frozenset({"к", "ко", "у", "доктор", "доктору", "доктора", "врач", "врачу", "врача", "на"})
 # "Кузнецова это я", "Иванова — моя фамилия": the name comes first.
 _AFTER: tuple[tuple[str, ...], ...] = (("это", "я"), ("это", "моя"), ("моя", "фамилия"), ("мне", "фамилия"))
+_AFTER_FIRST = frozenset(a[0] for a in _AFTER)
 
 
 @lru_cache(maxsize=20_000)
@@ -49,6 +53,7 @@ def name_kind(token: str) -> str:
     return ""
 
 
+@lru_cache(maxsize=20_000)
 def is_first_name(token: str) -> bool:
     """A first name in the nominative ("анна", "надежда"): the form a patient signs with."""
     return any("Name" in p.tag and p.tag.case == "nomn" for p in morph().parse(token)[:4])
@@ -78,7 +83,7 @@ def self_intro(tokens: list[str]) -> SelfIntro:
     mine: set[int] = set()
     n = len(tokens)
     for i in range(n):
-        for intro in _INTROS:
+        for intro in _INTROS_BY_WORD.get(tokens[i], ()):
             if tuple(tokens[i : i + len(intro)]) != intro:
                 continue
             j = i + len(intro)
@@ -93,7 +98,7 @@ def self_intro(tokens: list[str]) -> SelfIntro:
                 j += 1
                 took += 1
             break
-        for after in _AFTER:
+        for after in _AFTER if tokens[i] in _AFTER_FIRST else ():
             if i > 0 and tuple(tokens[i : i + len(after)]) == after and name_kind(tokens[i - 1]):
                 mine.add(i - 1)
                 if i > 1 and name_kind(tokens[i - 2]) and not _marker_before(tokens, i - 1):
