@@ -68,10 +68,15 @@ def amend_confirmed(
         step.say(texts.get(key), buttons, request_contact=fix == "phone")
         state.awaiting = slot
         return step
-    amending_service = state.awaiting == Slot.AMEND_SERVICE or u.has(Intent.CORRECTION)
+    amending_service = state.awaiting == Slot.AMEND_SERVICE or (
+        u.has(Intent.CORRECTION) and "another" not in u.extra
+    )
     service = _new_service(u, knowledge) if amending_service else ""
     if not service and (u.doctors or u.specialty or u.specialty_options or u.unknown_doctor):
         return None  # another doctor: a new request
+    asking = u.has(Intent.QUESTION) and not (u.name or u.phone or u.has(Intent.CORRECTION))
+    if asking and not service:
+        return None  # "вы работаете утром?", "а в субботу открыто?": a question, not a change
     changes: list[tuple[str, str]] = []
     values: dict[str, str] = {}
     for field, what, new in (

@@ -17,7 +17,7 @@ from bot.dialogue.amend import amend_confirmed
 from bot.dialogue.buttons import FIX_FIELDS, doctor_button, specialty_button
 from bot.dialogue.extract.intents import ACK, CALLBACK, CANCEL, ENOUGH, HELP, LATER, RESCHEDULE
 from bot.dialogue.language import fold, has_cyrillic, has_letters
-from bot.dialogue.lead_notes import compose_comment, day_note
+from bot.dialogue.lead_notes import compose_comment, day_note, details_line
 from bot.dialogue.messages import (
     Address,
     Button,
@@ -700,6 +700,7 @@ class DialogueCore:
             service=service_label(state, knowledge),
             window=self.texts.get("window_any") if b.window == Window.ANY else b.window,
             visit=b.visit,
+            details=details_line(b),
         )
 
     @staticmethod

@@ -53,6 +53,12 @@ def detail_phrase(key: str, value: str) -> str:
     return value
 
 
+def details_line(booking: Booking) -> str:
+    """The details as the summary's last line ("\n• Для администратора: ..."), or '' when there are none."""
+    said = [detail_phrase(k, booking.details[k]) for k in DETAIL_KEYS[:-1] if booking.details.get(k)]
+    return f"\n• Для администратора: {'; '.join(said)}" if said else ""
+
+
 def compose_comment(booking: Booking) -> str:
     parts = [booking.comment or booking.specialty]
     # emergency signs already put «срочно» first (bot.dialogue.safety): not a second time

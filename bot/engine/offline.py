@@ -44,6 +44,7 @@ _HAVE_DOCTOR = re.compile(
     r"^(а\s+)?\w+(\s+\w+)?\s+(у\s+вас\s+есть|есть\s+у\s+вас|у\s+вас\s+делают|делаете)\s*\??\s*$"
 )
 _QUESTION_SENTENCE = re.compile(r"[^.!?]*\?")
+_ANOTHER = re.compile(r"\b(ещ[её]|также|тоже|втор\w+|дополнительно|отдельно)\b")
 # A phone given as another way to reach the patient, not instead of the first one.
 _SECOND_PHONE = re.compile(
     r"(втор\w+\s+(номер|телефон)|ещ[её]\s+(один\s+)?(номер|телефон)|дополнительн\w*|запасн\w*|"
@@ -158,7 +159,11 @@ class OfflineEngine(Engine):
             extra["doctors_list"] = "yes"
         elif match.named and not doctors and _HAVE_DOCTOR.search(fold(text)):
             extra["doctors_list"] = "have"  # "есть ли у вас узи?": who does it, and booking offered
+        if state.last_lead and _ANOTHER.search(fold(text)):
+            extra["another"] = "yes"  # "и ещё к неврологу": a second request, not a change of the first
         fix = self._field_to_fix(state, text, intents)
+        if fix == "service" and "another" in extra:
+            fix = None
         if fix and not self._has_value(fix, name, phone.e164, doctors, match.specialty, window, visit):
             extra["fix"] = fix  # "телефон не тот", "исправьте имя": ask for that field again
         u = Understanding(

@@ -218,3 +218,24 @@ async def test_a_repeat_patients_surname_like_a_doctors_goes_to_the_comment(app:
 async def test_a_childs_age_goes_to_the_comment(app: App) -> None:
     await book(app, "сынок, 3 года, сопли не проходят, к лору")
     assert "3 года" in leads(app)[0].comment
+
+
+async def test_a_question_after_the_confirmation_changes_nothing(app: App) -> None:
+    await book(app, "к урологу")
+    [before] = leads(app)
+    await talk(app, "а вы по утрам в субботу работаете?")
+    assert leads(app) == [before]
+
+
+async def test_another_doctor_named_as_such_after_the_confirmation_is_a_new_request(app: App) -> None:
+    await book(app, "к урологу")
+    reply = await talk(app, "мне ещё другой врач нужен, невролог")
+    assert "Исправила" not in reply
+    assert [lead.service for lead in leads(app)] == ["Уролог"]
+    assert booking(app) == ("", "Невролог")
+
+
+async def test_the_summary_shows_what_the_administrator_will_read(app: App) -> None:
+    await talk(app, "внучке 5 лет, к педиатру, желательно в пятницу", "да", "Роза", "89123456789", "утром")
+    summary = await talk(app, "впервые")
+    assert "Для администратора: внучке 5 лет; желаемый день: пятница" in summary
