@@ -77,11 +77,13 @@ def amend_confirmed(
     asking = u.has(Intent.QUESTION) and not (u.name or u.phone or u.has(Intent.CORRECTION))
     if asking and not service:
         return None  # "вы работаете утром?", "а в субботу открыто?": a question, not a change
+    # "спасибо, Марина" may thank an administrator: a new name needs a correction or the question asked
+    renaming = u.has(Intent.CORRECTION) or state.awaiting == Slot.NAME or fix == "name"
     changes: list[tuple[str, str]] = []
     values: dict[str, str] = {}
     for field, what, new in (
         ("service", "врач / услуга", service),
-        ("name", "имя", u.name or ""),
+        ("name", "имя", (u.name or "") if renaming else ""),
         ("phone", "телефон", u.phone or ""),
         ("window", "время", u.window or ""),
         ("visit", "обращение", u.visit or ""),
@@ -91,11 +93,13 @@ def amend_confirmed(
             shown = texts.get("window_any") if new == "любое" and field == "window" else new
             changes.append((what, pretty_phone(shown) if field == "phone" else shown))
     scratch = Booking()
+    notes = len(step.notes)
     if not u.has(Intent.BOOKING):
         core.take_details(replace(state, booking=scratch), step, u, knowledge, local)
     added = [detail_phrase(k, scratch.details[k]) for k in DETAIL_KEYS if scratch.details.get(k)]
     added = [a for a in added if a not in lead.comment]
     if not changes and not added:
+        del step.notes[notes:]  # the usual path says them again
         return None
     base, _, earlier = lead.comment.partition(FIXED_MARK)
     base = "; ".join(p for p in [base, *added] if p)

@@ -164,6 +164,8 @@ class OfflineEngine(Engine):
         fix = self._field_to_fix(state, text, intents)
         if fix == "service" and "another" in extra:
             fix = None
+        if fix == "name" and not name:
+            name = self._corrected_name(text)  # "имя исправьте: Александра", "поменяйте имя на Светлана"
         if fix and not self._has_value(fix, name, phone.e164, doctors, match.specialty, window, visit):
             extra["fix"] = fix  # "телефон не тот", "исправьте имя": ask for that field again
         u = Understanding(
@@ -221,6 +223,15 @@ class OfflineEngine(Engine):
             extra["phone2"] = phone  # "запишите ещё номер мужа": the first phone stays the patient's
             return None
         return phone
+
+    @staticmethod
+    def _corrected_name(text: str) -> str | None:
+        """The new name after "имя ...": past a colon or dash, "на", "правильно", "надо"."""
+        parts = re.split(r"[:—–]|\s-\s|\bна\b|\bправильн\w*|\bверн\w*|\bнадо\b|\bнужно\b", text)
+        tail = parts[-1].strip(" .,!)")
+        if len(parts) < 2 or not tail:
+            return None
+        return extract_name(tail, expecting=True)
 
     @staticmethod
     def _field_to_fix(state: ConversationState, text: str, intents: set[str]) -> str | None:

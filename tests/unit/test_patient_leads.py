@@ -4,6 +4,8 @@ keeps what was collected, and the comment carries what the administrator needs."
 
 from __future__ import annotations
 
+import pytest
+
 from bot.bootstrap import App
 from bot.dialogue.state import Stage
 from bot.notify import LogNotifier
@@ -239,3 +241,34 @@ async def test_the_summary_shows_what_the_administrator_will_read(app: App) -> N
     await talk(app, "внучке 5 лет, к педиатру, желательно в пятницу", "да", "Роза", "89123456789", "утром")
     summary = await talk(app, "впервые")
     assert "Для администратора: внучке 5 лет; желаемый день: пятница" in summary
+
+
+async def test_a_name_corrected_in_one_message_after_the_confirmation(app: App) -> None:
+    await book(app, "к урологу", name="Света")
+    await talk(app, "поменяйте имя на Светлана, пожалуйста")
+    assert leads(app)[0].name == "Светлана"
+
+
+async def test_thanking_someone_by_name_after_the_confirmation_keeps_the_name(app: App) -> None:
+    await book(app, "к урологу", name="Вера")
+    await talk(app, "спасибо большое, Марина")
+    assert leads(app)[0].name == "Вера"
+
+
+async def test_a_maiden_name_for_the_record_goes_to_the_comment(app: App) -> None:
+    await book(app, "к урологу, в карте я на фамилию Зайцева", name="Вера")
+    [lead] = leads(app)
+    assert lead.service == "Уролог" and "Зайцева" in lead.comment
+
+
+@pytest.mark.parametrize(
+    "words", ["сотрите мои персональные данные, пожалуйста", "прошу больше не обрабатывать мои данные"]
+)
+async def test_a_withdrawal_in_other_words_after_the_confirmation_strips_the_lead(
+    app: App, words: str
+) -> None:
+    await book(app, "к урологу", name="Вера")
+    reply = await talk(app, words)
+    assert "отозвано" in reply
+    [lead] = leads(app)
+    assert (lead.name, lead.phone, lead.status) == ("", "", "отказ")

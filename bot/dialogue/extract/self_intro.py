@@ -19,6 +19,10 @@ _INTROS: tuple[tuple[str, ...], ...] = (
     ("мое", "имя"),
     ("моя", "фамилия"),
     ("по", "фамилии"),
+    ("под", "фамилией"),
+    ("на", "фамилию"),
+    ("фамилия", "по", "мужу"),
+    ("в", "девичестве"),
     ("с", "уважением"),
     ("фамилия",),
     ("зовут",),
@@ -90,9 +94,15 @@ def self_intro(tokens: list[str]) -> SelfIntro:
             took = 0
             while j < n and took < 3 and tokens[j] not in DOCTOR_MARKERS:
                 kind = name_kind(tokens[j])
-                if not kind and not (
-                    intro[-1] in ("фамилия", "фамилии") and took == 0 and len(tokens[j]) > 2
-                ):
+                surname_word = intro[-1] in (
+                    "фамилия",
+                    "фамилии",
+                    "фамилией",
+                    "фамилию",
+                    "мужу",
+                    "девичестве",
+                )
+                if not kind and not (surname_word and took == 0 and len(tokens[j]) > 2):
                     break
                 mine.add(j)
                 j += 1
