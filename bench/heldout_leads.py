@@ -174,6 +174,7 @@ async def main(verbose: bool, only: str) -> int:
         print(f"round {rnd}: {good}/{total}")
     print(f"held-out leads: {ok}/{len(cases)} handled correctly")
     print(f"FIGURE heldout_leads_ok {ok} cases")
+    print(f"FIGURE heldout_leads_total {len(cases)} cases")
     return 0
 
 
@@ -181,5 +182,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
     parser.add_argument("-k", "--only", default="", help="run the cases whose id contains this")
+    parser.add_argument("--quick", action="store_true", help="accepted for bench/run_all.py (no effect)")
     args = parser.parse_args()
     sys.exit(asyncio.run(main(args.verbose, args.only)))

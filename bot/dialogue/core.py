@@ -447,6 +447,9 @@ class DialogueCore:
             state.unconfirmed_recorded = True
             state.unconfirmed_at = now.astimezone(UTC).isoformat(timespec="milliseconds")
             reason = f"{reason} (собранное записано в заявку {lead_id}, статус «не подтверждена»)"
+        elif b.doctor or b.specialty:
+            known = [service_label(state, knowledge), b.name if state.consent.given_at else ""]
+            reason = f"{reason} (до передачи собрано: {', '.join(k for k in known if k)})"
         step.effects.append(HandoffRequested(reason=reason, recent=recent))
         step.say(self.texts.get("handoff", when=when))
         return self._record(state, step)

@@ -172,9 +172,12 @@ async def test_restart_still_starts_again(app: App) -> None:
 
 async def test_a_handoff_before_the_phone_records_nothing(app: App) -> None:
     await talk(app, "к гастроэнтерологу", "да")
-    await talk(app, "свяжите с живым оператором")
+    await talk(app, "Полина", "свяжите с живым оператором")
     assert app.store.load(PATIENT).stage == Stage.HANDOFF
     assert leads(app) == []
+    assert isinstance(app.notifier, LogNotifier)  # the administrator still sees what was said
+    [handoff] = [a for a in app.notifier.sent if a.startswith("handoff")]
+    assert "собрано: Гастроэнтеролог, Полина" in handoff
 
 
 # --- 4. what the administrator needs ------------------------------------------------------------------
