@@ -44,6 +44,9 @@ _HAVE_DOCTOR = re.compile(
     r"^(а\s+)?\w+(\s+\w+)?\s+(у\s+вас\s+есть|есть\s+у\s+вас|у\s+вас\s+делают|делаете)\s*\??\s*$"
 )
 _QUESTION_SENTENCE = re.compile(r"[^.!?]*\?")
+_HOURS_QUESTION = re.compile(
+    r"(работаете|работает|открыт\w*|до\s+скольки|во\s+сколько|часы\s+работы|выходн\w*\s+ли)"
+)
 _ANOTHER = re.compile(r"\b(ещ[её]|также|тоже|втор\w+|дополнительно|отдельно)\b")
 # A phone given as another way to reach the patient, not instead of the first one.
 _SECOND_PHONE = re.compile(
@@ -205,8 +208,8 @@ class OfflineEngine(Engine):
                 extra[key] = "yes"
         if details.age:
             extra["age"] = details.age
-        if details.day:
-            extra["day"] = details.day
+        if details.day and not _HOURS_QUESTION.search(fold(text)):
+            extra["day"] = details.day  # not "вы в субботу работаете?": a question about the hours
         if match.patient_surname:
             extra["surname"] = capitalise_name(match.patient_surname)
         if match.not_doctors:

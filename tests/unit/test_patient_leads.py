@@ -275,3 +275,9 @@ async def test_a_withdrawal_in_other_words_after_the_confirmation_strips_the_lea
     assert "отозвано" in reply
     [lead] = leads(app)
     assert (lead.name, lead.phone, lead.status) == ("", "", "отказ")
+
+
+async def test_a_question_about_the_hours_is_not_a_day_asked_for(app: App) -> None:
+    await talk(app, "а в воскресенье вы открыты?", "хочу к лору", "да", "Оля", "89123456789")
+    await talk(app, "а сегодня до скольки работаете?")
+    assert "day" not in app.store.load(PATIENT).booking.details
