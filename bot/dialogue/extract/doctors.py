@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 from rapidfuzz import fuzz, process
 
@@ -156,6 +157,17 @@ def _rule_forms(key: str, gender: str) -> set[str]:
     if gender == "masc" and re.search(r"[бвгджзклмнпрстфхцчшщ]$", key):
         return {key + e for e in ("а", "у", "ом", "е")}
     return set()
+
+
+@lru_cache(maxsize=4096)
+def _first_name_forms(full_name: str, gender: str) -> frozenset[str]:
+    parts = full_name.split()
+    return frozenset(_word_forms(parts[1], "Name", gender)) if len(parts) > 1 else frozenset()
+
+
+@lru_cache(maxsize=20_000)
+def _known_word(token: str) -> bool:
+    return bool(morph().word_is_known(token))
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,7 +388,7 @@ class DoctorIndex:
             if not (after_marker or capitalised):
                 continue
             best = process.extractOne(token, list(self.by_form), scorer=fuzz.ratio, score_cutoff=84)
-            if best and name_kind(token) == "surname" and morph().word_is_known(token):
+            if best and name_kind(token) == "surname" and _known_word(token):
                 best = None  # "к Кузнецовой" is another surname (a woman's), not a typo of Кузнецов
             if best:
                 typo = tuple(d.full_name for d in self.by_form[best[0]])
@@ -386,10 +398,7 @@ class DoctorIndex:
         return DoctorMatch()
 
     def _first_name_forms(self, doctor: Doctor) -> frozenset[str]:
-        parts = doctor.full_name.split()
-        if len(parts) < 2:
-            return frozenset()
-        return frozenset(_word_forms(parts[1], "Name", doctor_gender(doctor)))
+        return _first_name_forms(doctor.full_name, doctor_gender(doctor))
 
     @staticmethod
     def _nominative(token: str) -> str:

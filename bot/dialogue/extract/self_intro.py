@@ -82,8 +82,14 @@ def _marker_before(tokens: list[str], start: int) -> bool:
     )
 
 
+_CUE_WORDS = frozenset(_INTROS_BY_WORD) | _AFTER_FIRST | {"уважением"}
+_PATRONYMIC_END = ("вна", "вич", "чна", "ична", "вны", "вне", "вну")
+
+
 def self_intro(tokens: list[str]) -> SelfIntro:
     """The patient's own name in these tokens (see the module's docstring)."""
+    if not any(t in _CUE_WORDS or t.endswith(_PATRONYMIC_END) for t in tokens):
+        return SelfIntro()  # most messages: no introduction, no patronymic
     mine: set[int] = set()
     n = len(tokens)
     for i in range(n):
