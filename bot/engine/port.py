@@ -74,6 +74,7 @@ class Understanding:
             or self.visit
             or self.unknown_doctor
             or "missing_specialty" in self.extra
+            or "not_doctors" in self.extra  # "нет, не к Петровой": about the doctor, not a refusal
         )
 
 

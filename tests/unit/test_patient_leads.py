@@ -281,3 +281,11 @@ async def test_a_question_about_the_hours_is_not_a_day_asked_for(app: App) -> No
     await talk(app, "а в воскресенье вы открыты?", "хочу к лору", "да", "Оля", "89123456789")
     await talk(app, "а сегодня до скольки работаете?")
     assert "day" not in app.store.load(PATIENT).booking.details
+
+
+async def test_not_that_doctor_at_the_consent_question_is_no_refusal(app: App) -> None:
+    await talk(app, "запишите к Петровой")
+    reply = await talk(app, "нет, не к Петровой")
+    state = app.store.load(PATIENT)
+    assert not state.consent.declined_at and booking(app) == ("", "")
+    assert "к какому врачу" in reply.lower()
