@@ -441,6 +441,7 @@ class DialogueCore:
         if state.consent.given_at and b.phone and (b.doctor or b.specialty):
             # What the patient already gave is not lost: the row, «не подтверждена», for the administrator.
             lead_id = state.lead_id or self.new_id()
+            b.details["handoff"] = "yes"
             lead = lead_of(state, address, local, knowledge, lead_id, Status.UNCONFIRMED)
             step.effects.append(StoreLead(lead, update=bool(state.lead_id)))
             state.lead_id = lead_id

@@ -21,7 +21,8 @@ WEEKDAY_ACC = (
     "в воскресенье",
 )
 # The order the details are written in, and how.
-DETAIL_KEYS = ("home", "bedridden", "age", "urgent", "day", "phone2", "surname", "fixed")
+DETAIL_KEYS = ("home", "bedridden", "age", "urgent", "day", "phone2", "surname", "handoff", "fixed")
+HANDOFF_NOTE = "попросил(а) администратора до подтверждения"
 COMMENT_LIMIT = 300
 
 
@@ -48,6 +49,8 @@ def detail_phrase(key: str, value: str) -> str:
         return f"доп. телефон {pretty_phone(value)}"
     if key == "surname":
         return f"фамилия пациента: {value}"
+    if key == "handoff":
+        return HANDOFF_NOTE
     if key == "fixed":
         return f"исправлено пациентом после подтверждения: {value}"
     return value
@@ -55,7 +58,8 @@ def detail_phrase(key: str, value: str) -> str:
 
 def details_line(booking: Booking) -> str:
     """The details as the summary's last line ("\n• Для администратора: ..."), or '' when there are none."""
-    said = [detail_phrase(k, booking.details[k]) for k in DETAIL_KEYS[:-1] if booking.details.get(k)]
+    shown = [k for k in DETAIL_KEYS if k not in ("handoff", "fixed")]
+    said = [detail_phrase(k, booking.details[k]) for k in shown if booking.details.get(k)]
     return f"\n• Для администратора: {'; '.join(said)}" if said else ""
 
 

@@ -156,6 +156,7 @@ async def test_a_handoff_at_the_summary_records_the_unconfirmed_lead(app: App) -
     assert state.stage == Stage.HANDOFF and state.booking.phone == "+79123456780"
     [lead] = leads(app)
     assert (lead.status, lead.phone, lead.service) == ("не подтверждена", "+79123456780", "Гастроэнтеролог")
+    assert "попросил(а) администратора до подтверждения" in lead.comment
     assert isinstance(app.notifier, LogNotifier)
     assert any("handoff" in a and lead.id in a for a in app.notifier.sent)
     await app.service.hand_back(PATIENT.key)

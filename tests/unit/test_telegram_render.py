@@ -77,3 +77,12 @@ def test_admin_alert_and_status_codes() -> None:
         assert len(f"st:{code}:ABCD2345".encode()) <= 64
     assert parse_status("st:zz:ABCD2345") is None
     assert 'href="tg://user?id=42"' in link("telegram", "42")
+
+
+def test_an_unconfirmed_row_of_a_handoff_says_so() -> None:
+    lead = Lead("ABCD2345", "2026-11-23 10:00", "Анна", "+79123456789", "ЛОР", "", "", "telegram", "42",
+                "ЛОР; попросил(а) администратора до подтверждения", "не подтверждена")  # fmt: skip
+    assert "пациент попросил администратора" in lead_alert_text(lead)
+    silent = Lead("ABCD2345", "2026-11-23 10:00", "Анна", "+79123456789", "ЛОР", "", "", "telegram", "42",
+                  "ЛОР", "не подтверждена")  # fmt: skip
+    assert "замолчал" in lead_alert_text(silent)

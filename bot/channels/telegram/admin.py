@@ -23,6 +23,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message, U
 from bot.channels.telegram.render import escape, split_text
 from bot.channels.telegram.sender import Delivery
 from bot.clock import Clock
+from bot.dialogue.lead_notes import HANDOFF_NOTE
 from bot.dialogue.messages import Address
 from bot.http.health import ErrorLog
 from bot.notify import AdminNotifier
@@ -140,7 +141,9 @@ def link(channel: str, contact: str, user_id: str = "") -> str:
 
 
 def lead_alert_text(lead: Lead, *, updated: bool = False) -> str:
-    if lead.status == Status.UNCONFIRMED:
+    if lead.status == Status.UNCONFIRMED and HANDOFF_NOTE in lead.comment:
+        title = "⏳ Не подтверждённая заявка (пациент попросил администратора)"
+    elif lead.status == Status.UNCONFIRMED:
         title = "⏳ Не подтверждённая заявка (пациент оставил телефон и замолчал)"
     else:
         title = "🔄 Заявка обновлена" if updated else "🆕 Новая заявка"
