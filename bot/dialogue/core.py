@@ -478,7 +478,8 @@ class DialogueCore:
         not_meant = set(u.extra.get("not_doctors", "").split("|")) - {""}
         if b.doctor in not_meant and not doctors:
             # "нет, не к Петровой", "Кузнецова — это я": that doctor was never asked for
-            step.note(self.texts.get("doctor_dropped", doctor=by_name[b.doctor].short_name))
+            dropped = by_name.get(b.doctor)
+            step.note(self.texts.get("doctor_dropped", doctor=dropped.short_name if dropped else b.doctor))
             b.doctor = ""
             if not u.specialty:
                 b.specialty = ""
