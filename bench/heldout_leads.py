@@ -43,7 +43,9 @@ class Recorder(LogNotifier):
         self.handoffs: list[str] = []
         self.warnings: list[str] = []
 
-    async def handoff(self, address: Address, reason: str, recent: Sequence[str]) -> bool:
+    async def handoff(
+        self, address: Address, reason: str, recent: Sequence[str], *, urgent: bool = False
+    ) -> bool:
         self.handoffs.append(reason)
         return True
 
