@@ -196,6 +196,12 @@ _MANY = _rx(r"\b(много|пачк\w*|упаковк\w*|горст\w*|все\s
             r"\d+\s+(штук\w*|таблет\w*)|штук\w*\s+\d+|двойн\w*|тройн\w*|бабушкин\w*|мамин\w*|папин\w*|чуж\w*|кучу)\b")  # fmt: skip
 _POISONING = _rx(r"\b(отрав\w*)")
 _CHILD = _rx(r"\b(" + CHILD + r")")
+# A pain that has lasted or keeps coming back is for a doctor's visit, not an ambulance, unless other signs join.
+_AGE = re.compile(r"\b\d+\s*(лет|год\w*|мес\w*)\b|\b(ему|ей|сыну|дочери|дочке|ребенку)\s+\S+\s+(лет|год\w*)")
+_LASTING = _rx(
+    r"\b(уже\s+)?(\S+\s+)?(недел\w*|месяц\w*|год\w*|лет)\b|\bдавно\b|\bпериодическ\w*|\bиногда\b|"
+    r"\bчасто\b|\bпостоянно\b|\bвремя\s+от\s+времени|\bкаждый\s+(день|раз)|\bпо\s+утрам\b"
+)
 _BOOKS = _rx(
     r"\b((хочу|хотел\w*|можно|нужно|нужен|нужна|надо)\s+(\S+\s+)?(к|на)\s+\w+|запис\w*|при[её]м\w*|"
     r"обследова\w*|консультац\w*|провери\w*)"
@@ -265,7 +271,8 @@ def _combined(norm: str) -> str | None:
         return "infant_fever"
     if months is not None and months < 3 and re.search(r"\bгоряч\w*", norm):
         return "infant_fever"
-    if _BELLY_PAIN.search(norm) and (fever or _VOMIT.search(norm) or _CHILD.search(norm)):
+    child_now = _CHILD.search(norm) and not _LASTING.search(_AGE.sub(" ", norm))
+    if _BELLY_PAIN.search(norm) and (fever or _VOMIT.search(norm) or child_now):
         return "abdomen"
     if _SPEECH.search(norm) and (_LIMB_WEAK.search(norm) or _SUDDEN.search(norm)):
         return "stroke"
