@@ -117,6 +117,13 @@ class Settings(BaseSettings):
     whatsapp_verify_token: SecretStr | None = None
     whatsapp_api_url: str = "https://graph.facebook.com/v21.0"
 
+    # MAX messenger (VK): long polling, or the webhook when MAX_WEBHOOK_URL is set
+    max_bot_token: SecretStr | None = None
+    max_api_url: str = "https://platform-api.max.ru"
+    max_webhook_url: str | None = None
+    max_webhook_secret: SecretStr | None = None
+    max_admin_chat_id: int | None = None
+
     # Files and place
     knowledge_dir: Path = Path("knowledge")
     prompts_dir: Path = Path("prompts")
@@ -150,7 +157,12 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     @field_validator(
-        "telegram_api_url", "google_sheets_api_url", "whatsapp_api_url", "openai_base_url", mode="after"
+        "telegram_api_url",
+        "google_sheets_api_url",
+        "whatsapp_api_url",
+        "max_api_url",
+        "openai_base_url",
+        mode="after",
     )
     @classmethod
     def _strip_slash(cls, value: str | None) -> str | None:
@@ -182,6 +194,8 @@ class Settings(BaseSettings):
         "whatsapp_app_secret",
         "whatsapp_verify_token",
         "telegram_webhook_secret",
+        "max_bot_token",
+        "max_webhook_secret",
         mode="before",
     )
     @classmethod
@@ -195,6 +209,8 @@ class Settings(BaseSettings):
         "openai_base_url",
         "telegram_webhook_url",
         "whatsapp_phone_number_id",
+        "max_webhook_url",
+        "max_admin_chat_id",
         mode="before",
     )
     @classmethod
@@ -220,6 +236,10 @@ class Settings(BaseSettings):
     @property
     def whatsapp_enabled(self) -> bool:
         return self.whatsapp_token is not None and bool(self.whatsapp_phone_number_id)
+
+    @property
+    def max_enabled(self) -> bool:
+        return self.max_bot_token is not None
 
     @property
     def state_db(self) -> Path:

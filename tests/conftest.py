@@ -27,6 +27,8 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
         "GOOGLE_SHEET_ID",
         "WHATSAPP_TOKEN",
         "ADMIN_CHAT_ID",
+        "MAX_BOT_TOKEN",
+        "MAX_WEBHOOK_URL",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no stray .env from the developer's checkout

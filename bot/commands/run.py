@@ -1,4 +1,5 @@
-"""`python -m bot run`: the service — Telegram (polling or webhook), WhatsApp, the widget, the outbox, timers.
+"""`python -m bot run`: the service — Telegram and MAX (polling or webhook), WhatsApp, the widget, the outbox,
+timers.
 
 Stops gracefully on SIGTERM/SIGINT: no new updates are taken, the messages in hand are answered, the outbox
 gets a last flush, exit status 0 within a few seconds.
@@ -91,6 +92,7 @@ async def serve(
     http_app = create_http_app(app)
     need_http = False
     runtime = None
+    max_runtime: Any = None
     runner: web.AppRunner | None = None
     port: int | None = None
     try:
@@ -110,6 +112,13 @@ async def serve(
             else:
                 setup_whatsapp(app, http_app)
                 need_http = True
+        if settings.max_enabled:
+            setup_max = _optional("bot.channels.max", "setup_max")
+            if setup_max is None:
+                log.error("MAX is configured but this version has no MAX channel")
+            else:
+                max_runtime = setup_max(app, http_app)
+                need_http = need_http or bool(settings.max_webhook_url)
         if settings.web_demo or settings.web_allowed_origins:
             setup_web = _optional("bot.channels.web", "setup_web")
             if setup_web is None:
@@ -127,7 +136,9 @@ async def serve(
             else:
                 await runtime.start_polling(polling_timeout=polling_timeout)
                 log.info("Telegram long polling started")
-        if runtime is None and not need_http:
+        if max_runtime is not None:
+            await max_runtime.start(polling_timeout=polling_timeout)
+        if runtime is None and max_runtime is None and not need_http:
             log.warning(NOT_CONFIGURED)
             print(NOT_CONFIGURED, file=sys.stderr, flush=True)
         await asyncio.to_thread(app.warm_up)
@@ -144,6 +155,8 @@ async def serve(
             await runtime.stop(timeout=5)
         if runner is not None:
             await runner.cleanup()
+        if max_runtime is not None:
+            await max_runtime.stop(timeout=5)
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)

@@ -1,6 +1,6 @@
 """The service's one HTTP server: `GET /healthz` here; channels add their webhook routes before it starts.
 
-Paths (DESIGN.md): `/webhook/whatsapp`, `/webhook/telegram`, `/widget.js`, `/ws`, `/healthz`.
+Paths (DESIGN.md): `/webhook/whatsapp`, `/webhook/telegram`, `/webhook/max`, `/widget.js`, `/ws`, `/healthz`.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def health(app: App) -> dict[str, Any]:
         ],
         "conversations": app.store.count(),
         "channels": sorted(
-            name for name in ("console", "telegram", "whatsapp", "web") if app.messengers.get(name)
+            name for name in ("console", "telegram", "whatsapp", "max", "web") if app.messengers.get(name)
         ),
     }
 

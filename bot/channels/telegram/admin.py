@@ -51,7 +51,13 @@ STATUS_BUTTONS: tuple[tuple[str, str, Status], ...] = (
 STATUS_BY_CODE = {code: status for code, _, status in STATUS_BUTTONS}
 HAND_BACK = "hb"
 MEMBER_STATUSES = {ChatMemberStatus.CREATOR, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.MEMBER}
-CHANNEL_NAMES = {"telegram": "Telegram", "whatsapp": "WhatsApp", "web": "сайт", "console": "консоль"}
+CHANNEL_NAMES = {
+    "telegram": "Telegram",
+    "whatsapp": "WhatsApp",
+    "max": "MAX",
+    "web": "сайт",
+    "console": "консоль",
+}
 RECENT_LIMIT = 10
 MEMBERSHIP_UNKNOWN = (
     "Не удалось проверить, что вы участник чата администраторов: Telegram сейчас не отвечает. "

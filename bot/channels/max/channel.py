@@ -1,0 +1,316 @@
+"""The MAX channel: updates in (long polling, or the webhook with its secret header), replies out.
+
+Every update is on disk in the inbox (`inbox.py`) before the webhook answers 200 or the polling marker
+moves; the dialogue runs after, in a background task per patient (their messages in order). An update MAX
+delivers again is recognised by its key (message id, callback id) and answered once. When the local record
+cannot be written the webhook answers 503 and polling asks again with the old marker.
+
+At start (`resume`) the updates a crash left unfinished are queued in their arrival order, ahead of
+anything new from the same patient.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import hmac
+import json
+import logging
+import random
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+from aiohttp import web
+
+from bot.bootstrap import App
+from bot.channels.apology import apology
+from bot.channels.console import to_incoming
+from bot.channels.max.api import MaxAuthError, MaxBlockedError, MaxClient, MaxError
+from bot.channels.max.inbound import UPDATE_TYPES, InboundUpdate, parse_update
+from bot.channels.max.inbox import MaxInbox, MaxInboxEntry
+from bot.channels.max.offered import MaxOffered
+from bot.channels.max.render import render
+from bot.dialogue.messages import Address, Button, Incoming, Outgoing
+from bot.errors import StorageError
+from bot.http.health import error_log
+from bot.notify import PatientMessenger
+
+__all__ = ["CHANNEL", "SECRET_HEADER", "WEBHOOK_PATH", "MaxChannel", "MaxMessenger"]
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "max"
+WEBHOOK_PATH = "/webhook/max"
+SECRET_HEADER = "X-Max-Bot-Api-Secret"
+POLL_TIMEOUT = 30  # seconds MAX holds a long poll open (at most 90)
+
+
+class MaxChannel:
+    """Translates between MAX updates / the Bot API and the conversation service."""
+
+    def __init__(self, app: App, client: MaxClient, *, webhook_secret: str | None = None) -> None:
+        self.app = app
+        self.client = client
+        self.webhook_secret = webhook_secret
+        self.inbox = MaxInbox(app.db)
+        self.offered = MaxOffered(app.db)
+        self.errors = error_log(app)
+        self.counts: Counter[str] = Counter()  # received, duplicate, ignored, refused, sent, blocked...
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._tails: dict[str, asyncio.Task[None]] = {}
+        self._poller: asyncio.Task[None] | None = None
+
+    # --- the webhook ------------------------------------------------------------------------------
+
+    async def receive(self, request: web.Request) -> web.Response:
+        """POST /webhook/max: the secret header checked in constant time, the update recorded, 200."""
+        given = request.headers.get(SECRET_HEADER)
+        expected = self.webhook_secret
+        if not expected or given is None or not hmac.compare_digest(given.encode(), expected.encode()):
+            self.counts["refused"] += 1
+            log.warning(
+                "MAX webhook refused: %s %s header (from %s)",
+                "missing" if given is None else "wrong",
+                SECRET_HEADER,
+                request.remote,
+            )
+            return web.json_response({"ok": False, "error": "unauthorized"}, status=401)
+        try:
+            payload = json.loads(await request.read())
+        except (ValueError, UnicodeDecodeError):
+            return web.json_response({"ok": False, "error": "not JSON"}, status=400)
+        if isinstance(payload, dict) and isinstance(payload.get("updates"), list):
+            updates = payload["updates"]
+        else:
+            updates = [payload]
+        try:
+            self.accept(updates)
+        except StorageError as exc:  # not on disk: MAX must deliver it again
+            log.error("MAX update not recorded, asking MAX to deliver it again: %s", exc)
+            self.errors.record(CHANNEL, f"an incoming update could not be recorded: {exc}")
+            return web.json_response({"ok": False, "error": "try again later"}, status=503)
+        return web.json_response({"ok": True})
+
+    # --- long polling -----------------------------------------------------------------------------
+
+    def start_polling(self, timeout: int = POLL_TIMEOUT) -> None:
+        self._poller = asyncio.get_running_loop().create_task(self.poll_forever(timeout), name="max-polling")
+
+    async def poll_forever(self, timeout: int = POLL_TIMEOUT) -> None:
+        """`GET /updates` in a loop; the marker moves on only once the batch is on disk."""
+        marker = self.inbox.marker()
+        failures = 0
+        while True:
+            try:
+                updates, next_marker = await self.client.updates(marker, timeout=timeout, types=UPDATE_TYPES)
+                self.accept(updates, marker=next_marker)
+            except (MaxError, StorageError) as exc:
+                failures += 1
+                delay = min(2.0 ** min(failures, 5), 30.0) * random.uniform(0.8, 1.2)
+                if failures == 1 or failures % 10 == 0:
+                    log.error(
+                        "MAX long polling failed (%d in a row), retrying in %.0fs: %s", failures, delay, exc
+                    )
+                    self.errors.record(CHANNEL, f"long polling failed: {exc}")
+                if isinstance(exc, MaxAuthError):
+                    delay = max(delay, 30.0)
+                await asyncio.sleep(delay)
+                continue
+            failures = 0
+            marker = next_marker
+
+    # --- accepting updates ------------------------------------------------------------------------
+
+    def accept(self, updates: Sequence[Any], *, marker: int | None = None) -> int:
+        """Record the new updates (on disk, with the marker) and start them; returns how many started."""
+        rows: list[tuple[str, str, dict[str, Any]]] = []
+        for raw in updates:
+            parsed = parse_update(raw) if isinstance(raw, dict) else None
+            if parsed is None:
+                self.counts["ignored"] += 1
+                log.debug("MAX update ignored: %s", raw.get("update_type") if isinstance(raw, dict) else raw)
+                continue
+            rows.append((parsed.key, parsed.user_id, raw))
+        entries = self.inbox.record(rows, self.app.clock.now(), marker=marker)
+        again = Counter(key for key, _, _ in rows) - Counter(e.key for e in entries)
+        for key, times in again.items():
+            self.counts["duplicate"] += times
+            log.info("MAX update %s delivered again; already taken", key)
+        for entry in entries:
+            self.counts["received"] += 1
+            self._schedule(entry.user_id, functools.partial(self.process, entry))
+        return len(entries)
+
+    def resume(self) -> int:
+        """Queue the updates a crash left unfinished, in arrival order; returns how many."""
+        entries = self.inbox.unfinished()
+        for entry in entries:
+            self._schedule(entry.user_id, functools.partial(self.process, entry))
+        self.counts["resumed"] += len(entries)
+        if entries:
+            log.warning("MAX: %d update(s) left unfinished by the last run are processed now", len(entries))
+        return len(entries)
+
+    # --- one update -------------------------------------------------------------------------------
+
+    async def process(self, entry: MaxInboxEntry) -> None:
+        """The press acknowledged and "typing…", the dialogue, the replies; then the row is finished."""
+        update = parse_update(entry.update)
+        if update is None:
+            self.inbox.finish(entry.seq, self.app.clock.now(), state="skipped")
+            return
+        replies = entry.replies
+        side: list[asyncio.Task[None]] = []
+        if replies is None:
+            if update.kind == "callback":
+                side.append(asyncio.create_task(self._answer_callback(update)))
+            side.append(asyncio.create_task(self._typing(update.chat_id)))
+            replies = await self._answer(update)
+            self.inbox.answered(entry.seq, replies)  # at once: a crash from here on resends, not re-asks
+        else:
+            log.info("MAX update %s: sending the answer kept before a restart", entry.key)
+        for task in side:
+            await task
+        if replies:
+            await self.deliver(update.user_id, replies)
+        self.inbox.finish(entry.seq, self.app.clock.now())
+
+    async def _answer(self, update: InboundUpdate) -> tuple[Outgoing, ...]:
+        address = Address(CHANNEL, update.user_id, update.contact)
+        incoming = update.incoming
+        if update.kind == "started" and self.app.store.load(address).greeted:
+            incoming = replace(incoming, text="/start")  # opened again: start over, as Telegram's /start
+        incoming = self._resolve(incoming, self.offered.get(update.user_id))
+        # A turn committed before a crash is recognised by its receipt: its replies come back, not decided twice.
+        incoming = replace(incoming, receipts=(update.key,))
+        try:
+            replies = await self.app.service.handle(address, incoming)
+        except Exception as exc:  # one error handler: a polite reply and a log line with context
+            log.exception("MAX update %s from user %s failed", update.key, update.user_id)
+            self.errors.record(CHANNEL, f"handling a message failed: {exc!r}")
+            replies = [Outgoing(apology(self.app))]
+        return tuple(replies)
+
+    @staticmethod
+    def _resolve(incoming: Incoming, offered: Sequence[Button]) -> Incoming:
+        """A typed number or label of the options shown last presses that option."""
+        if incoming.button is not None or not incoming.text or not offered or incoming.contact_phone:
+            return incoming
+        typed = to_incoming(incoming.text, offered)
+        if typed.button is None:
+            return incoming
+        return replace(incoming, text=typed.text, button=typed.button)
+
+    async def _answer_callback(self, update: InboundUpdate) -> None:
+        """The spinner on the button stops; the keyboard is taken away and the choice shown under the text."""
+        label = update.incoming.text
+        try:
+            if update.message_text:
+                shown = f"{update.message_text}\n\n✓ {label}" if label else update.message_text
+                await self.client.answer_callback(
+                    update.callback_id, message={"text": shown[:4000], "attachments": []}
+                )
+            else:
+                await self.client.answer_callback(
+                    update.callback_id, notification=f"✓ {label}" if label else "✓"
+                )
+        except MaxError as exc:
+            log.warning("MAX callback %s not answered: %s", update.callback_id, exc)
+
+    async def _typing(self, chat_id: str) -> None:
+        try:
+            await self.client.typing(chat_id)
+        except MaxError as exc:
+            log.debug("MAX typing action in chat %s failed: %s", chat_id, exc)
+
+    async def deliver(self, user_id: str, messages: Sequence[Outgoing]) -> bool:
+        """Send replies in order; False when MAX refused one (the rest are not sent)."""
+        offered = next((m.buttons for m in reversed(messages) if m.buttons), ())
+        if offered:
+            self.offered.set(user_id, offered)
+        for message in messages:
+            for piece in render(message):
+                try:
+                    await self.client.send_message(
+                        user_id=user_id, text=piece.text, attachments=piece.attachments
+                    )
+                except MaxBlockedError as exc:
+                    self.counts["blocked"] += 1
+                    text = f"user {user_id} cannot be written to (blocked the bot or left): {exc}"
+                    log.warning("MAX %s", text)
+                    self.errors.record(CHANNEL, text)
+                    return False
+                except MaxError as exc:
+                    self.counts["send_failed"] += 1
+                    text = f"sending to user {user_id} failed: {exc}"
+                    log.error("MAX %s", text)
+                    self.errors.record(CHANNEL, text)
+                    return False
+                self.counts["sent"] += 1
+        return True
+
+    # --- background work --------------------------------------------------------------------------
+
+    def _schedule(self, key: str, job: Callable[[], Awaitable[None]]) -> None:
+        previous = self._tails.get(key)
+        task = asyncio.get_running_loop().create_task(self._run_after(previous, job))
+        self._tails[key] = task
+        self._tasks.add(task)
+        task.add_done_callback(functools.partial(self._done, key))
+
+    @staticmethod
+    async def _run_after(previous: asyncio.Task[None] | None, job: Callable[[], Awaitable[None]]) -> None:
+        if previous is not None and not previous.done():
+            await asyncio.wait([previous])
+        await job()
+
+    def _done(self, key: str, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if self._tails.get(key) is task:
+            del self._tails[key]
+        if not task.cancelled() and task.exception() is not None:
+            log.error("MAX background task failed", exc_info=task.exception())
+
+    @property
+    def pending(self) -> int:
+        return len(self._tasks)
+
+    async def drain(self) -> None:
+        """Wait until every accepted update is answered (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def close(self, timeout: float = 10.0) -> None:
+        """Stop polling, finish the work in hand (up to `timeout` seconds), close the HTTP client."""
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._poller
+            self._poller = None
+        try:
+            await asyncio.wait_for(self.drain(), timeout)
+        except TimeoutError:
+            log.warning(
+                "MAX: %d update(s) still in progress at shutdown; they are taken up at the next start",
+                len(self._tasks),
+            )
+            for task in list(self._tasks):
+                task.cancel()
+            with contextlib.suppress(Exception):
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.client.aclose()
+
+
+class MaxMessenger(PatientMessenger):
+    """Messages to a MAX patient outside a reply (an administrator's answer, reminders)."""
+
+    channel = CHANNEL
+
+    def __init__(self, max_channel: MaxChannel) -> None:
+        self.max_channel = max_channel
+
+    async def send(self, address: Address, messages: Sequence[Outgoing]) -> bool:
+        return await self.max_channel.deliver(address.user_id, messages)

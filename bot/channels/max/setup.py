@@ -1,0 +1,111 @@
+"""Wiring the MAX channel into the running service: webhook (with its secret) or long polling."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+from pathlib import Path
+
+from aiohttp import web
+
+from bot.bootstrap import App
+from bot.channels.max.api import MaxClient, MaxError
+from bot.channels.max.channel import POLL_TIMEOUT, WEBHOOK_PATH, MaxChannel, MaxMessenger
+from bot.channels.max.inbound import UPDATE_TYPES
+from bot.config import Settings
+from bot.errors import ConfigError
+
+__all__ = ["EXTRAS_KEY", "SECRET_FILE", "MaxRuntime", "build_max_client", "setup_max", "webhook_secret"]
+
+log = logging.getLogger(__name__)
+
+EXTRAS_KEY = "max"
+SECRET_FILE = "max_webhook_secret"
+_SECRET_SHAPE = re.compile(r"^[A-Za-z0-9_-]{5,256}$")  # what MAX accepts for a subscription's secret
+
+
+def build_max_client(settings: Settings, **options: object) -> MaxClient:
+    """The Bot API client from MAX_API_URL and MAX_BOT_TOKEN."""
+    if settings.max_bot_token is None:
+        raise ConfigError("MAX is not configured: set MAX_BOT_TOKEN (the bot's page on business.max.ru)")
+    return MaxClient(settings.max_api_url, settings.max_bot_token.get_secret_value(), **options)  # type: ignore[arg-type]
+
+
+def webhook_secret(settings: Settings) -> str:
+    """MAX_WEBHOOK_SECRET, or one generated once and kept in DATA_DIR: the webhook is never open to anyone."""
+    if settings.max_webhook_secret is not None:
+        secret = settings.max_webhook_secret.get_secret_value()
+        if not _SECRET_SHAPE.match(secret):
+            raise ConfigError(
+                "MAX_WEBHOOK_SECRET must be 5 to 256 characters of Latin letters, digits, '_' or '-' "
+                "(MAX refuses other secrets); leave it empty and the bot makes one itself"
+            )
+        return secret
+    path: Path = settings.data_dir / SECRET_FILE
+    try:
+        kept = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        kept = ""
+    if _SECRET_SHAPE.match(kept):
+        return kept
+    secret = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(secret + "\n")
+    log.info("MAX_WEBHOOK_SECRET is not set: a secret was generated and kept in %s", path)
+    return secret
+
+
+class MaxRuntime:
+    """The channel and how it gets its updates; `start` once the HTTP server listens."""
+
+    def __init__(self, channel: MaxChannel, *, webhook_url: str | None) -> None:
+        self.channel = channel
+        self.webhook_url = webhook_url
+
+    async def start(self, *, polling_timeout: int = POLL_TIMEOUT) -> None:
+        client = self.channel.client
+        if self.webhook_url:
+            secret = self.channel.webhook_secret or ""
+            try:
+                await client.subscribe(self.webhook_url, secret, UPDATE_TYPES)
+            except MaxError as exc:  # the rest of the service goes on; `check` says the same
+                log.error("MAX webhook subscription to %s failed: %s", self.webhook_url, exc)
+                self.channel.errors.record("max", f"webhook subscription failed: {exc}")
+                return
+            log.info("MAX webhook mode: %s", self.webhook_url)
+            return
+        try:  # a subscription left from webhook mode would take the updates away from polling
+            for subscription in await client.subscriptions():
+                url = str(subscription.get("url") or "")
+                if url:
+                    log.info("removing the MAX webhook subscription %s to poll instead", url)
+                    await client.unsubscribe(url)
+        except MaxError as exc:  # polling itself will say if it cannot work
+            log.warning("MAX webhook subscriptions unknown (%s); polling anyway", exc)
+        self.channel.resume()
+        self.channel.start_polling(polling_timeout)
+        log.info("MAX long polling started")
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        await self.channel.close(timeout)
+
+
+def setup_max(app: App, http_app: web.Application, *, client: MaxClient | None = None) -> MaxRuntime:
+    """Build the channel; in webhook mode add `POST /webhook/max`. Registers the "max" messenger."""
+    settings = app.settings
+    webhook_url = settings.max_webhook_url
+    secret = webhook_secret(settings) if webhook_url else None
+    channel = MaxChannel(app, client or build_max_client(settings), webhook_secret=secret)
+    if webhook_url:
+        http_app.router.add_post(WEBHOOK_PATH, channel.receive)
+
+        async def _resume(_: web.Application) -> None:  # before the server listens: crash leftovers first
+            channel.resume()
+
+        http_app.on_startup.append(_resume)
+    app.messengers.register(MaxMessenger(channel))
+    app.extras[EXTRAS_KEY] = channel
+    return MaxRuntime(channel, webhook_url=webhook_url)
