@@ -24,6 +24,7 @@ SERVICE_CHECKS: tuple[tuple[str, str, str], ...] = (
     ("LLM", "bot.checks.llm", "check_llm"),
     ("Google Sheets", "bot.checks.sheets", "check_sheets"),
     ("WhatsApp", "bot.checks.whatsapp", "check_whatsapp"),
+    ("MAX", "bot.checks.max", "check_max"),
 )
 
 

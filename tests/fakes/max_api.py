@@ -55,6 +55,7 @@ class FakeMaxApi:
         self.subscriptions: list[dict[str, Any]] = []
         self.updates: list[dict[str, Any]] = []  # every update queued, the marker indexes it
         self.taken = 0  # how far polling has asked
+        self.markers_asked: list[str | None] = []  # the `marker` of each long poll, as sent
         self.requests: Counter[str] = Counter()
         self.auth_styles: Counter[str] = Counter()
         self._failures: deque[tuple[int, str, str]] = deque()
@@ -307,6 +308,7 @@ class FakeMaxApi:
     async def _updates(self, request: web.Request) -> web.Response:
         assert self._queued is not None
         query = request.query
+        self.markers_asked.append(query.get("marker"))
         marker = int(query["marker"]) if query.get("marker") else self.taken
         timeout = min(int(query.get("timeout") or 30), 90)
         limit = int(query.get("limit") or 100)
