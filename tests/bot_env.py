@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVICE_PREFIXES = ("TELEGRAM", "OPENAI", "GOOGLE", "WHATSAPP")
+SERVICE_PREFIXES = ("TELEGRAM", "OPENAI", "GOOGLE", "WHATSAPP", "MAX_")
 
 
 def without_services() -> dict[str, str]:

@@ -80,6 +80,8 @@ def _kept_clauses(tables: set[str]) -> list[str]:
         clauses.append(
             "c.key NOT IN (SELECT 'whatsapp:' || wa_id FROM whatsapp_inbox WHERE state = 'pending')"
         )
+    if "max_inbox" in tables:
+        clauses.append("c.key NOT IN (SELECT 'max:' || user_id FROM max_inbox WHERE state = 'pending')")
     if "web_messages" in tables:  # correlated: the session's own lines, through its index
         clauses.append(
             "NOT (c.channel = 'web' AND EXISTS (SELECT 1 FROM web_messages m WHERE m.session = c.user_id "
@@ -110,7 +112,11 @@ def _delete_conversations(
     conn.executemany("DELETE FROM conversations WHERE key = ?", keys)
     # Their answered receipts (replies kept for a replay) are receipts: gone within days (see StateStore).
     other = 0
-    by_channel = {"web": ("web_messages", "session"), "whatsapp": ("whatsapp_contacts", "wa_id")}
+    by_channel = {
+        "web": ("web_messages", "session"),
+        "whatsapp": ("whatsapp_contacts", "wa_id"),
+        "max": ("max_offered", "user_id"),
+    }
     for channel, (table, column) in by_channel.items():
         users = [(str(user),) for _, ch, user in rows if ch == channel]
         if users and table in tables:
@@ -188,6 +194,7 @@ _RECEIPTS = {
     "answered_messages": "julianday(at) < julianday(:cutoff)",
     "seen_messages": "julianday(at) < julianday(:cutoff)",
     "whatsapp_inbox": "state != 'pending' AND julianday(finished_at) < julianday(:cutoff)",
+    "max_inbox": "state != 'pending' AND julianday(finished_at) < julianday(:cutoff)",
 }
 
 

@@ -8,7 +8,7 @@ timeout passes) -> `{updates, marker}`; `POST /answers?callback_id=`; `POST/GET/
 `POST /chats/{chatId}/actions`. Auth: the `Authorization: <token>` header or the older `access_token` query
 parameter. Errors as MAX answers them, `{"code", "message"}`: 401 `verify.token`, 404 `chat.not.found` for
 an unknown user, 403 `error.dialog.suspended` for one who blocked the bot, 400 `proto.payload` for text
-over 4,000 characters or a malformed keyboard, 429 `too.many.requests` (`fail_next`). Everything accepted
+over 4,000 characters or a malformed keyboard, 429 `too.many.requests` (`fail_next`); `gate` holds sends. Everything accepted
 is recorded (`sent`, `answers`, `actions`, `subscriptions`).
 """
 
@@ -55,7 +55,10 @@ class FakeMaxApi:
         self.subscriptions: list[dict[str, Any]] = []
         self.updates: list[dict[str, Any]] = []  # every update queued, the marker indexes it
         self.taken = 0  # how far polling has asked
-        self.markers_asked: list[str | None] = []  # the `marker` of each long poll, as sent
+        self.markers_asked: list[str | None] = []
+        self.gate: asyncio.Event | None = (
+            None  # when set to an unset Event, message sends wait for it  # the `marker` of each long poll, as sent
+        )
         self.requests: Counter[str] = Counter()
         self.auth_styles: Counter[str] = Counter()
         self._failures: deque[tuple[int, str, str]] = deque()
@@ -237,6 +240,8 @@ class FakeMaxApi:
             )
         except (ValueError, StopIteration) as exc:
             raise MaxRefusal(404, "chat.not.found", f"Chat {chat_raw or user_raw} not found") from exc
+        if self.gate is not None:
+            await self.gate.wait()
         try:
             if self._failures:
                 status, code, message = self._failures.popleft()

@@ -250,7 +250,13 @@ async def test_missing_credentials_file(settings: Settings, env: dict[str, str],
 async def test_nothing_configured_is_fine(settings: Settings) -> None:
     lines = await run_checks(settings)
     assert not failed(lines)
-    assert {x.item for x in lines if x.mark is Mark.SKIP} == {"Telegram", "LLM", "Google Sheets", "WhatsApp", "MAX"}
+    assert {x.item for x in lines if x.mark is Mark.SKIP} == {
+        "Telegram",
+        "LLM",
+        "Google Sheets",
+        "WhatsApp",
+        "MAX",
+    }
     [llm] = [x for x in lines if x.item == "LLM"]
     assert "OPENAI_API_KEY" in llm.detail and "offline engine" in llm.detail
 
