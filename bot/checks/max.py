@@ -13,6 +13,29 @@ TOKEN_FIX = (
 )
 
 
+async def _admin_chat(settings: Settings, timeout: float) -> Line:
+    """`GET /chats/{id}`: the bot must be a member of MAX_ADMIN_CHAT_ID to post alerts there."""
+    import httpx
+
+    assert settings.max_bot_token is not None
+    url = f"{settings.max_api_url}/chats/{settings.max_admin_chat_id}"
+    headers = {"Authorization": settings.max_bot_token.get_secret_value()}
+    fix = "add the bot to the administrators' group in MAX and put the group's id into MAX_ADMIN_CHAT_ID"
+    try:
+        async with httpx.AsyncClient(timeout=timeout) as http:
+            response = await http.get(url, headers=headers)
+            body = response.json() if response.status_code == 200 else {}
+    except (httpx.HTTPError, ValueError) as exc:
+        return warn(
+            "MAX admin chat", f"cannot check chat {settings.max_admin_chat_id} ({type(exc).__name__})"
+        )
+    if response.status_code == 200:
+        title = body.get("title") if isinstance(body, dict) else None
+        return ok("MAX admin chat", f"«{title or settings.max_admin_chat_id}»")
+    detail = f"chat {settings.max_admin_chat_id} is not reachable for the bot (HTTP {response.status_code})"
+    return fail("MAX admin chat", detail, fix)
+
+
 async def check_max(settings: Settings, timeout: float = 10.0) -> list[Line]:
     from bot.channels.max.api import MaxAuthError, MaxClient, MaxError
 
@@ -59,9 +82,5 @@ async def check_max(settings: Settings, timeout: float = 10.0) -> list[Line]:
     else:
         lines.append(ok("MAX updates", "long polling (set MAX_WEBHOOK_URL for webhook mode)"))
     if settings.max_admin_chat_id is not None:
-        lines.append(
-            warn(
-                "MAX admin chat", "MAX_ADMIN_CHAT_ID is not used yet: alerts go to the Telegram ADMIN_CHAT_ID"
-            )
-        )
+        lines.append(await _admin_chat(settings, timeout))
     return lines

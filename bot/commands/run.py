@@ -76,9 +76,18 @@ async def serve(
         bot = build_bot(settings)
         if settings.admin_chat_id is not None:
             notifier = build_admin_notifier(bot, settings, clock)
-    if notifier is None:
+    max_client: Any = None
+    max_admin: Any = None
+    app_notifier: Any = notifier
+    if settings.max_enabled and settings.max_admin_chat_id is not None:
+        from bot.channels.max import BothNotifiers, build_max_admin, build_max_client
+
+        max_client = build_max_client(settings)
+        max_admin = build_max_admin(settings, max_client, clock)
+        app_notifier = max_admin if notifier is None else BothNotifiers([notifier, max_admin])
+    if app_notifier is None:
         log.warning(NO_ADMIN_CHAT)
-    app = build_app(settings, clock=clock, notifier=notifier)
+    app = build_app(settings, clock=clock, notifier=app_notifier)
     background: list[asyncio.Task[None]] = [
         asyncio.create_task(app.flusher.run_forever(), name="outbox"),
         asyncio.create_task(run_scheduler(app), name="timers"),
@@ -117,7 +126,7 @@ async def serve(
             if setup_max is None:
                 log.error("MAX is configured but this version has no MAX channel")
             else:
-                max_runtime = setup_max(app, http_app)
+                max_runtime = setup_max(app, http_app, client=max_client, admin=max_admin)
                 need_http = need_http or bool(settings.max_webhook_url)
         if settings.web_demo or settings.web_allowed_origins:
             setup_web = _optional("bot.channels.web", "setup_web")

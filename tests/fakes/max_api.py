@@ -48,6 +48,8 @@ class FakeMaxApi:
         self.token = token
         self.users: dict[int, dict[str, Any]] = {}
         self.blocked: set[int] = set()
+        self.chats: set[int] = set()  # group chats the bot is in (an administrators' chat)
+        self.edits: list[dict[str, Any]] = []  # PUT /messages
         self.sent: list[dict[str, Any]] = []  # accepted messages: {user_id, chat_id, text, attachments, mid}
         self.refused: list[tuple[str, dict[str, Any]]] = []
         self.answers: list[dict[str, Any]] = []
@@ -97,6 +99,9 @@ class FakeMaxApi:
 
     def to(self, user_id: int) -> list[dict[str, Any]]:
         return [m for m in self.sent if m["user_id"] == user_id]
+
+    def in_chat(self, chat_id: int) -> list[dict[str, Any]]:
+        return [m for m in self.sent if m["user_id"] is None and m["chat_id"] == chat_id]
 
     def queue(self, update: dict[str, Any]) -> None:
         """An update for long polling."""
@@ -159,6 +164,29 @@ class FakeMaxApi:
             "user_locale": "ru",
         }
 
+    def chat_reply(self, user_id: int, chat_id: int, replied: dict[str, Any], text: str) -> dict[str, Any]:
+        """A member of a group chat answers ("Ответить") one of the bot's messages there."""
+        update = self.message_created(user_id, text)
+        message = update["message"]
+        message["recipient"] = {"chat_id": chat_id, "chat_type": "chat"}
+        message["link"] = {
+            "type": "reply",
+            "sender": {"user_id": BOT_ID, "first_name": "Здоровье Самары", "is_bot": True},
+            "chat_id": chat_id,
+            "message": {
+                "mid": replied["mid"],
+                "seq": 1,
+                "text": replied["text"],
+                "attachments": replied["attachments"],
+            },
+        }
+        return update
+
+    def chat_press(self, user_id: int, chat_id: int, message: dict[str, Any], payload: str) -> dict[str, Any]:
+        update = self.press(user_id, message, payload)
+        update["message"]["recipient"] = {"chat_id": chat_id, "chat_type": "chat"}
+        return update
+
     def bot_started(self, user_id: int) -> dict[str, Any]:
         return {
             "update_type": "bot_started",
@@ -175,12 +203,14 @@ class FakeMaxApi:
         app = web.Application(middlewares=[self._auth])
         app.router.add_get("/me", self._me)
         app.router.add_post("/messages", self._messages)
+        app.router.add_put("/messages", self._edit)
         app.router.add_get("/updates", self._updates)
         app.router.add_post("/answers", self._answer)
         app.router.add_post("/subscriptions", self._subscribe)
         app.router.add_get("/subscriptions", self._subscriptions)
         app.router.add_delete("/subscriptions", self._unsubscribe)
         app.router.add_post("/chats/{chat_id}/actions", self._action)
+        app.router.add_get("/chats/{chat_id}", self._chat)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -234,6 +264,8 @@ class FakeMaxApi:
     async def _messages(self, request: web.Request) -> web.Response:
         body = await self._body(request)
         user_raw, chat_raw = request.query.get("user_id"), request.query.get("chat_id")
+        if chat_raw and int(chat_raw) in self.chats:
+            return self._accept(None, int(chat_raw), body)
         try:
             user_id = (
                 int(user_raw) if user_raw else next(u for u in self.users if chat_of(u) == int(chat_raw or 0))
@@ -256,10 +288,14 @@ class FakeMaxApi:
         except MaxRefusal as exc:
             self.refused.append((exc.code, body))
             raise
+        return self._accept(user_id, chat_of(user_id), body)
+
+    def _accept(self, user_id: int | None, chat_id: int, body: dict[str, Any]) -> web.Response:
+        self._validate(body)
         mid = f"mid.out.{next(self._mids):08d}"
         record = {
             "user_id": user_id,
-            "chat_id": chat_of(user_id),
+            "chat_id": chat_id,
             "mid": mid,
             "text": body.get("text") or "",
             "attachments": body.get("attachments") or [],
@@ -269,7 +305,11 @@ class FakeMaxApi:
             {
                 "message": {
                     "sender": {"user_id": BOT_ID, "first_name": "Здоровье Самары", "is_bot": True},
-                    "recipient": {"chat_id": chat_of(user_id), "chat_type": "dialog", "user_id": user_id},
+                    "recipient": {
+                        "chat_id": chat_id,
+                        "chat_type": "dialog" if user_id is not None else "chat",
+                        "user_id": user_id,
+                    },
                     "timestamp": 1_790_000_000_000,
                     "body": {
                         "mid": mid,
@@ -280,6 +320,19 @@ class FakeMaxApi:
                 }
             }
         )
+
+    async def _edit(self, request: web.Request) -> web.Response:
+        mid = request.query.get("message_id", "")
+        body = await self._body(request)
+        found = next((m for m in self.sent if m["mid"] == mid), None)
+        if found is None:
+            raise MaxRefusal(404, "message.not.found", f"Message {mid} not found")
+        self._validate(body)
+        found["text"] = body.get("text") or found["text"]
+        if "attachments" in body:
+            found["attachments"] = body["attachments"] or []
+        self.edits.append({"mid": mid, **body})
+        return web.json_response({"success": True})
 
     @staticmethod
     def _validate(body: dict[str, Any]) -> None:
@@ -359,6 +412,14 @@ class FakeMaxApi:
         url = request.query.get("url", "")
         self.subscriptions = [s for s in self.subscriptions if s["url"] != url]
         return web.json_response({"success": True})
+
+    async def _chat(self, request: web.Request) -> web.Response:
+        chat_id = int(request.match_info["chat_id"])
+        if chat_id not in self.chats:
+            raise MaxRefusal(404, "chat.not.found", f"Chat {chat_id} not found")
+        return web.json_response(
+            {"chat_id": chat_id, "type": "chat", "status": "active", "title": "Администраторы"}
+        )
 
     async def _action(self, request: web.Request) -> web.Response:
         body = await self._body(request)

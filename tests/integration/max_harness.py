@@ -12,13 +12,15 @@ import aiohttp
 from pydantic import SecretStr
 
 from bot.bootstrap import App, build_app
-from bot.channels.max import SECRET_HEADER, MaxChannel, MaxClient, MaxRuntime, setup_max
+from bot.channels.max import SECRET_HEADER, MaxChannel, MaxClient, MaxRuntime, build_max_admin, setup_max
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.http.server import create_http_app, start_http
 from tests.fakes.max_api import TOKEN, FakeMaxApi
 
 PATIENT = 4242001
+ADMIN = 4242777
+ADMIN_CHAT = -70000123
 SECRET = "max-webhook-secret-for-tests"
 PUBLIC_URL = "https://clinic.example/webhook/max"
 
@@ -96,14 +98,24 @@ def visible(replies: list[dict[str, Any]]) -> str:
 
 
 @asynccontextmanager
-async def running(settings: Settings, clock: FakeClock, *, webhook: bool = False) -> AsyncIterator[Harness]:
+async def running(
+    settings: Settings, clock: FakeClock, *, webhook: bool = False, admin_chat: int | None = None
+) -> AsyncIterator[Harness]:
+    """The service; with `admin_chat`, MAX_ADMIN_CHAT_ID is that group chat (member ADMIN)."""
     api = FakeMaxApi()
     api_url = await api.start()
     api.add_user(PATIENT, "Ольга", "Петрова", "olga_p")
-    app = build_app(max_settings(settings, api_url, webhook=webhook), clock=clock)
-    http_app = create_http_app(app)
+    configured = max_settings(settings, api_url, webhook=webhook)
     client = MaxClient(api_url, TOKEN, base_delay=0.01, max_delay=0.05)
-    runtime = setup_max(app, http_app, client=client)
+    admin = None
+    if admin_chat is not None:
+        api.chats.add(admin_chat)
+        api.add_user(ADMIN, "Елена", "Викторовна")
+        configured = configured.model_copy(update={"max_admin_chat_id": admin_chat})
+        admin = build_max_admin(configured, client, clock)
+    app = build_app(configured, clock=clock, notifier=admin)
+    http_app = create_http_app(app)
+    runtime = setup_max(app, http_app, client=client, admin=admin)
     runner, port = await start_http(http_app, "127.0.0.1", 0)
     await runtime.start(polling_timeout=1)
     session = aiohttp.ClientSession()

@@ -189,5 +189,10 @@ async def test_check_reads_the_bot_and_refuses_a_wrong_token(settings: Settings)
         [line] = await check_max(bad)
         assert line.mark is Mark.FAIL and "MAX_BOT_TOKEN" in line.fix
         assert (await check_max(settings))[0].mark is Mark.SKIP
+        api.chats.add(-700)
+        lines = await check_max(good.model_copy(update={"max_admin_chat_id": -700}))
+        assert lines[-1].mark is Mark.OK and "Администраторы" in lines[-1].detail
+        lines = await check_max(good.model_copy(update={"max_admin_chat_id": -701}))
+        assert lines[-1].mark is Mark.FAIL and "MAX_ADMIN_CHAT_ID" in lines[-1].fix
     finally:
         await api.stop()

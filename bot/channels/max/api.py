@@ -148,6 +148,11 @@ class MaxClient:
         message = data.get("message")
         return message if isinstance(message, dict) else {}
 
+    async def edit_message(self, mid: str, *, text: str, attachments: Sequence[dict[str, Any]] = ()) -> None:
+        """`PUT /messages?message_id=`: the text and keyboard replaced (an empty list takes the keyboard away)."""
+        body = {"text": text, "attachments": list(attachments)}
+        await self._call("PUT", "messages", body, params={"message_id": mid})
+
     async def answer_callback(
         self, callback_id: str, *, notification: str | None = None, message: dict[str, Any] | None = None
     ) -> None:

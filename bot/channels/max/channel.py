@@ -28,8 +28,9 @@ from aiohttp import web
 from bot.bootstrap import App
 from bot.channels.apology import apology
 from bot.channels.console import to_incoming
+from bot.channels.max.admin import MaxAdminNotifier, handle_admin_update, is_admin_update
 from bot.channels.max.api import MaxAuthError, MaxBlockedError, MaxClient, MaxError
-from bot.channels.max.inbound import UPDATE_TYPES, InboundUpdate, parse_update
+from bot.channels.max.inbound import UPDATE_TYPES, InboundUpdate, parse_update, update_key
 from bot.channels.max.inbox import MaxInbox, MaxInboxEntry
 from bot.channels.max.offered import MaxOffered
 from bot.channels.max.render import render
@@ -45,16 +46,25 @@ log = logging.getLogger(__name__)
 CHANNEL = "max"
 WEBHOOK_PATH = "/webhook/max"
 SECRET_HEADER = "X-Max-Bot-Api-Secret"
+ADMINS = "admins"  # the inbox's "user" of the admin chat's updates: handled in order, one after another
 POLL_TIMEOUT = 30  # seconds MAX holds a long poll open (at most 90)
 
 
 class MaxChannel:
     """Translates between MAX updates / the Bot API and the conversation service."""
 
-    def __init__(self, app: App, client: MaxClient, *, webhook_secret: str | None = None) -> None:
+    def __init__(
+        self,
+        app: App,
+        client: MaxClient,
+        *,
+        webhook_secret: str | None = None,
+        admin: MaxAdminNotifier | None = None,
+    ) -> None:
         self.app = app
         self.client = client
         self.webhook_secret = webhook_secret
+        self.admin = admin  # the MAX admin chat (MAX_ADMIN_CHAT_ID), when there is one
         self.inbox = MaxInbox(app.db)
         self.offered = MaxOffered(app.db)
         self.errors = error_log(app)
@@ -128,6 +138,11 @@ class MaxChannel:
         """Record the new updates (on disk, with the marker) and start them; returns how many started."""
         rows: list[tuple[str, str, dict[str, Any]]] = []
         for raw in updates:
+            if self._for_admins(raw):
+                key = update_key(raw)
+                if key:
+                    rows.append((key, ADMINS, raw))
+                    continue
             parsed = parse_update(raw) if isinstance(raw, dict) else None
             if parsed is None:
                 self.counts["ignored"] += 1
@@ -158,6 +173,10 @@ class MaxChannel:
 
     async def process(self, entry: MaxInboxEntry) -> None:
         """The press acknowledged and "typing…", the dialogue, the replies; then the row is finished."""
+        if self.admin is not None and self._for_admins(entry.update):
+            await handle_admin_update(self.admin, self.app, entry.update)
+            self.inbox.finish(entry.seq, self.app.clock.now())
+            return
         update = parse_update(entry.update)
         if update is None:
             self.inbox.finish(entry.seq, self.app.clock.now(), state="skipped")
@@ -177,6 +196,9 @@ class MaxChannel:
         if replies:
             await self.deliver(update.user_id, replies)
         self.inbox.finish(entry.seq, self.app.clock.now())
+
+    def _for_admins(self, raw: Any) -> bool:
+        return self.admin is not None and isinstance(raw, dict) and is_admin_update(raw, self.admin.chat_id)
 
     async def _answer(self, update: InboundUpdate) -> tuple[Outgoing, ...]:
         address = Address(CHANNEL, update.user_id, update.contact)

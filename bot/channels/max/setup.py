@@ -11,13 +11,23 @@ from pathlib import Path
 from aiohttp import web
 
 from bot.bootstrap import App
+from bot.channels.max.admin import MaxAdminNotifier
 from bot.channels.max.api import MaxClient, MaxError
 from bot.channels.max.channel import POLL_TIMEOUT, WEBHOOK_PATH, MaxChannel, MaxMessenger
 from bot.channels.max.inbound import UPDATE_TYPES
+from bot.clock import Clock
 from bot.config import Settings
 from bot.errors import ConfigError
 
-__all__ = ["EXTRAS_KEY", "SECRET_FILE", "MaxRuntime", "build_max_client", "setup_max", "webhook_secret"]
+__all__ = [
+    "EXTRAS_KEY",
+    "SECRET_FILE",
+    "MaxRuntime",
+    "build_max_admin",
+    "build_max_client",
+    "setup_max",
+    "webhook_secret",
+]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +68,13 @@ def webhook_secret(settings: Settings) -> str:
     return secret
 
 
+def build_max_admin(settings: Settings, client: MaxClient, clock: Clock) -> MaxAdminNotifier | None:
+    """The MAX admin chat's notifier when MAX_ADMIN_CHAT_ID is set (share `client` with `setup_max`)."""
+    if settings.max_admin_chat_id is None:
+        return None
+    return MaxAdminNotifier(client, settings.max_admin_chat_id, clock=clock, tz=settings.tz)
+
+
 class MaxRuntime:
     """The channel and how it gets its updates; `start` once the HTTP server listens."""
 
@@ -93,12 +110,23 @@ class MaxRuntime:
         await self.channel.close(timeout)
 
 
-def setup_max(app: App, http_app: web.Application, *, client: MaxClient | None = None) -> MaxRuntime:
-    """Build the channel; in webhook mode add `POST /webhook/max`. Registers the "max" messenger."""
+def setup_max(
+    app: App,
+    http_app: web.Application,
+    *,
+    client: MaxClient | None = None,
+    admin: MaxAdminNotifier | None = None,
+) -> MaxRuntime:
+    """Build the channel; in webhook mode add `POST /webhook/max`. Registers the "max" messenger.
+
+    `admin` is the MAX admin chat's notifier (`build_max_admin`), also given to `build_app` as the notifier.
+    """
     settings = app.settings
     webhook_url = settings.max_webhook_url
     secret = webhook_secret(settings) if webhook_url else None
-    channel = MaxChannel(app, client or build_max_client(settings), webhook_secret=secret)
+    if admin is not None:
+        admin.attach(app.db)
+    channel = MaxChannel(app, client or build_max_client(settings), webhook_secret=secret, admin=admin)
     if webhook_url:
         http_app.router.add_post(WEBHOOK_PATH, channel.receive)
 
