@@ -21,7 +21,7 @@ from bot.config import Settings
 from bot.dialogue.messages import Address, Outgoing
 from bot.http.server import create_http_app
 from tests.fakes.max_api import TOKEN, FakeMaxApi
-from tests.integration.max_harness import PATIENT, PUBLIC_URL, SECRET, running, visible
+from tests.integration.max_harness import PATIENT, PUBLIC_URL, SECRET, buttons, running, visible
 
 KEY = f"max:{PATIENT}"
 
@@ -196,3 +196,18 @@ async def test_check_reads_the_bot_and_refuses_a_wrong_token(settings: Settings)
         assert lines[-1].mark is Mark.FAIL and "MAX_ADMIN_CHAT_ID" in lines[-1].fix
     finally:
         await api.stop()
+
+
+async def test_a_press_on_an_old_or_spent_keyboard_is_refused(settings: Settings, clock: FakeClock) -> None:
+    async with running(settings, clock) as mx:
+        greeting = await mx.say("Здравствуйте")
+        keyboard = greeting[-1]
+        [ent] = [b for b in buttons(keyboard) if b["text"] == "ЛОР"]
+        first = mx.api.press(PATIENT, keyboard, ent["payload"])
+        twice = mx.api.press(PATIENT, keyboard, ent["payload"])  # a quick second tap before the edit
+        assert "согласн" in visible(await mx.send(first)).lower()
+        assert await mx.send(twice) == []
+        assert mx.api.answers[-1]["notification"].startswith("Эти кнопки уже неактуальны")
+        assert mx.channel.counts["stale"] == 1
+        stored = mx.app.store.find(KEY)
+        assert stored is not None and stored.state.booking.specialty == "ЛОР"

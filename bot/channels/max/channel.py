@@ -32,7 +32,7 @@ from bot.channels.max.admin import MaxAdminNotifier, handle_admin_update, is_adm
 from bot.channels.max.api import MaxAuthError, MaxBlockedError, MaxClient, MaxError
 from bot.channels.max.inbound import UPDATE_TYPES, InboundUpdate, parse_update, update_key
 from bot.channels.max.inbox import MaxInbox, MaxInboxEntry
-from bot.channels.max.offered import MaxOffered
+from bot.channels.max.offered import SPENT, MaxOffered
 from bot.channels.max.render import render
 from bot.dialogue.messages import Address, Button, Incoming, Outgoing
 from bot.errors import StorageError
@@ -47,6 +47,7 @@ CHANNEL = "max"
 WEBHOOK_PATH = "/webhook/max"
 SECRET_HEADER = "X-Max-Bot-Api-Secret"
 ADMINS = "admins"  # the inbox's "user" of the admin chat's updates: handled in order, one after another
+STALE = "Эти кнопки уже неактуальны — ответьте, пожалуйста, на последнее сообщение."
 POLL_TIMEOUT = 30  # seconds MAX holds a long poll open (at most 90)
 
 
@@ -185,10 +186,16 @@ class MaxChannel:
         side: list[asyncio.Task[None]] = []
         if replies is None:
             if update.kind == "callback":
+                if self._stale(update):
+                    await self._refuse_stale(update)
+                    self.inbox.finish(entry.seq, self.app.clock.now(), state="stale")
+                    return
                 side.append(asyncio.create_task(self._answer_callback(update)))
             side.append(asyncio.create_task(self._typing(update.chat_id)))
             replies = await self._answer(update)
             self.inbox.answered(entry.seq, replies)  # at once: a crash from here on resends, not re-asks
+            if update.kind == "callback":
+                self.offered.set_keyboard(update.user_id, SPENT)
         else:
             log.info("MAX update %s: sending the answer kept before a restart", entry.key)
         for task in side:
@@ -226,6 +233,20 @@ class MaxChannel:
             return incoming
         return replace(incoming, text=typed.text, button=typed.button)
 
+    def _stale(self, update: InboundUpdate) -> bool:
+        """A press on a keyboard that is no longer the live one (an older message, or pressed already)."""
+        live = self.offered.keyboard(update.user_id)
+        return live is not None and update.message_mid != live
+
+    async def _refuse_stale(self, update: InboundUpdate) -> None:
+        self.counts["stale"] += 1
+        texts = self.app.texts
+        note = texts.get("stale_buttons") if texts.has("stale_buttons") else STALE
+        try:
+            await self.client.answer_callback(update.callback_id, notification=note)
+        except MaxError as exc:
+            log.warning("MAX callback %s not answered: %s", update.callback_id, exc)
+
     async def _answer_callback(self, update: InboundUpdate) -> None:
         """The spinner on the button stops; the keyboard is taken away and the choice shown under the text."""
         label = update.incoming.text
@@ -256,7 +277,7 @@ class MaxChannel:
         for message in messages:
             for piece in render(message):
                 try:
-                    await self.client.send_message(
+                    sent = await self.client.send_message(
                         user_id=user_id, text=piece.text, attachments=piece.attachments
                     )
                 except MaxBlockedError as exc:
@@ -272,6 +293,9 @@ class MaxChannel:
                     self.errors.record(CHANNEL, text)
                     return False
                 self.counts["sent"] += 1
+                mid = str((sent.get("body") or {}).get("mid") or "")
+                if piece.attachments and mid:
+                    self.offered.set_keyboard(user_id, mid)
         return True
 
     # --- background work --------------------------------------------------------------------------

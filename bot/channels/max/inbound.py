@@ -44,6 +44,7 @@ class InboundUpdate:
     incoming: Incoming
     callback_id: str = ""
     message_text: str = ""  # the pressed keyboard's message text (kept, its buttons taken away)
+    message_mid: str = ""  # the pressed keyboard's message
     timestamp: datetime | None = None
 
 
@@ -182,6 +183,7 @@ def parse_update(update: dict[str, Any]) -> InboundUpdate | None:
             ),
             callback_id=str(callback.get("callback_id")),
             message_text=str(_dict(message.get("body")).get("text") or ""),
+            message_mid=str(_dict(message.get("body")).get("mid") or ""),
             timestamp=_timestamp(callback.get("timestamp")) or timestamp,
         )
     if kind == "bot_started":

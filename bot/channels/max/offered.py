@@ -1,5 +1,6 @@
 """The options each MAX patient was shown last (table `max_offered`), so a typed label or number presses
-one in any later message or process."""
+one in any later message or process; and which message carries the live keyboard, so a press on an older
+one (or a second press on the same) is refused as stale, as in Telegram."""
 
 from __future__ import annotations
 
@@ -9,9 +10,13 @@ from collections.abc import Sequence
 from bot.dialogue.messages import Button
 from bot.storage.db import Database
 
-__all__ = ["MaxOffered"]
+__all__ = ["SPENT", "MaxOffered"]
 
-SCHEMA = "CREATE TABLE IF NOT EXISTS max_offered (user_id TEXT PRIMARY KEY, offered TEXT NOT NULL)"
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS max_offered "
+    "(user_id TEXT PRIMARY KEY, offered TEXT NOT NULL DEFAULT '[]', keyboard_mid TEXT)"
+)
+SPENT = "-"  # the live keyboard was pressed: none is live until the next one is sent
 
 
 class MaxOffered:
@@ -25,6 +30,19 @@ class MaxOffered:
         if not rows:
             return []
         return [Button(str(label), str(data)) for label, data in json.loads(str(rows[0][0]))]
+
+    def keyboard(self, user_id: str) -> str | None:
+        """The mid of the message with the live keyboard, `SPENT`, or None when unknown (any press counts)."""
+        rows = self.db.query("SELECT keyboard_mid FROM max_offered WHERE user_id = ?", (user_id,))
+        return None if not rows or rows[0][0] is None else str(rows[0][0])
+
+    def set_keyboard(self, user_id: str, mid: str) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO max_offered(user_id, keyboard_mid) VALUES (?, ?) "
+                "ON CONFLICT(user_id) DO UPDATE SET keyboard_mid = excluded.keyboard_mid",
+                (user_id, mid),
+            )
 
     def set(self, user_id: str, buttons: Sequence[Button]) -> None:
         plain = json.dumps([[b.label, b.data] for b in buttons], ensure_ascii=False)
