@@ -46,6 +46,11 @@ async def test_webhook_refuses_a_missing_or_wrong_secret(settings: Settings, clo
         assert await mx.post_raw(update, SECRET) == 200
         await mx.channel.drain()
         assert "Здоровье Самары" in visible(mx.api.to(PATIENT))
+        # With the secret, a body that is not JSON or nests absurdly deep is a clean 400.
+        headers = {"X-Max-Bot-Api-Secret": SECRET, "Content-Type": "application/json"}
+        for body in (b"not json", b"[" * 50_000 + b"]" * 50_000):
+            async with mx.http.post(mx.url + "/webhook/max", data=body, headers=headers) as response:
+                assert response.status == 400
 
 
 async def test_webhook_without_a_secret_gets_one_generated_and_kept(

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import functools
 import hmac
-import json
 import logging
 import random
 from collections import Counter
@@ -36,6 +35,7 @@ from bot.channels.max.offered import SPENT, MaxOffered
 from bot.channels.max.render import render
 from bot.dialogue.messages import Address, Button, Incoming, Outgoing
 from bot.errors import StorageError
+from bot.http.bounded_json import JsonTooDeep, loads_bounded
 from bot.http.health import error_log
 from bot.notify import PatientMessenger
 
@@ -89,9 +89,14 @@ class MaxChannel:
                 request.remote,
             )
             return web.json_response({"ok": False, "error": "unauthorized"}, status=401)
+        raw = await request.read()
         try:
-            payload = json.loads(await request.read())
-        except (ValueError, UnicodeDecodeError):
+            payload = loads_bounded(raw)
+        except JsonTooDeep:
+            log.warning("MAX webhook with the right secret but JSON nested too deeply (%d bytes)", len(raw))
+            return web.json_response({"ok": False, "error": "JSON nested too deeply"}, status=400)
+        except ValueError:  # UnicodeDecodeError is one too
+            log.warning("MAX webhook with the right secret but no JSON body (%d bytes)", len(raw))
             return web.json_response({"ok": False, "error": "not JSON"}, status=400)
         if isinstance(payload, dict) and isinstance(payload.get("updates"), list):
             updates = payload["updates"]
