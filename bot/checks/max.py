@@ -60,11 +60,14 @@ async def check_max(settings: Settings, timeout: float = 10.0) -> list[Line]:
     username = f" @{me['username']}" if me.get("username") else ""
     lines = [ok("MAX", f"bot «{name}»{username} (id {me.get('user_id', '?')})")]
     if settings.max_webhook_url:
-        if not settings.max_webhook_url.startswith("https://"):
+        from bot.channels.max.setup import subscription_url
+
+        url = subscription_url(settings.max_webhook_url)
+        if not url.startswith("https://"):
             lines.append(
                 fail(
                     "MAX webhook",
-                    f"MAX_WEBHOOK_URL {settings.max_webhook_url} is not HTTPS: MAX refuses such addresses",
+                    f"MAX_WEBHOOK_URL {url} is not HTTPS: MAX refuses such addresses",
                     "put the public https:// address of /webhook/max into MAX_WEBHOOK_URL",
                 )
             )
@@ -72,13 +75,11 @@ async def check_max(settings: Settings, timeout: float = 10.0) -> list[Line]:
             lines.append(
                 ok(
                     "MAX webhook",
-                    f"{settings.max_webhook_url}; the secret is generated and kept in DATA_DIR/max_webhook_secret",
+                    f"{url}; the secret is generated and kept in DATA_DIR/max_webhook_secret",
                 )
             )
         else:
-            lines.append(
-                ok("MAX webhook", f"{settings.max_webhook_url}, secret {mask(settings.max_webhook_secret)}")
-            )
+            lines.append(ok("MAX webhook", f"{url}, secret {mask(settings.max_webhook_secret)}"))
     else:
         lines.append(ok("MAX updates", "long polling (set MAX_WEBHOOK_URL for webhook mode)"))
     if settings.max_admin_chat_id is not None:

@@ -60,7 +60,11 @@ async def test_webhook_without_a_secret_gets_one_generated_and_kept(
     url = await api.start()
     try:
         configured = settings.model_copy(
-            update={"max_bot_token": SecretStr(TOKEN), "max_api_url": url, "max_webhook_url": PUBLIC_URL}
+            update={
+                "max_bot_token": SecretStr(TOKEN),
+                "max_api_url": url,
+                "max_webhook_url": "https://clinic.example",
+            }
         )
         secrets = []
         for _ in range(2):  # a second start keeps the same secret
@@ -68,6 +72,7 @@ async def test_webhook_without_a_secret_gets_one_generated_and_kept(
             runtime = setup_max(app, create_http_app(app), client=MaxClient(url, TOKEN))
             await runtime.start()
             secrets.append(api.subscriptions[-1]["secret"])
+            assert api.subscriptions[-1]["url"] == PUBLIC_URL  # the path added to the bare address
             assert runtime.channel.webhook_secret == secrets[-1]
             await runtime.stop()
             app.close()

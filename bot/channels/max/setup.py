@@ -7,6 +7,7 @@ import os
 import re
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from aiohttp import web
 
@@ -26,6 +27,7 @@ __all__ = [
     "build_max_admin",
     "build_max_client",
     "setup_max",
+    "subscription_url",
     "webhook_secret",
 ]
 
@@ -41,6 +43,16 @@ def build_max_client(settings: Settings, **options: object) -> MaxClient:
     if settings.max_bot_token is None:
         raise ConfigError("MAX is not configured: set MAX_BOT_TOKEN (the bot's page on business.max.ru)")
     return MaxClient(settings.max_api_url, settings.max_bot_token.get_secret_value(), **options)  # type: ignore[arg-type]
+
+
+def subscription_url(configured: str) -> str:
+    """MAX_WEBHOOK_URL as given when its path ends with `/webhook/max`, otherwise with that path appended
+    (`https://clinic.ru` → `https://clinic.ru/webhook/max`), as TELEGRAM_WEBHOOK_URL is read."""
+    parts = urlsplit(configured.strip())
+    path = parts.path.rstrip("/")
+    if not path.endswith(WEBHOOK_PATH):
+        path += WEBHOOK_PATH
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
 
 
 def webhook_secret(settings: Settings) -> str:
@@ -136,4 +148,4 @@ def setup_max(
         http_app.on_startup.append(_resume)
     app.messengers.register(MaxMessenger(channel))
     app.extras[EXTRAS_KEY] = channel
-    return MaxRuntime(channel, webhook_url=webhook_url)
+    return MaxRuntime(channel, webhook_url=subscription_url(webhook_url) if webhook_url else None)
