@@ -135,6 +135,12 @@ class MaxChannel:
                     delay = max(delay, 30.0)
                 await asyncio.sleep(delay)
                 continue
+            except Exception as exc:  # a bug must not stop MAX patients being heard: logged, polling goes on
+                failures += 1
+                log.exception("MAX long polling: unexpected failure (%d in a row)", failures)
+                self.errors.record(CHANNEL, f"long polling failed unexpectedly: {exc!r}")
+                await asyncio.sleep(min(2.0 ** min(failures, 5), 30.0))
+                continue
             failures = 0
             marker = next_marker
 
