@@ -69,3 +69,10 @@ async def test_a_reply_to_no_alert_is_explained(mx: Harness) -> None:
     note = {"mid": "mid.unknown", "text": "что-то", "attachments": []}
     await mx.deliver(mx.api.chat_reply(ADMIN, ADMIN_CHAT, note, "Кому это?"))
     assert "ответьте на оповещение" in mx.api.in_chat(ADMIN_CHAT)[-1]["text"]
+
+
+async def test_emergency_signs_post_an_urgent_alert(mx: Harness) -> None:
+    replies = await mx.say("у мужа сильная боль в груди и он задыхается")
+    assert "103" in visible(replies) or "112" in visible(replies)
+    urgent = [m for m in mx.api.in_chat(ADMIN_CHAT) if "СРОЧНО" in m["text"]]
+    assert urgent and "Бот продолжает отвечать" in urgent[0]["text"]

@@ -158,8 +158,11 @@ class MaxAdminNotifier(AdminNotifier):
         )
         return posted is not None
 
-    async def handoff(self, address: Address, reason: str, recent: Sequence[str]) -> bool:
-        lines = [f"🙋 Пациент просит администратора · {CHANNEL_NAMES.get(address.channel, address.channel)}"]
+    async def handoff(
+        self, address: Address, reason: str, recent: Sequence[str], *, urgent: bool = False
+    ) -> bool:
+        title = "🚨 СРОЧНО: возможно неотложное состояние" if urgent else "🙋 Пациент просит администратора"
+        lines = [f"{title} · {CHANNEL_NAMES.get(address.channel, address.channel)}"]
         lines.append(f"Контакт: {address.contact or address.user_id}")
         if reason:
             lines.append(f"Причина: {reason}")
@@ -167,7 +170,10 @@ class MaxAdminNotifier(AdminNotifier):
             lines.append("\nПоследние сообщения:")
             lines.extend(line[:300] for line in list(recent)[-RECENT_LIMIT:])
         lines.append(
-            "\nОтветьте на это сообщение — ответ уйдёт пациенту. Бот молчит, пока вы не нажмёте «Вернуть боту»."
+            "\nБот продолжает отвечать пациенту. Ответьте на это сообщение — ответ уйдёт пациенту, и бот "
+            "замолчит, пока вы не нажмёте «Вернуть боту»."
+            if urgent
+            else "\nОтветьте на это сообщение — ответ уйдёт пациенту. Бот молчит, пока вы не нажмёте «Вернуть боту»."
         )
         posted = await self.post(
             "\n".join(lines),
@@ -223,8 +229,10 @@ class BothNotifiers(AdminNotifier):
     async def lead(self, lead: Lead, address: Address, *, updated: bool = False) -> bool:
         return any([await n.lead(lead, address, updated=updated) for n in self.notifiers])
 
-    async def handoff(self, address: Address, reason: str, recent: Sequence[str]) -> bool:
-        return any([await n.handoff(address, reason, recent) for n in self.notifiers])
+    async def handoff(
+        self, address: Address, reason: str, recent: Sequence[str], *, urgent: bool = False
+    ) -> bool:
+        return any([await n.handoff(address, reason, recent, urgent=urgent) for n in self.notifiers])
 
     async def relay(self, address: Address, text: str) -> bool:
         return any([await n.relay(address, text) for n in self.notifiers])
