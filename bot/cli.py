@@ -5,24 +5,76 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import re
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime, tzinfo
+from typing import Any, NoReturn, TextIO
 
 from bot.errors import BotError
 from bot.redact import PhoneMaskFilter
 
 COMMANDS = {
-    "chat": ("bot.commands.chat", "a patient conversation in the terminal"),
-    "run": ("bot.commands.run", "the service: Telegram, WhatsApp, web widget, admin chat, outbox"),
-    "check": ("bot.commands.check", "check the configuration, services and knowledge files"),
-    "init-sheet": ("bot.commands.init_sheet", "create or upgrade the sheets «Обращения» and «Врачи»"),
-    "report": ("bot.commands.report", "the owner's summary of the last days, as text and PNG"),
+    "chat": ("bot.commands.chat", "разговор с ботом в терминале, как пациент"),
+    "run": (
+        "bot.commands.run",
+        "сервис: Telegram, WhatsApp, чат на сайте, чат администраторов, отправка заявок",
+    ),
+    "check": ("bot.commands.check", "проверить настройки, подключённые сервисы и файлы знаний"),
+    "init-sheet": ("bot.commands.init_sheet", "создать или обновить листы «Обращения» и «Врачи» в таблице"),
+    "report": ("bot.commands.report", "сводка для владельца за последние дни: текст и картинка PNG"),
 }
+
+# argparse's own English, as the operator would otherwise read it (Python 3.11's messages).
+_ARGPARSE_RUSSIAN: tuple[tuple[str, str], ...] = (
+    (r"the following arguments are required: (.*)", r"не хватает обязательных аргументов: \1"),
+    (r"argument (\S+): invalid choice: (.*) \(choose from (.*)\)", r"\1: нет такого варианта \2 (есть: \3)"),
+    (r"argument (\S+): invalid \S+ value: (.*)", r"\1: недопустимое значение \2"),
+    (r"argument (\S+): expected one argument", r"\1: после параметра нужно значение"),
+    (r"argument (\S+): (.*)", r"\1: \2"),
+    (r"unrecognized arguments: (.*)", r"непонятные аргументы: \1"),
+    (r"ambiguous option: (\S+) could match (.*)", r"неоднозначный параметр \1: подходят \2"),
+)
+
+
+def translate_argparse(message: str) -> str:
+    for pattern, replacement in _ARGPARSE_RUSSIAN:
+        if re.fullmatch(pattern, message):
+            return re.sub(pattern, replacement, message)
+    return message
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    def add_usage(self, usage: Any, actions: Any, groups: Any, prefix: str | None = None) -> None:
+        super().add_usage(usage, actions, groups, "Запуск: " if prefix is None else prefix)
+
+
+class RussianArgumentParser(argparse.ArgumentParser):
+    """argparse speaking Russian: headings, the help option, usage and error messages."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        add_help = bool(kwargs.pop("add_help", True))
+        kwargs["add_help"] = False  # the Russian -h is added below
+        super().__init__(*args, **kwargs)
+        self._positionals.title = "аргументы"
+        self._optionals.title = "параметры"
+        if add_help:
+            self.add_argument(
+                "-h", "--help", action="help", default=argparse.SUPPRESS, help="показать эту справку и выйти"
+            )
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: ошибка: {translate_argparse(message)}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="clinic-bot", description="AI administrator of a clinic")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser = RussianArgumentParser(
+        prog="clinic-bot",
+        description="ИИ-администратор клиники. Подробнее о любой команде: clinic-bot КОМАНДА --help",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="КОМАНДА", title="команды")
     for name, (module_name, help_text) in COMMANDS.items():
         command = sub.add_parser(name, help=help_text, description=help_text)
         module = importlib.import_module(module_name)
@@ -43,17 +95,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def setup_logging(level: str = "INFO", stream: object = None) -> None:
+class ClinicTimeFormatter(logging.Formatter):
+    """Log times in the clinic's zone with its offset (`2026-12-04 09:40:12+04:00`): the time staff live in."""
+
+    def __init__(self, fmt: str, tz: tzinfo | None) -> None:
+        super().__init__(fmt)
+        self.tz = tz or UTC
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        moment = datetime.fromtimestamp(record.created, self.tz)
+        return moment.strftime(datefmt) if datefmt else moment.isoformat(sep=" ", timespec="seconds")
+
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def setup_logging(level: str = "INFO", stream: TextIO | None = None, tz: tzinfo | None = None) -> None:
+    """Log lines to stderr; times in `tz` (the clinic's zone; UTC, shown as +00:00, when not given)."""
     chosen = getattr(logging, level.upper(), logging.INFO)
-    logging.basicConfig(
-        level=chosen,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=stream or sys.stderr,  # type: ignore[arg-type]
-    )
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(ClinicTimeFormatter(LOG_FORMAT, tz))
+    logging.basicConfig(level=chosen, handlers=[handler])
     # The safety net of 152-FZ: whatever a log line carries, a patient's phone leaves it masked.
-    for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, PhoneMaskFilter) for f in handler.filters):
-            handler.addFilter(PhoneMaskFilter())
+    for each in logging.getLogger().handlers:
+        if not any(isinstance(f, PhoneMaskFilter) for f in each.filters):
+            each.addFilter(PhoneMaskFilter())
     # aiogram says "Update id=… is handled" for every update at INFO: noise for the operator, and a line
     # to format per message in a burst; shown with LOG_LEVEL=DEBUG.
     logging.getLogger("aiogram.event").setLevel(

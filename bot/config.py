@@ -26,7 +26,7 @@ def parse_duration(value: Any) -> timedelta:
         return timedelta(seconds=float(value))
     match = _DURATION.match(str(value))
     if not match:
-        raise ValueError(f"'{value}' is not a duration; write it like 45s, 30m, 2h or 90d")
+        raise ValueError(f"«{value}» — не длительность; пишите так: 45s, 30m, 2h или 90d")
     number, unit = match.groups()
     return timedelta(seconds=float(number) * _UNIT_SECONDS[unit])
 
@@ -40,12 +40,12 @@ def parse_quiet_hours(value: Any) -> tuple[time, time] | None:
         return None
     match = re.fullmatch(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})", text)
     if not match:
-        raise ValueError(f"'{text}' is not a time range; write it like 21:00-09:00, or leave it empty")
+        raise ValueError(f"«{text}» — не промежуток времени; пишите так: 21:00-09:00 или оставьте пустым")
     h1, m1, h2, m2 = (int(x) for x in match.groups())
     try:
         return time(h1, m1), time(h2, m2)
     except ValueError as exc:
-        raise ValueError(f"'{text}': {exc}") from exc
+        raise ValueError(f"«{text}»: такого времени нет") from exc
 
 
 def parse_origins(value: Any) -> tuple[str, ...]:
@@ -184,7 +184,9 @@ class Settings(BaseSettings):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone '{value}'; use a name like Europe/Samara") from exc
+            raise ValueError(
+                f"неизвестный часовой пояс «{value}»; пишите название, например Europe/Samara"
+            ) from exc
         return value
 
     @field_validator(
@@ -250,6 +252,21 @@ class Settings(BaseSettings):
         return self.data_dir / "leads.csv"
 
 
+# pydantic's messages for the kinds of mistakes made in .env, as the operator reads them.
+_RUSSIAN_ERRORS = {
+    "int_parsing": "нужно целое число",
+    "float_parsing": "нужно число",
+    "bool_parsing": "нужно 1 или 0 (да/нет: true/false)",
+    "greater_than_equal": "слишком маленькое значение",
+    "greater_than": "слишком маленькое значение",
+    "less_than_equal": "слишком большое значение",
+    "less_than": "слишком большое значение",
+    "url_parsing": "нужен адрес вида https://…",
+    "url_scheme": "адрес должен начинаться с http:// или https://",
+    "missing": "не задано",
+}
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Build settings or raise ConfigError with one clear line per bad variable."""
     try:
@@ -258,6 +275,6 @@ def load_settings(**overrides: Any) -> Settings:
         lines = []
         for err in exc.errors():
             name = ".".join(str(p) for p in err["loc"]).upper() or "settings"
-            message = str(err["msg"]).removeprefix("Value error, ")
-            lines.append(f"{name}: {message} (got {err.get('input')!r})")
-        raise ConfigError("bad configuration: " + "; ".join(lines)) from None
+            message = _RUSSIAN_ERRORS.get(err["type"], str(err["msg"]).removeprefix("Value error, "))
+            lines.append(f"{name}: {message} (сейчас: {err.get('input')!r})")
+        raise ConfigError("неверные настройки: " + "; ".join(lines)) from None

@@ -19,7 +19,7 @@ def resolve_prompts_dir(configured: Path) -> Path:
         return configured
     if not configured.is_absolute() and PACKAGE_PROMPTS.is_dir():
         return PACKAGE_PROMPTS
-    raise KnowledgeError(f"the prompts folder {configured} does not exist; set PROMPTS_DIR to it")
+    raise KnowledgeError(f"папки с текстами бота {configured} нет; укажите её в PROMPTS_DIR")
 
 
 def load_texts(prompts_dir: Path) -> Texts:
@@ -37,9 +37,9 @@ def _read_flat(path: Path) -> dict[str, str | list[str]]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise KnowledgeError(f"{path} is missing; it holds the bot's replies") from exc
+        raise KnowledgeError(f"нет файла {path} (в нём ответы бота); восстановите его из проекта") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise KnowledgeError(f"{path}: {exc}; check quotes and `=` on that line") from exc
+        raise KnowledgeError(f"{path}: {exc}; проверьте кавычки и знак = в этой строке") from exc
     flat: dict[str, str | list[str]] = {}
     for key, value in data.items():
         if isinstance(value, str | list):

@@ -119,21 +119,21 @@ class GoogleSheetsSink(LeadSink):
         path = self.credentials_file
         if path is None:
             raise SinkError(
-                "GOOGLE_APPLICATION_CREDENTIALS is not set: point it to the service account's JSON key file",
+                "GOOGLE_APPLICATION_CREDENTIALS не задан: впишите в него путь к JSON-ключу сервисного аккаунта",
                 retryable=False,
             )
         try:
             info = json.loads(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise SinkError(
-                f"the credentials file {path} does not exist; download the service account's JSON key "
-                "and set GOOGLE_APPLICATION_CREDENTIALS to its path",
+                f"файла ключа {path} нет; скачайте JSON-ключ сервисного аккаунта "
+                "и впишите путь к нему в GOOGLE_APPLICATION_CREDENTIALS",
                 retryable=False,
             ) from None
         except (OSError, ValueError) as exc:
             raise SinkError(
-                f"the credentials file {path} is not a readable JSON key ({exc}); download it again "
-                "from the Google Cloud console (IAM → Service accounts → Keys → Add key → JSON)",
+                f"файл ключа {path} не читается как JSON ({exc}); скачайте его заново "
+                "в Google Cloud Console (IAM → Service accounts → Keys → Add key → JSON)",
                 retryable=False,
             ) from exc
         try:
@@ -141,8 +141,8 @@ class GoogleSheetsSink(LeadSink):
             credentials = kind.from_service_account_info(info, scopes=list(SCOPES))
         except (ValueError, KeyError, TypeError) as exc:
             raise SinkError(
-                f"the credentials file {path} is not a service account key ({exc}); it must have "
-                '"type": "service_account", client_email, private_key and token_uri',
+                f"файл {path} — не ключ сервисного аккаунта ({exc}); в нём должны быть "
+                '"type": "service_account", client_email, private_key и token_uri',
                 retryable=False,
             ) from exc
         self._email = str(info.get("client_email", ""))
@@ -156,41 +156,40 @@ class GoogleSheetsSink(LeadSink):
             code = exc.response.status_code
             detail = _api_message(exc)
             if code == 403:
-                who = self._email or "the service account's client_email"
+                who = self._email or "адрес client_email сервисного аккаунта"
                 return SinkError(
-                    f"Google refused access to the sheet {self.sheet_id} (403 {detail}): open the sheet, "
-                    f"press Share and add {who} as an editor",
+                    f"Google не дал доступа к таблице {self.sheet_id} (403 {detail}); откройте таблицу, "
+                    f"нажмите «Настройки доступа» и добавьте {who} как редактора",
                     retryable=False,
                 )
             if code == 404:
                 return SinkError(
-                    f"the spreadsheet {self.sheet_id} was not found (404): check GOOGLE_SHEET_ID, the long id "
-                    "in the sheet's address between /d/ and /edit",
+                    f"таблица {self.sheet_id} не найдена (404); проверьте GOOGLE_SHEET_ID — длинный код "
+                    "из адреса таблицы между /d/ и /edit",
                     retryable=False,
                 )
             if code == 429:
-                return SinkError(f"Google Sheets quota exceeded (429 {detail}); will retry", retryable=True)
-            if code >= 500:
                 return SinkError(
-                    f"Google Sheets is unavailable ({code} {detail}); will retry", retryable=True
+                    f"превышена квота Google Sheets (429 {detail}); повторю позже", retryable=True
                 )
+            if code >= 500:
+                return SinkError(f"Google Sheets недоступен ({code} {detail}); повторю позже", retryable=True)
             if code == 401:
                 return SinkError(
-                    f"Google did not accept the credentials (401 {detail}); check the key file "
-                    f"{self.credentials_file}",
+                    f"Google не принял ключ (401 {detail}); проверьте файл ключа {self.credentials_file}",
                     retryable=False,
                 )
-            return SinkError(f"Google Sheets refused the request ({code} {detail})", retryable=False)
+            return SinkError(f"Google Sheets отклонил запрос ({code} {detail})", retryable=False)
         if isinstance(exc, RefreshError):
             retryable = bool(getattr(exc, "retryable", False))
             return SinkError(
-                f"the service account key in {self.credentials_file} was refused by the token endpoint "
-                f"({exc}); create a new key if it was deleted",
+                f"Google не принял ключ сервисного аккаунта из {self.credentials_file} ({exc}); "
+                "если ключ удалён, создайте новый",
                 retryable=retryable,
             )
         if isinstance(exc, TransportError | requests.RequestException):
-            return SinkError(f"cannot reach Google Sheets ({type(exc).__name__}: {exc}); will retry")
-        return SinkError(f"Google Sheets call failed: {exc}", retryable=False)
+            return SinkError(f"нет связи с Google Sheets ({type(exc).__name__}: {exc}); повторю позже")
+        return SinkError(f"запрос к Google Sheets не удался: {exc}", retryable=False)
 
     def call(self, action: Callable[[HTTPClient], T]) -> T:
         """Run one API call with the client, translating every library error into SinkError."""
@@ -412,9 +411,9 @@ def parse_doctor_rows(rows: list[list[str]]) -> tuple[list[Doctor], list[Problem
         writer.writerow([" ".join(cell.split()) for cell in row])
     report = _Report()
     if not rows:
-        report.warn(DOCTORS_SHEET, 1, f"the sheet is empty; row 1 must be {', '.join(DOCTORS_HEADER)}")
+        report.warn(DOCTORS_SHEET, 1, "лист пуст", f"в строке 1 должно быть: {', '.join(DOCTORS_HEADER)}")
         return [], report.problems
-    return _parse_doctors(buffer.getvalue(), f"sheet {DOCTORS_SHEET}", report), report.problems
+    return _parse_doctors(buffer.getvalue(), f"лист {DOCTORS_SHEET}", report), report.problems
 
 
 def _api_message(exc: APIError) -> str:
@@ -427,7 +426,7 @@ def _api_message(exc: APIError) -> str:
 def build_google_sink(settings: Settings) -> GoogleSheetsSink:
     """The sink bootstrap uses when GOOGLE_SHEET_ID is set; credentials are read on first use."""
     if not settings.google_sheet_id:
-        raise SinkError("GOOGLE_SHEET_ID is not set", retryable=False)
+        raise SinkError("GOOGLE_SHEET_ID не задан", retryable=False)
     return GoogleSheetsSink(
         settings.google_sheet_id,
         settings.google_application_credentials,

@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.errors import SinkError
 from bot.knowledge.models import Doctor
+from bot.russian import count
 from sheets.google import GoogleSheetsSink, quoted
 from sheets.schema import (
     CHANNELS,
@@ -104,14 +105,15 @@ def ensure_sheets(sink: GoogleSheetsSink, doctors: Sequence[Doctor], *, summary:
     ]
     if requests:
         sink.call(lambda http: http.batch_update(sink.sheet_id, {"requests": requests}))
-        report.changes += [f"created the sheet «{r['addSheet']['properties']['title']}»" for r in requests]
+        report.changes += [f"создан лист «{r['addSheet']['properties']['title']}»" for r in requests]
     _ensure_header(sink, LEADS_SHEET, LEAD_HEADER, report)
     doctors_rows = sink.values(quoted(DOCTORS_SHEET))
     _ensure_header(sink, DOCTORS_SHEET, DOCTORS_HEADER, report, doctors_rows[:1])
     if len([r for r in doctors_rows[1:] if any(c.strip() for c in r)]) == 0 and doctors:
         values = [[d.full_name, d.specialty, ", ".join(d.services), d.note] for d in doctors]
         _write(sink, f"{quoted(DOCTORS_SHEET)}!A2", values, "RAW")
-        report.changes.append(f"filled «{DOCTORS_SHEET}» with {len(values)} doctor(s) from doctors.csv")
+        filled = count(len(values), "врач", "врача", "врачей")
+        report.changes.append(f"в лист «{DOCTORS_SHEET}» вписаны врачи из doctors.csv: {filled}")
     return report
 
 
@@ -129,11 +131,12 @@ def _ensure_header(
     known = [c for c in current if c]
     if not known or tuple(current) == tuple(header[: len(current)]):
         _write(sink, f"{quoted(title)}!A1", [list(header)], "RAW")
-        report.changes.append(f"wrote the header of «{title}»")
+        report.changes.append(f"записан заголовок листа «{title}»")
         return
     raise SinkError(
-        f"row 1 of «{title}» is not the expected header ({', '.join(current[:4])}...); it must start with "
-        f"{', '.join(header)}. Insert an empty row 1 or fix the names, then run init-sheet again",
+        f"в строке 1 листа «{title}» не тот заголовок ({', '.join(current[:4])}…), а должен начинаться с "
+        f"{', '.join(header)}. Вставьте пустую строку 1 или исправьте названия столбцов, "
+        "затем снова выполните make init-sheet",
         retryable=False,
     )
 
@@ -322,7 +325,7 @@ def init_sheet(sink: GoogleSheetsSink, doctors: Sequence[Doctor]) -> SetupReport
     current = sink.values(f"{quoted(SUMMARY_SHEET)}!A1:{_column(width - 1)}{len(summary)}", render="FORMULA")
     if _grid(current, width, len(summary)) != _grid(summary, width, len(summary)):
         _write(sink, f"{quoted(SUMMARY_SHEET)}!A1", summary, "USER_ENTERED")
-        report.changes.append(f"wrote the formulas of «{SUMMARY_SHEET}»")
+        report.changes.append(f"записаны формулы листа «{SUMMARY_SHEET}»")
     sheets = _sheets_by_title(sink.metadata())
     requests: list[dict[str, Any]] = []
     for title in (LEADS_SHEET, DOCTORS_SHEET, SUMMARY_SHEET):
@@ -339,11 +342,11 @@ def init_sheet(sink: GoogleSheetsSink, doctors: Sequence[Doctor]) -> SetupReport
             requests += _format_requests(sheet_id, (220, 110, 40, 110, 110), 5)
         requests.append(_marker_request(sheet_id, marker))
         report.changes.append(
-            f"formatted «{title}» (frozen bold header, widths"
-            + (", status dropdown and colours, phone as text)" if title == LEADS_SHEET else ")")
+            f"оформлен лист «{title}» (закреплённый жирный заголовок, ширина столбцов"
+            + (", список статусов с цветами, телефон как текст)" if title == LEADS_SHEET else ")")
         )
     if requests:
         sink.call(lambda http: http.batch_update(sink.sheet_id, {"requests": requests}))
     if not report.changes:
-        report.notes.append("everything was already in place; nothing changed")
+        report.notes.append("всё уже было на месте, ничего не изменено")
     return report

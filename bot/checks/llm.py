@@ -16,7 +16,7 @@ __all__ = ["check_llm"]
 async def check_llm(settings: Settings, timeout: float = 20.0) -> list[Line]:
     key = settings.openai_api_key
     if key is None:
-        return [skip("LLM", "not configured (OPENAI_API_KEY is empty): the offline engine answers")]
+        return [skip("LLM", "не настроена (OPENAI_API_KEY пуст): отвечает встроенный движок без нейросети")]
     item = "LLM"
     endpoint = settings.openai_base_url or "https://api.openai.com/v1"
     model = settings.openai_model
@@ -32,65 +32,66 @@ async def check_llm(settings: Settings, timeout: float = 20.0) -> list[Line]:
         return [
             fail(
                 item,
-                f"the key {mask(key)} was rejected by {endpoint} (401)",
-                "create a new API key in your provider's console and put it into OPENAI_API_KEY",
+                f"{endpoint} не принял ключ {mask(key)} (401)",
+                "создайте новый ключ API в кабинете провайдера и впишите его в OPENAI_API_KEY",
             )
         ]
     except openai.PermissionDeniedError as exc:
         return [
             fail(
                 item,
-                f"the key {mask(key)} may not use model «{model}» on {endpoint} (403: {_message(exc)})",
-                "set OPENAI_MODEL to a model this key may use, or allow the model for the key "
-                "(its project and region) in your provider's console",
+                f"ключу {mask(key)} не разрешена модель «{model}» на {endpoint} (403: {_message(exc)})",
+                "впишите в OPENAI_MODEL модель, доступную этому ключу, или разрешите эту модель ключу "
+                "(его проекту и региону) в кабинете провайдера",
             )
         ]
     except openai.NotFoundError:
         return [
             fail(
                 item,
-                f"{endpoint} has no model «{model}» (404)",
-                "set OPENAI_MODEL to a model your provider lists (e.g. gpt-4o-mini), "
-                "and check OPENAI_BASE_URL ends with /v1",
+                f"на {endpoint} нет модели «{model}» (404)",
+                "впишите в OPENAI_MODEL модель из списка провайдера (например gpt-4o-mini) "
+                "и проверьте, что OPENAI_BASE_URL заканчивается на /v1",
             )
         ]
     except openai.RateLimitError as exc:
         return [
             fail(
                 item,
-                f"{endpoint} refused: quota or rate limit (429: {_message(exc)})",
-                "top up the account's balance or raise its limits; the offline engine answers meanwhile",
+                f"{endpoint} отказал: кончился баланс или превышен лимит запросов (429: {_message(exc)})",
+                "пополните баланс (balance) или поднимите лимиты; пока отвечает встроенный движок",
             )
         ]
     except openai.APITimeoutError:
         return [
             fail(
                 item,
-                f"{endpoint} did not answer within {timeout:.0f} s",
-                "check OPENAI_BASE_URL and the network; the bot falls back to the offline engine",
+                f"{endpoint} не ответил за {timeout:.0f} с",
+                "проверьте OPENAI_BASE_URL и подключение к интернету; пока отвечает встроенный движок",
             )
         ]
     except openai.APIConnectionError as exc:
         return [
             fail(
                 item,
-                f"cannot connect to {endpoint} ({exc.__cause__ or exc})",
-                "check OPENAI_BASE_URL (e.g. https://api.openai.com/v1) and that this machine can reach it",
+                f"нет связи с {endpoint} ({exc.__cause__ or exc})",
+                "проверьте OPENAI_BASE_URL (например https://api.openai.com/v1) и что этот адрес доступен отсюда",
             )
         ]
     except openai.APIStatusError as exc:
         return [
             fail(
                 item,
-                f"{endpoint} answered {exc.status_code}: {_message(exc)}",
-                "check OPENAI_BASE_URL and OPENAI_MODEL with your provider",
+                f"{endpoint} ответил {exc.status_code}: {_message(exc)}",
+                "сверьте OPENAI_BASE_URL и OPENAI_MODEL с данными провайдера",
             )
         ]
     finally:
         await client.close()
     elapsed = time.monotonic() - started
     used = reply.model or model
-    return [ok(item, f"{endpoint}, model {used}, key {mask(key)}: answered in {elapsed:.1f} s")]
+    seconds = f"{elapsed:.1f}".replace(".", ",")
+    return [ok(item, f"{endpoint}, модель {used}, ключ {mask(key)}: ответ за {seconds} с")]
 
 
 def _message(exc: openai.APIStatusError) -> str:

@@ -7,14 +7,15 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from bot.checks.model import Line, fail, ok, skip, warn
+from bot.checks.model import Line, Mark, fail, ok, skip, warn
 from bot.config import Settings
 from bot.errors import BotError
 from bot.knowledge.loader import load_knowledge
 from bot.knowledge.models import Level
 from bot.prompts import load_texts, resolve_prompts_dir
+from bot.russian import count
 
-__all__ = ["check_data_dir", "check_knowledge", "check_prompts", "describe_settings"]
+__all__ = ["check_admin_alerts", "check_data_dir", "check_knowledge", "check_prompts", "describe_settings"]
 
 MIN_FREE_BYTES = 200 * 1024 * 1024
 LOW_FREE_BYTES = 1024 * 1024 * 1024
@@ -23,19 +24,37 @@ LOW_FREE_BYTES = 1024 * 1024 * 1024
 def describe_settings(settings: Settings) -> Line:
     """What the settings switch on, so the operator sees which adapters will run."""
     parts = [
-        "Telegram " + ("on" if settings.telegram_enabled else "off"),
-        "LLM " + (settings.openai_model if settings.llm_enabled else "off (offline engine)"),
-        "leads to " + ("Google Sheet" if settings.sheets_enabled else f"{settings.leads_csv}"),
-        "WhatsApp " + ("on" if settings.whatsapp_enabled else "off"),
-        f"time zone {settings.clinic_timezone}",
+        "Telegram " + ("включён" if settings.telegram_enabled else "выключен"),
+        "LLM "
+        + (settings.openai_model if settings.llm_enabled else "выключена (отвечает встроенный движок)"),
+        "заявки " + ("в Google-таблицу" if settings.sheets_enabled else f"в файл {settings.leads_csv}"),
+        "WhatsApp " + ("включён" if settings.whatsapp_enabled else "выключен"),
+        f"часовой пояс {settings.clinic_timezone}",
     ]
-    return ok("Settings", "; ".join(parts))
+    return ok("Настройки", "; ".join(parts))
+
+
+def check_admin_alerts(settings: Settings) -> list[Line]:
+    """Without Telegram and an admin chat, handoffs and alerts reach nobody: worth a warning, not a failure.
+
+    With Telegram on, the Telegram check itself names a missing ADMIN_CHAT_ID (as a ✗)."""
+    if settings.telegram_enabled:
+        return []
+    return [
+        warn(
+            "Чат администраторов",
+            "не настроен (нет TELEGRAM_BOT_TOKEN и ADMIN_CHAT_ID): просьбы пациентов позвать администратора "
+            "и уведомления о новых и неподтверждённых заявках никому не приходят, только в журнал",
+            "впишите в .env токен бота (TELEGRAM_BOT_TOKEN) и номер чата администраторов (ADMIN_CHAT_ID), "
+            "затем снова выполните make check",
+        )
+    ]
 
 
 def check_data_dir(settings: Settings) -> list[Line]:
-    item = "Data folder"
+    item = "Папка данных"
     folder = settings.data_dir
-    fix = f"create {folder} and let the service's user write to it, or set DATA_DIR to a writable folder"
+    fix = f"создайте папку {folder} и дайте пользователю сервиса право записи в неё или укажите в DATA_DIR другую"
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".check-", delete=True) as probe:
@@ -43,20 +62,26 @@ def check_data_dir(settings: Settings) -> list[Line]:
             probe.flush()
             os.fsync(probe.fileno())
     except OSError as exc:
-        return [fail(item, f"{folder} is not writable ({exc.strerror or exc})", fix)]
+        return [fail(item, f"в {folder} нельзя записывать ({exc.strerror or exc})", fix)]
     free = shutil.disk_usage(folder).free
-    shown = f"{free / 1024**3:.1f} GB free"
+    shown = "свободно " + f"{free / 1024**3:.1f}".replace(".", ",") + " ГБ"
     if free < MIN_FREE_BYTES:
         return [
             fail(
                 item,
-                f"{folder.resolve()} is writable but only {free // 1024**2} MB are free",
-                "free disk space (at least 200 MB), or set DATA_DIR to a folder on a larger disk",
+                f"в {folder.resolve()} можно записывать, но свободно всего {free // 1024**2} МБ",
+                "освободите место на диске (нужно не меньше 200 МБ) или укажите в DATA_DIR папку на другом диске",
             )
         ]
     if free < LOW_FREE_BYTES:
-        return [warn(item, f"{folder.resolve()} is writable; disk space is low: {shown}", "free disk space")]
-    return [ok(item, f"{folder.resolve()} is writable, {shown}")]
+        return [
+            warn(
+                item,
+                f"в {folder.resolve()} можно записывать; места мало: {shown}",
+                "освободите место на диске",
+            )
+        ]
+    return [ok(item, f"в {folder.resolve()} можно записывать, {shown}")]
 
 
 def check_knowledge(settings: Settings) -> list[Line]:
@@ -68,41 +93,46 @@ def check_knowledge(settings: Settings) -> list[Line]:
         where = (
             f"{directory / problem.file}:{problem.line}" if problem.line else str(directory / problem.file)
         )
-        message, _, fix = problem.message.partition("; ")
         if problem.level is Level.ERROR:
-            lines.append(fail("Knowledge", f"{where}: {message}", fix or "correct the file"))
+            lines.append(fail("Знания", f"{where}: {problem.message}", problem.fix or "исправьте файл"))
         else:
-            lines.append(warn("Knowledge", f"{where}: {problem.message}"))
+            lines.append(warn("Знания", f"{where}: {problem.message}", problem.fix))
     summary = (
-        f"{directory}: {len(knowledge.faq)} questions, {len(knowledge.doctors)} doctors, "
-        f"clinic «{knowledge.clinic.name or '?'}»"
+        f"{directory}: {count(len(knowledge.faq), 'вопрос', 'вопроса', 'вопросов')}, "
+        f"{count(len(knowledge.doctors), 'врач', 'врача', 'врачей')}, "
+        f"клиника: {knowledge.clinic.name or '?'}"
     )
+    errors = count(len(knowledge.errors), "ошибка", "ошибки", "ошибок")
+    warnings = count(len(knowledge.warnings), "предупреждение", "предупреждения", "предупреждений")
     if knowledge.errors:
-        head = fail(
-            "Knowledge",
-            f"{summary}; {len(knowledge.errors)} error(s) stop the bot",
-            "correct the lines marked ✗ below and run `python -m bot check --knowledge` again",
+        also = f" и {warnings}" if knowledge.warnings else ""
+        head = Line(
+            Mark.FAIL,
+            "Знания",
+            f"{summary}. Ниже {errors}{also}; пока есть ошибки, бот не запустится",
+            heading=True,
         )
     elif knowledge.warnings:
-        head = ok("Knowledge", f"{summary}; {len(knowledge.warnings)} warning(s) below")
+        head = ok("Знания", f"{summary}. Ниже {warnings}")
     else:
-        head = ok("Knowledge", summary)
+        head = ok("Знания", summary)
     return [head, *lines]
 
 
 def check_prompts(settings: Settings) -> list[Line]:
-    item = "Prompts"
+    item = "Тексты бота"
     try:
         folder = resolve_prompts_dir(settings.prompts_dir)
         texts = load_texts(settings.prompts_dir)
     except BotError as exc:
         message, _, fix = str(exc).partition("; ")
-        return [fail(item, message, fix or f"restore {settings.prompts_dir} from the project")]
+        return [fail(item, message, fix or f"восстановите папку {settings.prompts_dir} из проекта")]
     if not texts.templates:
-        return [fail(item, f"{folder}/replies.toml holds no texts", "restore it from the project")]
+        return [fail(item, f"в {folder}/replies.toml нет ни одного текста", "восстановите файл из проекта")]
     extra = sorted(p.name for p in Path(folder).glob("*") if p.suffix in {".toml", ".md", ".txt"})
-    return [ok(item, f"{folder}: {len(texts.templates)} texts ({', '.join(extra)})")]
+    shown = count(len(texts.templates), "текст", "текста", "текстов")
+    return [ok(item, f"{folder}: {shown} ({', '.join(extra)})")]
 
 
 def not_configured(item: str, what: str) -> Line:
-    return skip(item, f"not configured ({what})")
+    return skip(item, f"не настроен ({what})")

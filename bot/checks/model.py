@@ -7,6 +7,8 @@ from enum import StrEnum
 
 from pydantic import SecretStr
 
+from bot.russian import count
+
 __all__ = ["Line", "Mark", "mask"]
 
 
@@ -23,14 +25,21 @@ class Line:
     item: str
     detail: str
     fix: str = ""
+    # A heading over the lines that carry the problems themselves (e.g. «Знания: 2 ошибки»): shown with
+    # its mark, not counted again in the total.
+    heading: bool = False
 
     @property
     def failed(self) -> bool:
-        return self.mark is Mark.FAIL
+        return self.mark is Mark.FAIL and not self.heading
+
+    @property
+    def warned(self) -> bool:
+        return self.mark is Mark.WARN and not self.heading
 
     def render(self) -> str:
         text = f"{self.mark} {self.item}: {self.detail}"
-        return f"{text} — fix: {self.fix}" if self.fix else text
+        return f"{text} — как исправить: {self.fix}" if self.fix else text
 
 
 def ok(item: str, detail: str) -> Line:
@@ -50,10 +59,11 @@ def skip(item: str, detail: str) -> Line:
 
 
 def mask(secret: SecretStr | str | None) -> str:
-    """Enough of a secret to recognise it, never all of it: `1234…xyz (46 chars)`."""
+    """Enough of a secret to recognise it, never all of it: `1234…xyz (46 символов)`."""
     if secret is None:
-        return "not set"
+        return "не задан"
     value = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
+    length = count(len(value), "символ", "символа", "символов")
     if len(value) < 12:
-        return f"*** ({len(value)} chars)"
-    return f"{value[:4]}…{value[-3:]} ({len(value)} chars)"
+        return f"*** ({length})"
+    return f"{value[:4]}…{value[-3:]} ({length})"

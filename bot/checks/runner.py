@@ -8,7 +8,13 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 
-from bot.checks.local import check_data_dir, check_knowledge, check_prompts, describe_settings
+from bot.checks.local import (
+    check_admin_alerts,
+    check_data_dir,
+    check_knowledge,
+    check_prompts,
+    describe_settings,
+)
 from bot.checks.model import Line, fail
 from bot.config import Settings
 from bot.errors import ConfigError
@@ -30,13 +36,13 @@ SERVICE_CHECKS: tuple[tuple[str, str, str], ...] = (
 
 def config_failures(error: ConfigError) -> list[Line]:
     """One ✗ line per bad variable of a settings error."""
-    text = str(error).removeprefix("bad configuration: ")
+    text = str(error).removeprefix("неверные настройки: ")
     lines = []
     for part in re.split(r"; (?=[A-Z0-9_.]+: )", text):
         match = re.match(r"([A-Z0-9_.]+): ", part)
-        name = match.group(1) if match else "a setting"
+        name = match.group(1) if match else "эту настройку"
         lines.append(
-            fail("Settings", part, f"correct {name} in .env (every name is explained in .env.example)")
+            fail("Настройки", part, f"исправьте {name} в файле .env (все настройки описаны в .env.example)")
         )
     return lines
 
@@ -46,7 +52,11 @@ async def _guarded(item: str, check: ServiceCheck, settings: Settings, timeout: 
         return await asyncio.wait_for(check(settings), timeout)
     except TimeoutError:
         return [
-            fail(item, f"no answer within {timeout:.0f} s", "check the network and the service's URL setting")
+            fail(
+                item,
+                f"нет ответа за {timeout:.0f} с",
+                "проверьте подключение к интернету и адрес сервиса в .env (настройки …_URL)",
+            )
         ]
 
 
@@ -55,6 +65,7 @@ async def run_checks(
 ) -> list[Line]:
     lines = [describe_settings(settings)] if not knowledge_only else []
     if not knowledge_only:
+        lines += check_admin_alerts(settings)
         lines += check_data_dir(settings)
     lines += check_knowledge(settings)
     lines += check_prompts(settings)

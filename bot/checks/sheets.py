@@ -9,11 +9,12 @@ from typing import Any
 from bot.checks.model import Line, fail, ok, skip, warn
 from bot.config import Settings
 from bot.errors import SinkError
+from bot.russian import count
 from sheets.schema import DOCTORS_HEADER, DOCTORS_SHEET, LEAD_HEADER, LEADS_SHEET, SUMMARY_SHEET
 
 __all__ = ["check_sheets", "header_problems"]
 
-INIT_FIX = "run `python -m bot init-sheet` (it adds what is missing and keeps existing rows)"
+INIT_FIX = "выполните `make init-sheet` (добавит недостающее, имеющиеся строки не тронет)"
 
 
 def _column(index: int) -> str:
@@ -27,8 +28,8 @@ def header_problems(found: Sequence[str], expected: Sequence[str]) -> list[str]:
     for i, name in enumerate(expected):
         have = cells[i] if i < len(cells) else ""
         if have != name:
-            shown = f"«{have}»" if have else "empty"
-            problems.append(f"{_column(i)}1 is {shown}, must be «{name}»")
+            shown = f"«{have}»" if have else "пусто"
+            problems.append(f"в {_column(i)}1 {shown}, а должно быть «{name}»")
     return problems
 
 
@@ -37,7 +38,7 @@ async def check_sheets(settings: Settings) -> list[Line]:
         return [
             skip(
                 "Google Sheets",
-                f"not configured (GOOGLE_SHEET_ID is empty): leads go to {settings.leads_csv}",
+                f"не настроена (GOOGLE_SHEET_ID пуст): заявки пишутся в файл {settings.leads_csv}",
             )
         ]
     return await asyncio.to_thread(_check_sync, settings)
@@ -50,11 +51,12 @@ def _check_sync(settings: Settings) -> list[Line]:
     try:
         sink._connect()
     except SinkError as exc:
-        detail, _, fix = str(exc).partition(": ")
-        return [fail("Google credentials", detail, fix or "check GOOGLE_APPLICATION_CREDENTIALS")]
+        return [fail("Ключ Google", str(exc), "проверьте GOOGLE_APPLICATION_CREDENTIALS в файле .env")]
     email = sink.service_account_email
-    lines = [ok("Google credentials", f"service account {email} (share the sheet with it)")]
-    share_fix = f"open the sheet in Google Sheets, press «Share» and add {email} as an Editor"
+    lines = [ok("Ключ Google", f"сервисный аккаунт {email} (таблица должна быть открыта ему как редактору)")]
+    share_fix = (
+        f"откройте таблицу в Google Таблицах, нажмите «Настройки доступа» и добавьте {email} как редактора"
+    )
     try:
         meta = sink.metadata()
     except SinkError as exc:
@@ -63,8 +65,8 @@ def _check_sync(settings: Settings) -> list[Line]:
             return [
                 *lines,
                 fail(
-                    "Google Sheet access",
-                    f"the sheet {settings.google_sheet_id} is not shared with {email}",
+                    "Доступ к таблице",
+                    f"таблица {settings.google_sheet_id} не открыта для {email}",
                     share_fix,
                 ),
             ]
@@ -72,39 +74,50 @@ def _check_sync(settings: Settings) -> list[Line]:
             return [
                 *lines,
                 fail(
-                    "Google Sheet access",
-                    f"no spreadsheet with id {settings.google_sheet_id}",
-                    "set GOOGLE_SHEET_ID to the long id in the sheet's address, between /d/ and /edit",
+                    "Доступ к таблице",
+                    f"нет таблицы с id {settings.google_sheet_id}",
+                    "впишите в GOOGLE_SHEET_ID длинный код из адреса таблицы — между /d/ и /edit",
                 ),
             ]
         return [
             *lines,
-            fail("Google Sheet access", text, "check the network and GOOGLE_SHEETS_API_URL, then try again"),
+            fail(
+                "Доступ к таблице",
+                text,
+                "проверьте подключение к интернету и GOOGLE_SHEETS_API_URL, затем повторите проверку",
+            ),
         ]
     title = str(meta.get("properties", {}).get("title", settings.google_sheet_id))
     titles = [str(s.get("properties", {}).get("title", "")) for s in meta.get("sheets", [])]
-    lines.append(ok("Google Sheet access", f"«{title}» opens ({len(titles)} worksheet(s))"))
+    sheets = count(len(titles), "лист", "листа", "листов")
+    lines.append(ok("Доступ к таблице", f"«{title}» открывается ({sheets})"))
     for name, header in ((LEADS_SHEET, LEAD_HEADER), (DOCTORS_SHEET, DOCTORS_HEADER)):
-        item = f"Worksheet «{name}»"
+        item = f"Лист «{name}»"
         if name not in titles:
-            lines.append(fail(item, "missing", INIT_FIX))
+            lines.append(fail(item, "листа нет", INIT_FIX))
             continue
         try:
             rows = sink.values(f"{quoted(name)}!1:1")
         except SinkError as exc:
-            lines.append(fail(item, f"cannot read row 1 ({exc})", "try again in a minute"))
+            lines.append(fail(item, f"не читается строка 1 ({exc})", "повторите проверку через минуту"))
             continue
         problems = header_problems(rows[0] if rows else [], header)
         if problems:
             lines.append(
-                fail(item, "header: " + "; ".join(problems), INIT_FIX + ", or fix the cells in row 1")
+                fail(
+                    item,
+                    "заголовок: " + "; ".join(problems),
+                    INIT_FIX + " или исправьте ячейки строки 1 вручную",
+                )
             )
         else:
-            lines.append(ok(item, f"header of {len(header)} columns is right"))
+            lines.append(
+                ok(item, f"заголовок из {count(len(header), 'столбца', 'столбцов', 'столбцов')} в порядке")
+            )
             if name == DOCTORS_SHEET:
                 lines += _doctor_rows(sink, quoted(name))
     if SUMMARY_SHEET not in titles:
-        lines.append(warn(f"Worksheet «{SUMMARY_SHEET}»", "missing: no live summary for the owner", INIT_FIX))
+        lines.append(warn(f"Лист «{SUMMARY_SHEET}»", "листа нет: у владельца нет сводки в таблице", INIT_FIX))
     return lines
 
 
@@ -116,12 +129,12 @@ def _doctor_rows(sink: Any, range_: str) -> list[Line]:
         doctors, problems = parse_doctor_rows(sink.values(range_))
     except SinkError as exc:
         return [
-            fail(f"Worksheet «{DOCTORS_SHEET}»", f"cannot read the rows ({exc})", "try again in a minute")
+            fail(f"Лист «{DOCTORS_SHEET}»", f"не читаются строки ({exc})", "повторите проверку через минуту")
         ]
     lines = [
-        warn(f"Worksheet «{DOCTORS_SHEET}»", f"row {p.line}: {p.message}" if p.line else p.message)
+        warn(f"Лист «{DOCTORS_SHEET}»", f"строка {p.line}: {p.message}" if p.line else p.message, p.fix)
         for p in problems
     ]
     if doctors:
-        lines.append(ok(f"Worksheet «{DOCTORS_SHEET}»", f"{len(doctors)} doctors"))
+        lines.append(ok(f"Лист «{DOCTORS_SHEET}»", count(len(doctors), "врач", "врача", "врачей")))
     return lines

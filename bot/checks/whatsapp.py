@@ -10,52 +10,52 @@ from bot.config import Settings
 __all__ = ["check_whatsapp"]
 
 TOKEN_FIX = (
-    "in Meta for Developers → your app → WhatsApp → API Setup create a permanent token "
-    "(a System User token in Business Settings) and put it into WHATSAPP_TOKEN"
+    "в Meta for Developers → ваше приложение → WhatsApp → API Setup создайте постоянный токен "
+    "(токен System User в Business Settings) и впишите его в WHATSAPP_TOKEN"
 )
-ID_FIX = "copy the «Phone number ID» (not the phone number) from WhatsApp → API Setup into WHATSAPP_PHONE_NUMBER_ID"
+ID_FIX = "скопируйте «Phone number ID» (это не сам номер телефона) из WhatsApp → API Setup в WHATSAPP_PHONE_NUMBER_ID"
 
 
 async def check_whatsapp(settings: Settings, timeout: float = 10.0) -> list[Line]:
     token, number_id = settings.whatsapp_token, settings.whatsapp_phone_number_id
     if token is None and not number_id:
-        return [skip("WhatsApp", "not configured (WHATSAPP_TOKEN is empty)")]
+        return [skip("WhatsApp", "не настроен (WHATSAPP_TOKEN пуст)")]
     item = "WhatsApp"
     if token is None:
-        return [fail(item, "WHATSAPP_PHONE_NUMBER_ID is set but WHATSAPP_TOKEN is empty", TOKEN_FIX)]
+        return [fail(item, "WHATSAPP_PHONE_NUMBER_ID задан, а WHATSAPP_TOKEN пуст", TOKEN_FIX)]
     if not number_id:
-        return [fail(item, "WHATSAPP_TOKEN is set but WHATSAPP_PHONE_NUMBER_ID is empty", ID_FIX)]
+        return [fail(item, "WHATSAPP_TOKEN задан, а WHATSAPP_PHONE_NUMBER_ID пуст", ID_FIX)]
     lines = [await _probe(settings, token.get_secret_value(), number_id, timeout)]
     if settings.whatsapp_app_secret is None:
         lines.append(
             fail(
-                "WhatsApp webhook",
-                "WHATSAPP_APP_SECRET is empty: incoming webhooks cannot be verified and are refused",
-                "copy the App Secret from your Meta app → Settings → Basic into WHATSAPP_APP_SECRET",
+                "Webhook WhatsApp",
+                "WHATSAPP_APP_SECRET пуст: входящие сообщения нельзя проверить, и бот их не примет",
+                "скопируйте App Secret из приложения Meta → Settings → Basic в WHATSAPP_APP_SECRET",
             )
         )
     elif settings.whatsapp_verify_token is None:
         lines.append(
             fail(
-                "WhatsApp webhook",
-                "WHATSAPP_VERIFY_TOKEN is empty: Meta cannot confirm the webhook",
-                "invent a long random word, put it into WHATSAPP_VERIFY_TOKEN and the same into "
-                "the app's WhatsApp → Configuration → Verify token",
+                "Webhook WhatsApp",
+                "WHATSAPP_VERIFY_TOKEN пуст: Meta не сможет подтвердить адрес webhook",
+                "придумайте длинное случайное слово, впишите его в WHATSAPP_VERIFY_TOKEN и то же слово — "
+                "в приложении: WhatsApp → Configuration → Verify token",
             )
         )
     else:
         lines.append(
             ok(
-                "WhatsApp webhook",
-                f"app secret {mask(settings.whatsapp_app_secret)}, verify token set; "
-                f"Meta must call https://<your domain>/webhook/whatsapp (HTTP_PORT {settings.http_port})",
+                "Webhook WhatsApp",
+                f"App Secret {mask(settings.whatsapp_app_secret)}, Verify token задан; "
+                f"в Meta должен быть адрес https://<ваш домен>/webhook/whatsapp (HTTP_PORT {settings.http_port})",
             )
         )
     return lines
 
 
 async def _probe(settings: Settings, token: str, number_id: str, timeout: float) -> Line:
-    item = "WhatsApp number"
+    item = "Номер WhatsApp"
     url = f"{settings.whatsapp_api_url}/{number_id}"
     params = {"fields": "display_phone_number,verified_name,quality_rating"}
     headers = {"Authorization": f"Bearer {token}"}
@@ -72,14 +72,14 @@ async def _probe(settings: Settings, token: str, number_id: str, timeout: float)
     except (aiohttp.ClientError, TimeoutError) as exc:
         return fail(
             item,
-            f"cannot reach {settings.whatsapp_api_url} ({type(exc).__name__})",
-            "check the network and WHATSAPP_API_URL (default https://graph.facebook.com/v21.0)",
+            f"нет связи с {settings.whatsapp_api_url} ({type(exc).__name__})",
+            "проверьте подключение к интернету и WHATSAPP_API_URL (обычно https://graph.facebook.com/v21.0)",
         )
     if status == 200 and isinstance(body, dict):
         shown = body.get("display_phone_number") or number_id
         name = body.get("verified_name") or "?"
         quality = body.get("quality_rating")
-        return ok(item, f"{shown} «{name}»" + (f", quality {quality}" if quality else ""))
+        return ok(item, f"{shown} «{name}»" + (f", качество {quality}" if quality else ""))
     error = body.get("error", {}) if isinstance(body, dict) else {}
     message = str(error.get("message", "")) or f"HTTP {status}"
     code = error.get("code")
@@ -87,14 +87,14 @@ async def _probe(settings: Settings, token: str, number_id: str, timeout: float)
         message = f"(#{code}) {message}"  # Meta's error code: what its documentation and support go by
     if status == 401 or code == 190:
         return fail(
-            item, f"the token {mask(settings.whatsapp_token)} is invalid or expired ({message})", TOKEN_FIX
+            item, f"токен {mask(settings.whatsapp_token)} неверен или просрочен ({message})", TOKEN_FIX
         )
     if code == 100 or status in (400, 404):
-        return fail(item, f"phone number id {number_id} is not found for this token ({message})", ID_FIX)
+        return fail(item, f"Phone number ID {number_id} для этого токена не найден ({message})", ID_FIX)
     if status == 403 or code in (10, 200):
         return fail(
             item,
-            f"the token may not use number {number_id} ({message})",
-            "give the System User the whatsapp_business_messaging permission and assign it the WhatsApp account",
+            f"токену не разрешён номер {number_id} ({message})",
+            "дайте System User право whatsapp_business_messaging и назначьте ему аккаунт WhatsApp",
         )
-    return fail(item, f"Graph API answered {status}: {message}", "try again in a minute")
+    return fail(item, f"Graph API ответил {status}: {message}", "повторите проверку через минуту")

@@ -16,13 +16,16 @@ from bot.dialogue.messages import Address, Button
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--user", default=None, help="conversation id (the same id continues the conversation)"
+        "--user",
+        default=None,
+        metavar="ИМЯ",
+        help="кто пишет: с тем же именем разговор продолжится с того же места (по умолчанию имя пользователя)",
     )
 
 
 async def _chat(user: str) -> int:
     settings = load_settings()
-    setup_logging("WARNING")
+    setup_logging("WARNING", tz=settings.tz)
     app = build_app(settings)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     app.messengers.register(ConsoleMessenger(colour=interactive))

@@ -17,12 +17,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     settings = load_settings()
-    setup_logging("WARNING")
+    setup_logging("WARNING", tz=settings.tz)
     if not settings.sheets_enabled:
         print(
-            "GOOGLE_SHEET_ID is not set: leads go to the local file "
-            f"{settings.leads_csv}. Set GOOGLE_SHEET_ID and GOOGLE_APPLICATION_CREDENTIALS in .env "
-            "to use a Google Sheet.",
+            f"GOOGLE_SHEET_ID не задан: заявки пишутся в файл {settings.leads_csv}, таблица не нужна. "
+            "Чтобы вести заявки в Google-таблице, впишите GOOGLE_SHEET_ID и GOOGLE_APPLICATION_CREDENTIALS "
+            "в файл .env (как — в README, раздел «Google-таблица») и снова выполните make init-sheet.",
             file=sys.stderr,
         )
         return 1
@@ -34,11 +34,11 @@ def main(args: argparse.Namespace) -> int:
     try:
         report = init_sheet(sink, doctors)
     except SinkError as exc:
-        print(f"init-sheet failed: {exc}", file=sys.stderr)
+        print(f"Таблица не подготовлена: {exc}", file=sys.stderr)
         return 1
     for line in report.changes:
         print(f"- {line}")
     for line in report.notes:
         print(line)
-    print(f"the spreadsheet {settings.google_sheet_id} is ready")
+    print(f"Таблица {settings.google_sheet_id} готова.")
     return 0

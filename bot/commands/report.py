@@ -10,17 +10,20 @@ from pathlib import Path
 def _positive(value: str) -> int:
     number = int(value)
     if number < 1:
-        raise argparse.ArgumentTypeError("must be 1 or more")
+        raise argparse.ArgumentTypeError(f"нужно целое число от 1, а не {value}")
     return number
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--days", type=_positive, default=7, help="how many last days (default 7)")
+    parser.add_argument(
+        "--days", type=_positive, default=7, metavar="N", help="за сколько последних дней (по умолчанию 7)"
+    )
     parser.add_argument(
         "--out",
         type=Path,
         default=None,
-        help="where to save the picture (default DATA_DIR/report-YYYY-MM-DD.png)",
+        metavar="ФАЙЛ.png",
+        help="куда сохранить картинку (по умолчанию DATA_DIR/report-ГГГГ-ММ-ДД.png)",
     )
 
 
@@ -31,7 +34,7 @@ def main(args: argparse.Namespace) -> int:
     from bot.report.build import render_report
 
     settings = load_settings()
-    setup_logging("WARNING")
+    setup_logging("WARNING", tz=settings.tz)
     app = build_app(settings)
     try:
         text, png = render_report(app, args.days)

@@ -37,18 +37,24 @@ log = logging.getLogger("bot.run")
 
 # The log is no place for patients' data (152-FZ): without an admin chat the alerts' text is at DEBUG only.
 NO_ADMIN_CHAT = (
-    "no admin chat configured: alerts go to the log at DEBUG only (set TELEGRAM_BOT_TOKEN and ADMIN_CHAT_ID "
-    "for the administrators' alerts with the patients' details)"
+    "чат администраторов не настроен: уведомления о заявках и просьбы позвать администратора никому не "
+    "приходят, в журнал они пишутся только при LOG_LEVEL=DEBUG (впишите TELEGRAM_BOT_TOKEN и ADMIN_CHAT_ID "
+    "в .env, чтобы администраторы получали их с данными пациентов)"
 )
 NOT_CONFIGURED = (
-    "Telegram is not configured (TELEGRAM_BOT_TOKEN is empty) and neither WhatsApp nor the site widget is on: "
-    "no patient can reach the bot. Put the token from @BotFather into TELEGRAM_BOT_TOKEN in .env "
-    "(and ADMIN_CHAT_ID for the administrators' alerts). Only the outbox flusher and timers run now."
+    "Telegram не настроен (TELEGRAM_BOT_TOKEN пуст), WhatsApp и чат на сайте выключены: пациентам боту не "
+    "написать. Впишите токен от @BotFather в TELEGRAM_BOT_TOKEN в файле .env (и ADMIN_CHAT_ID для уведомлений "
+    "администраторам), затем проверьте: make check. Пока работают только отправка заявок и таймеры."
 )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING (default: LOG_LEVEL or INFO)")
+    parser.add_argument(
+        "--log-level",
+        default=None,
+        metavar="УРОВЕНЬ",
+        help="подробность журнала: DEBUG, INFO, WARNING (по умолчанию LOG_LEVEL или INFO)",
+    )
 
 
 def _optional(module: str, name: str) -> Callable[..., Any] | None:
@@ -110,14 +116,14 @@ async def serve(
 
             runtime = setup_telegram(app, bot, notifier)
             await runtime.prepare()
-            log.info("Telegram bot @%s ready", runtime.username)
+            log.info("Telegram: бот @%s готов", runtime.username)
             if settings.telegram_webhook_url:
                 runtime.add_webhook_route(http_app)
                 need_http = True
         if settings.whatsapp_enabled:
             setup_whatsapp = _optional("bot.channels.whatsapp", "setup_whatsapp")
             if setup_whatsapp is None:
-                log.error("WhatsApp is configured but this version has no WhatsApp channel")
+                log.error("WhatsApp настроен, но в этой версии бота нет канала WhatsApp")
             else:
                 setup_whatsapp(app, http_app)
                 need_http = True
@@ -131,20 +137,20 @@ async def serve(
         if settings.web_demo or settings.web_allowed_origins:
             setup_web = _optional("bot.channels.web", "setup_web")
             if setup_web is None:
-                log.error("WEB_DEMO/WEB_ALLOWED_ORIGINS are set but this version has no site widget")
+                log.error("WEB_DEMO/WEB_ALLOWED_ORIGINS заданы, но в этой версии бота нет чата для сайта")
             else:
                 setup_web(app, http_app)
                 need_http = True
         if need_http:
             runner, port = await start_http(http_app, settings.http_host, settings.http_port)
-            log.info("HTTP server on %s:%s", settings.http_host, port)
+            log.info("HTTP-сервер слушает %s:%s", settings.http_host, port)
         if runtime is not None:
             if settings.telegram_webhook_url:
                 await runtime.set_webhook()
-                log.info("Telegram webhook mode: %s", settings.telegram_webhook_url)
+                log.info("Telegram: режим webhook, адрес %s", settings.telegram_webhook_url)
             else:
                 await runtime.start_polling(polling_timeout=polling_timeout)
-                log.info("Telegram long polling started")
+                log.info("Telegram: бот получает сообщения (long polling)")
         if max_runtime is not None:
             await max_runtime.start(polling_timeout=polling_timeout)
         if runtime is None and max_runtime is None and not need_http:
@@ -158,7 +164,7 @@ async def serve(
             if result is not None:
                 await result
         await stop.wait()
-        log.info("stopping: finishing the messages in hand")
+        log.info("Остановка: дописываю ответы на уже полученные сообщения")
     finally:
         if runtime is not None:
             await runtime.stop(timeout=5)
@@ -186,5 +192,5 @@ async def _main(settings: Settings) -> int:
 
 def main(args: argparse.Namespace) -> int:
     settings = load_settings()
-    setup_logging(args.log_level or settings.log_level)
+    setup_logging(args.log_level or settings.log_level, tz=settings.tz)
     return event_loop.run(_main(settings))

@@ -24,18 +24,18 @@ class _Report:
     def __init__(self) -> None:
         self.problems: list[Problem] = []
 
-    def warn(self, file: str, line: int, message: str) -> None:
-        self.problems.append(Problem(Level.WARNING, file, line, message))
+    def warn(self, file: str, line: int, message: str, fix: str = "") -> None:
+        self.problems.append(Problem(Level.WARNING, file, line, message, fix))
 
-    def error(self, file: str, line: int, message: str) -> None:
-        self.problems.append(Problem(Level.ERROR, file, line, message))
+    def error(self, file: str, line: int, message: str, fix: str = "") -> None:
+        self.problems.append(Problem(Level.ERROR, file, line, message, fix))
 
 
 def _read_text(path: Path, report: _Report) -> str | None:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        report.error(path.name, 0, f"cannot read the file: {exc.strerror or exc}")
+        report.error(path.name, 0, f"файл не читается: {exc.strerror or exc}", "проверьте права на файл")
         return None
     try:
         return raw.decode("utf-8-sig")
@@ -44,7 +44,8 @@ def _read_text(path: Path, report: _Report) -> str | None:
         report.error(
             path.name,
             line,
-            "the file is not in UTF-8 (probably saved as Windows-1251); save it again as UTF-8",
+            "файл не в кодировке UTF-8 (видимо, сохранён как Windows-1251)",
+            "сохраните его заново в кодировке UTF-8",
         )
         return None
 
@@ -62,7 +63,10 @@ def parse_faq(text: str, source: str, report: _Report) -> list[FaqEntry]:
         body = "\n".join(answer).strip()
         if not body:
             report.warn(
-                source, question_line, f"the question «{question}» has no answer under it; add the text"
+                source,
+                question_line,
+                f"у вопроса «{question}» нет ответа",
+                "допишите ответ под заголовком вопроса",
             )
             return
         entries.append(FaqEntry(question, body, topic, source, question_line))
@@ -75,7 +79,7 @@ def parse_faq(text: str, source: str, report: _Report) -> list[FaqEntry]:
             question_line = number
             answer = []
             if not question:
-                report.warn(source, number, "an empty `## ` heading; write the question after it")
+                report.warn(source, number, "пустой заголовок `## `", "напишите вопрос после `## `")
                 question = None
         elif stripped.startswith("# ") and not stripped.startswith("##"):
             close()
@@ -93,26 +97,32 @@ def _parse_doctors(text: str, source: str, report: _Report) -> list[Doctor]:
     try:
         header = [cell.strip() for cell in next(reader)]
     except StopIteration:
-        report.error(source, 1, f"the file is empty; the first line must be {','.join(DOCTOR_COLUMNS)}")
+        report.error(source, 1, "файл пуст", f"первой строкой напишите {','.join(DOCTOR_COLUMNS)}")
         return []
     missing = [c for c in DOCTOR_COLUMNS[:2] if c not in header]
     if missing and len(header) == 1 and ";" in header[0]:
         report.error(
             source,
             1,
-            "the columns are separated by «;» (Excel saves CSV that way); save the file as "
-            "«CSV UTF-8 (comma delimited)» or replace «;» with «,»",
+            "столбцы разделены «;» (так сохраняет CSV Excel)",
+            "сохраните файл как «CSV UTF-8 (разделитель — запятая)» или замените «;» на «,»",
         )
         return []
     if missing:
         report.error(
             source,
             1,
-            f"the header lacks {', '.join(missing)}; the first line must be {','.join(DOCTOR_COLUMNS)}",
+            f"в заголовке нет столбца {', '.join(missing)}",
+            f"первой строкой должно быть {','.join(DOCTOR_COLUMNS)}",
         )
         return []
     for unknown in [c for c in header if c and c not in DOCTOR_COLUMNS]:
-        report.warn(source, 1, f"unknown column «{unknown}» is ignored; known: {', '.join(DOCTOR_COLUMNS)}")
+        report.warn(
+            source,
+            1,
+            f"неизвестный столбец «{unknown}» не учитывается",
+            f"известные: {', '.join(DOCTOR_COLUMNS)}",
+        )
     index = {name: header.index(name) for name in DOCTOR_COLUMNS if name in header}
     doctors: list[Doctor] = []
     seen: dict[str, int] = {}
@@ -128,24 +138,34 @@ def _parse_doctors(text: str, source: str, report: _Report) -> list[Doctor]:
         name = " ".join(cell("ФИО").split())
         specialty = cell("Специальность")
         if not name:
-            report.warn(source, number, "a row without ФИО is skipped; fill in the doctor's full name")
+            report.warn(source, number, "строка без ФИО пропущена", "впишите фамилию, имя и отчество врача")
             continue
         if not specialty:
-            report.warn(source, number, f"«{name}» has no Специальность and is skipped; fill it in")
+            report.warn(
+                source,
+                number,
+                f"у «{name}» не указана Специальность, строка пропущена",
+                "впишите специальность",
+            )
             continue
         if name.casefold() in seen:
             report.warn(
                 source,
                 number,
-                f"«{name}» is listed twice (first on line {seen[name.casefold()]}); "
-                "the second row is ignored",
+                f"«{name}» записан дважды (первый раз в строке {seen[name.casefold()]}); вторая строка не учитывается",
+                "оставьте одну строку",
             )
             continue
         seen[name.casefold()] = number
         services = tuple(s.strip() for s in cell("Услуги").split(",") if s.strip())
         doctors.append(Doctor(name, specialty, services, cell("Примечание")))
     if not doctors:
-        report.warn(source, 0, "no doctors are listed; the bot can only take requests by specialty")
+        report.warn(
+            source,
+            0,
+            "не указано ни одного врача: бот принимает заявки только по специальности",
+            "впишите врачей, по строке на врача",
+        )
     return doctors
 
 
@@ -177,7 +197,8 @@ def _parse_hours(raw: dict[str, Any], source: str, report: _Report, text: str = 
             report.warn(
                 source,
                 line,
-                f"[hours]: «{key}» is not a day; use пн, вт, ср, чт, пт, сб, вс or a range пн-пт",
+                f"[hours]: «{key}» — не день недели",
+                "пишите пн, вт, ср, чт, пт, сб, вс или промежуток, например пн-пт",
             )
             continue
         start, end = _DAYS.index(first), _DAYS.index(last or first)
@@ -185,7 +206,12 @@ def _parse_hours(raw: dict[str, Any], source: str, report: _Report, text: str = 
         closed = hours_text in {"", "выходной", "закрыто", "нет"}
         hours = None if closed else _parse_range(hours_text)
         if not closed and hours is None:
-            report.warn(source, line, f'[hours] {key} = «{value}»: write it like "08:00-20:00" or "выходной"')
+            report.warn(
+                source,
+                line,
+                f"[hours] {key} = «{value}»: непонятное время",
+                'пишите так: "08:00-20:00" или "выходной"',
+            )
             continue
         for day in range(start, end + 1):
             days[day] = hours
@@ -198,29 +224,36 @@ def _parse_clinic(text: str, source: str, report: _Report) -> ClinicFacts:
     except tomllib.TOMLDecodeError as exc:
         at = re.search(r"at line (\d+)", str(exc))
         line = getattr(exc, "lineno", 0) or (int(at.group(1)) if at else 0)
-        report.error(source, line, f"cannot read the file: {exc}; check quotes and `=` on that line")
+        report.error(source, line, f"файл не читается: {exc}", "проверьте кавычки и знак = в этой строке")
         return ClinicFacts()
     for required in ("name", "phone", "address"):
         if not str(data.get(required, "")).strip():
             line = key_line(text, required)
             if line:
                 report.error(
-                    source, line, f'`{required}` is empty; write it between the quotes: {required} = "..."'
+                    source,
+                    line,
+                    f"поле `{required}` пустое",
+                    f'впишите значение между кавычками: {required} = "..."',
                 )
             else:
-                report.error(source, 0, f'`{required}` is missing; add a line like {required} = "..."')
+                report.error(
+                    source, 0, f"нет строки `{required}`", f'добавьте строку вида {required} = "..."'
+                )
     if not str(data.get("privacy_url", "")).strip():
         report.warn(
             source,
             key_line(text, "privacy_url"),
-            "`privacy_url` is missing; patients must get a link to the privacy policy",
+            "нет `privacy_url`: пациенты должны получить ссылку на политику обработки персональных данных",
+            'добавьте строку privacy_url = "https://…"',
         )
     hours_raw = data.get("hours", {})
     if "hours" in data and not isinstance(hours_raw, dict):
         report.warn(
             source,
             key_line(text, "hours"),
-            'write the hours as a table: [hours] then lines like "пн-пт" = "08:00-20:00"',
+            "часы работы записаны не таблицей",
+            'пишите [hours], а под ним строки вида "пн-пт" = "08:00-20:00"',
         )
     hours = _parse_hours(hours_raw if isinstance(hours_raw, dict) else {}, source, report, text)
     callback = data.get("callback_minutes", 15)
@@ -230,7 +263,8 @@ def _parse_clinic(text: str, source: str, report: _Report) -> ClinicFacts:
         report.warn(
             source,
             key_line(text, "callback_minutes"),
-            f"callback_minutes = «{callback}» is not a number; 15 is used",
+            f"callback_minutes = «{callback}» — не число; бот считает 15 минут",
+            "впишите число минут, например callback_minutes = 15",
         )
         callback_minutes = 15
     privacy = str(data.get("privacy_url", "")).strip()
@@ -254,7 +288,7 @@ def load_knowledge(directory: Path, doctors: list[Doctor] | None = None) -> Know
     """Load everything; `doctors` (e.g. from the sheet "Врачи") replaces doctors.csv when given."""
     report = _Report()
     if not directory.is_dir():
-        report.error(str(directory), 0, "the knowledge folder does not exist; set KNOWLEDGE_DIR to it")
+        report.error(str(directory), 0, "папки знаний нет", "укажите её в KNOWLEDGE_DIR в файле .env")
         return Knowledge((), tuple(doctors or ()), ClinicFacts(), tuple(report.problems))
     faq: list[FaqEntry] = []
     for path in sorted(directory.glob("*.md")):
@@ -270,20 +304,28 @@ def load_knowledge(directory: Path, doctors: list[Doctor] | None = None) -> Know
             report.warn(
                 entry.source,
                 entry.line,
-                f"the question «{entry.question}» is already at {prev.source}:{prev.line}; keep one of them",
+                f"вопрос «{entry.question}» уже есть в {prev.source}:{prev.line}",
+                "оставьте один из двух",
             )
             continue
         first_seen[key] = entry
         unique.append(entry)
     if not unique:
-        report.warn(str(directory), 0, "no FAQ entries found; add `## Question` headings to a .md file")
+        report.warn(
+            str(directory),
+            0,
+            "не найдено ни одного вопроса",
+            "добавьте в файл .md заголовки вида `## Вопрос`",
+        )
     if doctors is None:
         path = directory / DOCTORS_FILE
         if path.exists():
             text = _read_text(path, report)
             doctors = _parse_doctors(text, DOCTORS_FILE, report) if text is not None else []
         else:
-            report.warn(DOCTORS_FILE, 0, f"missing; create it with the header {','.join(DOCTOR_COLUMNS)}")
+            report.warn(
+                DOCTORS_FILE, 0, "файла нет", f"создайте его с первой строкой {','.join(DOCTOR_COLUMNS)}"
+            )
             doctors = []
     clinic_path = directory / CLINIC_FILE
     if clinic_path.exists():
@@ -291,7 +333,10 @@ def load_knowledge(directory: Path, doctors: list[Doctor] | None = None) -> Know
         clinic = _parse_clinic(text, CLINIC_FILE, report) if text is not None else ClinicFacts()
     else:
         report.error(
-            CLINIC_FILE, 0, "missing; it holds the clinic's name, address, phone, hours and privacy link"
+            CLINIC_FILE,
+            0,
+            "файла нет, а в нём название клиники, адрес, телефон, часы работы и ссылка на политику",
+            "восстановите его из проекта и впишите данные клиники",
         )
         clinic = ClinicFacts()
     safety = load_safety(directory, report)

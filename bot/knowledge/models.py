@@ -20,10 +20,11 @@ class Problem:
     file: str
     line: int
     message: str
+    fix: str = ""  # what to do, said apart so that `check` never cuts a sentence to find it
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.message}"
+        return f"{where}: {self.message}" + (f"; {self.fix}" if self.fix else "")
 
 
 @dataclass(frozen=True, slots=True)

@@ -102,7 +102,7 @@ async def test_run_answers_whatsapp_and_records_the_lead(tmp_path: Path) -> None
         await graph.stop()
     # 152-FZ: the service's log (INFO) names the conversation, never the patient's number, name or words.
     log = err.decode()
-    assert "no admin chat configured: alerts go to the log at DEBUG only" in log
+    assert "чат администраторов не настроен" in log and "только при LOG_LEVEL=DEBUG" in log
     assert "whatsapp:+7917***67" in log
     assert "9171234567" not in log.replace(" ", "").replace("-", "") and "Анна" not in log
     assert "лор" not in log.lower()

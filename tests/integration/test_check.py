@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -128,15 +129,22 @@ async def run_cli(env: dict[str, str], cwd: Path, *args: str) -> tuple[int, str]
     return int(process.returncode or 0), out.decode()
 
 
-async def test_all_good_exits_0_and_prints_no_secret(env: dict[str, str], tmp_path: Path) -> None:
+async def test_all_good_exits_0_and_prints_no_secret(
+    env: dict[str, str], tmp_path: Path, sheets_api: FakeSheetsApi
+) -> None:
+    doctors = sheets_api.spreadsheets[SHEET].sheet("Врачи")
+    assert doctors is not None
+    for col, value in enumerate(("Смирнова Елена Викторовна", "ЛОР")):
+        doctors.set(1, col, ("text", value))
     code, out = await run_cli(env, tmp_path)
     assert code == 0, out
-    assert "✗" not in out and out.rstrip().endswith("All is well.")
-    assert f"@{BOT_USERNAME}" in out
+    assert "✗" not in out and out.rstrip().endswith("Всё в порядке."), out
+    assert f"@{BOT_USERNAME}" in out and "! Чат администраторов" not in out
     assert "clinic-bot@clinic-test.iam.gserviceaccount.com" in out
-    assert "Worksheet «Обращения»: header of 11 columns is right" in out
+    assert "✓ Лист «Обращения»: заголовок из 11 столбцов в порядке" in out
     assert "✓ LLM:" in out and "gpt-4o-mini" in out
-    assert "✓ WhatsApp number: +7 846 200-30-40 «Здоровье Самары»" in out
+    assert "✓ Номер WhatsApp: +7 846 200-30-40 «Здоровье Самары»" in out
+    assert "✓ Чат администраторов: " in out and "бот в чате" in out
     for secret in (BOT_TOKEN, LLM_KEY, WA_TOKEN, "app-secret-0123456789abcdef"):
         assert secret not in out
     assert BOT_TOKEN[:4] + "…" in out  # recognisable, not whole
@@ -172,15 +180,19 @@ async def test_everything_broken_exits_non_zero_with_the_right_lines(
         assert found, f"no line {prefix!r} in:\n{out}"
         return found[0]
 
-    telegram = line("✗ Telegram token:")
+    telegram = line("✗ Токен Telegram:")
     assert "401 Unauthorized" in telegram and "@BotFather" in telegram and "TELEGRAM_BOT_TOKEN" in telegram
-    assert "not shared with clinic-bot@clinic-test.iam.gserviceaccount.com" in line("✗ Google Sheet access:")
-    assert "add clinic-bot@clinic-test.iam.gserviceaccount.com as an Editor" in line("✗ Google Sheet access:")
-    assert "cannot connect to http://127.0.0.1:9/v1" in line("✗ LLM:") and "OPENAI_BASE_URL" in line("✗ LLM:")
-    assert "invalid or expired" in line("✗ WhatsApp number:") and "WHATSAPP_TOKEN" in line(
-        "✗ WhatsApp number:"
+    access = line("✗ Доступ к таблице:")
+    assert "не открыта для clinic-bot@clinic-test.iam.gserviceaccount.com" in access
+    assert "добавьте clinic-bot@clinic-test.iam.gserviceaccount.com как редактора" in access
+    assert "нет связи с http://127.0.0.1:9/v1" in line("✗ LLM:") and "OPENAI_BASE_URL" in line("✗ LLM:")
+    assert "неверен или просрочен" in line("✗ Номер WhatsApp:") and "WHATSAPP_TOKEN" in line(
+        "✗ Номер WhatsApp:"
     )
-    assert "4 problem(s)" in out
+    # Every ✗ line says what to do, as a whole sentence after the marker.
+    for failure in [x for x in lines if x.startswith("✗")]:
+        assert failure.count(" — как исправить: ") == 1, failure
+    assert lines[-1] == "Найдено: 4 ошибки (✗). Исправьте строки с ✗ и запустите проверку снова: make check"
     assert "123456:WRONG-token-0000000000000000" not in out and "EAAG-expired" not in out
 
 
@@ -196,10 +208,10 @@ async def test_missing_header_and_missing_worksheet(
     problems = failed(lines)
     assert len(problems) == 2, problems
     [leads] = [p for p in problems if "«Обращения»" in p]
-    assert "D1 is «Тел.», must be «Телефон»" in leads and "K1 is empty, must be «Статус»" in leads
-    assert "init-sheet" in leads
+    assert "в D1 «Тел.», а должно быть «Телефон»" in leads and "в K1 пусто, а должно быть «Статус»" in leads
+    assert "make init-sheet" in leads
     [doctors] = [p for p in problems if "«Врачи»" in p]
-    assert "missing" in doctors and "python -m bot init-sheet" in doctors
+    assert doctors.startswith("✗ Лист «Врачи»: листа нет — как исправить: выполните `make init-sheet`")
 
 
 async def test_admin_chat_webhook_and_llm_model(
@@ -209,10 +221,11 @@ async def test_admin_chat_webhook_and_llm_model(
     lines = await run_checks(configured(settings, env, ADMIN_CHAT_ID="-100999", OPENAI_MODEL="gpt-9"))
     problems = failed(lines)
     assert any(
-        p.startswith("✗ Admin chat: chat -100999 is not reachable") and "ADMIN_CHAT_ID" in p for p in problems
+        p.startswith("✗ Чат администраторов: чат -100999 недоступен") and "ADMIN_CHAT_ID" in p
+        for p in problems
     )
-    assert any(p.startswith("✗ LLM:") and "no model «gpt-9»" in p and "OPENAI_MODEL" in p for p in problems)
-    [webhook] = [x for x in lines if x.item == "Telegram webhook"]
+    assert any(p.startswith("✗ LLM:") and "нет модели «gpt-9»" in p and "OPENAI_MODEL" in p for p in problems)
+    [webhook] = [x for x in lines if x.item == "Webhook Telegram"]
     assert webhook.mark is Mark.WARN and "https://old.example.ru/hook" in webhook.detail
     assert openai_api.requests and openai_api.requests[-1]["max_tokens"] == 5
 
@@ -222,8 +235,11 @@ async def test_wrong_llm_key_and_whatsapp_number(settings: Settings, env: dict[s
         configured(settings, env, OPENAI_API_KEY="sk-wrong-0123456789", WHATSAPP_PHONE_NUMBER_ID="555")
     )
     problems = failed(lines)
-    assert any(p.startswith("✗ LLM:") and "rejected" in p and "OPENAI_API_KEY" in p for p in problems)
-    assert any("phone number id 555 is not found" in p and "Phone number ID" in p for p in problems)
+    assert any(p.startswith("✗ LLM:") and "не принял ключ" in p and "OPENAI_API_KEY" in p for p in problems)
+    assert any(
+        "Phone number ID 555 для этого токена не найден" in p and "WHATSAPP_PHONE_NUMBER_ID" in p
+        for p in problems
+    )
     assert all("sk-wrong-0123456789" not in p for p in problems)
 
 
@@ -235,19 +251,23 @@ async def test_a_bot_outside_the_admin_chat(
 
     bot_api._m_getchatmember = left  # type: ignore[method-assign]
     lines = await run_checks(configured(settings, env))
-    [admin] = [x for x in lines if x.item == "Admin chat"]
-    assert admin.mark is Mark.FAIL and "not a member" in admin.detail and f"@{BOT_USERNAME}" in admin.fix
+    [admin] = [x for x in lines if x.item == "Чат администраторов"]
+    assert (
+        admin.mark is Mark.FAIL
+        and "бота нет среди участников" in admin.detail
+        and f"@{BOT_USERNAME}" in admin.fix
+    )
 
 
 async def test_missing_credentials_file(settings: Settings, env: dict[str, str], tmp_path: Path) -> None:
     lines = await run_checks(
         configured(settings, env, GOOGLE_APPLICATION_CREDENTIALS=str(tmp_path / "no.json"))
     )
-    [creds] = [x for x in lines if x.item == "Google credentials"]
-    assert creds.mark is Mark.FAIL and "no.json" in creds.render()
+    [creds] = [x for x in lines if x.item == "Ключ Google"]
+    assert creds.mark is Mark.FAIL and "no.json" in creds.detail and creds.detail.startswith("файла ключа")
 
 
-async def test_nothing_configured_is_fine(settings: Settings) -> None:
+async def test_nothing_configured_passes_but_warns_that_alerts_reach_nobody(settings: Settings) -> None:
     lines = await run_checks(settings)
     assert not failed(lines)
     assert {x.item for x in lines if x.mark is Mark.SKIP} == {
@@ -258,7 +278,29 @@ async def test_nothing_configured_is_fine(settings: Settings) -> None:
         "MAX",
     }
     [llm] = [x for x in lines if x.item == "LLM"]
-    assert "OPENAI_API_KEY" in llm.detail and "offline engine" in llm.detail
+    assert "OPENAI_API_KEY" in llm.detail and "встроенный движок" in llm.detail
+    [admin] = [x for x in lines if x.item == "Чат администраторов"]
+    assert (
+        admin.mark is Mark.WARN and "позвать администратора" in admin.detail and "ADMIN_CHAT_ID" in admin.fix
+    )
+
+
+def test_the_command_without_an_admin_chat_does_not_say_all_is_well(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    for name in [*os.environ]:
+        if name.startswith(("TELEGRAM", "OPENAI", "GOOGLE", "WHATSAPP", "ADMIN")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("KNOWLEDGE_DIR", str(ROOT / "knowledge"))
+    monkeypatch.setenv("PROMPTS_DIR", str(ROOT / "prompts"))
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    assert main(["check"]) == 0  # a warning, not a failure: the bot works without administrators' alerts
+    out = capsys.readouterr().out
+    assert "! Чат администраторов: не настроен" in out and "Всё в порядке" not in out
+    assert out.rstrip().splitlines()[-1].startswith("Ошибок нет, но есть 1 предупреждение")
 
 
 def test_bad_settings_are_one_line_each(
@@ -271,16 +313,23 @@ def test_bad_settings_are_one_line_each(
     monkeypatch.setenv("CLINIC_TIMEZONE", "Mars/Olympus")
     assert main(["check"]) == 1
     out = capsys.readouterr().out
-    failures = [x for x in out.splitlines() if x.startswith("✗ Settings:")]
-    assert len(failures) == 2 and any("HTTP_PORT" in x and "eighty" in x for x in failures)
-    assert any("Mars/Olympus" in x and "correct CLINIC_TIMEZONE in .env" in x for x in failures)
+    failures = [x for x in out.splitlines() if x.startswith("✗ Настройки:")]
+    assert len(failures) == 2 and any(
+        "HTTP_PORT: нужно целое число (сейчас: 'eighty')" in x for x in failures
+    ), failures
+    assert any(
+        "неизвестный часовой пояс «Mars/Olympus»" in x and "исправьте CLINIC_TIMEZONE в файле .env" in x
+        for x in failures
+    )
+    assert out.rstrip().splitlines()[-1].startswith("Найдено: 2 ошибки (✗).")
 
 
 def test_secrets_are_masked() -> None:
     from bot.checks.model import mask
 
-    assert mask(None) == "not set" and mask("short") == "*** (5 chars)"
-    assert mask("sk-abcdefghijklmnop") == "sk-a…nop (19 chars)"
+    assert mask(None) == "не задан" and mask("short") == "*** (5 символов)"
+    assert mask("sk-abcdefghijklmnop") == "sk-a…nop (19 символов)"
+    assert mask("sk-abcdefghijklmnopqr") == "sk-a…pqr (21 символ)" and mask("abc") == "*** (3 символа)"
     assert json.dumps(mask(BOT_TOKEN)).count("TEST") == 0
 
 
@@ -293,11 +342,12 @@ async def test_doctor_rows_of_the_sheet_are_checked_like_doctors_csv(
         for col, value in enumerate(cells):
             sheet.set(row, col, ("text", value))
     lines = await run_checks(configured(settings, env))
-    doctors = [x.render() for x in lines if x.item == "Worksheet «Врачи»"]
+    doctors = [x.render() for x in lines if x.item == "Лист «Врачи»"]
     assert any(
-        x.startswith("! Worksheet «Врачи»: row 3: «Петров Иван Ильич» has no Специальность") for x in doctors
+        x.startswith("! Лист «Врачи»: строка 3: у «Петров Иван Ильич» не указана Специальность")
+        for x in doctors
     )
-    assert "✓ Worksheet «Врачи»: 1 doctors" in doctors and not failed(lines)
+    assert "✓ Лист «Врачи»: 1 врач" in doctors and not failed(lines)
 
 
 async def test_a_token_that_is_not_a_token(settings: Settings) -> None:
@@ -306,11 +356,7 @@ async def test_a_token_that_is_not_a_token(settings: Settings) -> None:
     [line] = await check_telegram(
         settings.model_copy(update={"telegram_bot_token": SecretStr("my bot password")})
     )
-    assert (
-        line.mark is Mark.FAIL
-        and "does not look like a bot token" in line.detail
-        and "@BotFather" in line.fix
-    )
+    assert line.mark is Mark.FAIL and "не похож на токен бота" in line.detail and "@BotFather" in line.fix
     assert "my bot password" not in line.render()
 
 
@@ -319,7 +365,7 @@ async def test_llm_out_of_quota(settings: Settings, env: dict[str, str], openai_
 
     openai_api.script(Answer(status=429, retry_after="20"))
     [line] = await check_llm(configured(settings, env))
-    assert line.mark is Mark.FAIL and "429" in line.detail and "balance" in line.fix
+    assert line.mark is Mark.FAIL and "429" in line.detail and "пополните баланс" in line.fix
 
 
 async def test_llm_model_the_key_may_not_use(
@@ -352,19 +398,19 @@ async def test_whatsapp_refused_token_half_configured_and_unreachable(
     from bot.checks.whatsapp import check_whatsapp
 
     [number, _] = await check_whatsapp(configured(settings, env, WHATSAPP_TOKEN="EAAG-old-token-0123456789"))
-    assert number.mark is Mark.FAIL and "invalid or expired" in number.detail and "#190" in number.detail
+    assert number.mark is Mark.FAIL and "неверен или просрочен" in number.detail and "#190" in number.detail
     assert "WHATSAPP_TOKEN" in number.fix and "EAAG-old-token-0123456789" not in number.render()
     [half] = await check_whatsapp(configured(settings, env).model_copy(update={"whatsapp_token": None}))
-    assert half.mark is Mark.FAIL and "WHATSAPP_TOKEN is empty" in half.detail
+    assert half.mark is Mark.FAIL and "WHATSAPP_TOKEN пуст" in half.detail
     [half] = await check_whatsapp(configured(settings, env, WHATSAPP_PHONE_NUMBER_ID=""))
-    assert half.mark is Mark.FAIL and "WHATSAPP_PHONE_NUMBER_ID is empty" in half.detail
+    assert half.mark is Mark.FAIL and "WHATSAPP_PHONE_NUMBER_ID пуст" in half.detail
     [number, _] = await check_whatsapp(configured(settings, env, WHATSAPP_API_URL="http://127.0.0.1:9/v21.0"))
-    assert number.mark is Mark.FAIL and "cannot reach http://127.0.0.1:9/v21.0" in number.detail
+    assert number.mark is Mark.FAIL and "нет связи с http://127.0.0.1:9/v21.0" in number.detail
     assert "WHATSAPP_API_URL" in number.fix
 
 
 def webhook_lines(lines: list[Line]) -> dict[str, Line]:
-    return {line.item: line for line in lines if line.item.startswith("Telegram webhook")}
+    return {line.item: line for line in lines if "webhook telegram" in line.item.lower()}
 
 
 async def test_webhook_mode_says_where_the_secret_comes_from_never_printing_it(
@@ -375,32 +421,34 @@ async def test_webhook_mode_says_where_the_secret_comes_from_never_printing_it(
 
     polling = webhook_lines(await check_telegram(configured(settings, env)))
     assert (
-        polling["Telegram webhook mode"].mark is Mark.OK
-        and "off: long polling" in polling["Telegram webhook mode"].detail
+        polling["Режим webhook Telegram"].mark is Mark.OK
+        and "выключен: бот сам получает сообщения (long polling" in polling["Режим webhook Telegram"].detail
     )
     hooked = configured(settings, env, TELEGRAM_WEBHOOK_URL="https://clinic.example")
     bot_api.webhook = {"url": "https://clinic.example/webhook/telegram"}  # what `run` registered
     lines = webhook_lines(await check_telegram(hooked))
-    mode = lines["Telegram webhook mode"]
+    mode = lines["Режим webhook Telegram"]
     assert (
         mode.mark is Mark.OK
-        and "on: Telegram posts to https://clinic.example/webhook/telegram" in mode.detail
+        and "включён: Telegram присылает сообщения на https://clinic.example/webhook/telegram" in mode.detail
     )
-    assert "`run` generates one" in mode.detail
-    assert lines["Telegram webhook"].mark is Mark.OK  # the URL the bot completed is the one it registered
+    assert "`make run` создаст его сам" in mode.detail
+    assert lines["Webhook Telegram"].mark is Mark.OK  # the URL the bot completed is the one it registered
     secret = resolve_secret(hooked).value  # `run` generated it
-    mode = webhook_lines(await check_telegram(hooked))["Telegram webhook mode"]
-    assert mode.mark is Mark.OK and "secret generated by the bot" in mode.detail
+    mode = webhook_lines(await check_telegram(hooked))["Режим webhook Telegram"]
+    assert mode.mark is Mark.OK and "секрет создан ботом" in mode.detail
     assert secret not in mode.render() and secret[:4] + "…" in mode.detail
     given = configured(settings, env, TELEGRAM_WEBHOOK_URL="https://clinic.example",
                        TELEGRAM_WEBHOOK_SECRET="operator-chosen-secret-0123")  # fmt: skip
-    mode = webhook_lines(await check_telegram(given))["Telegram webhook mode"]
-    assert mode.mark is Mark.OK and "configured in TELEGRAM_WEBHOOK_SECRET" in mode.detail
+    mode = webhook_lines(await check_telegram(given))["Режим webhook Telegram"]
+    assert mode.mark is Mark.OK and "секрет задан в TELEGRAM_WEBHOOK_SECRET" in mode.detail
     assert "operator-chosen-secret-0123" not in mode.render()
     bad = configured(settings, env, TELEGRAM_WEBHOOK_URL="https://clinic.example",
                      TELEGRAM_WEBHOOK_SECRET="пароль клиники")  # fmt: skip
-    mode = webhook_lines(await check_telegram(bad))["Telegram webhook mode"]
-    assert mode.mark is Mark.FAIL and "A-Z, a-z, 0-9, _ and -" in mode.detail and "leave it empty" in mode.fix
+    mode = webhook_lines(await check_telegram(bad))["Режим webhook Telegram"]
+    assert (
+        mode.mark is Mark.FAIL and "A-Z, a-z, 0-9, _ и -" in mode.detail and "оставьте его пустым" in mode.fix
+    )
     assert "пароль" not in mode.render()
 
 
@@ -410,9 +458,9 @@ async def test_a_webhook_url_with_a_wrong_path_or_without_https_is_flagged(
     from bot.checks.telegram import check_telegram
 
     wrong_path = configured(settings, env, TELEGRAM_WEBHOOK_URL="https://clinic.example/telegram-hook")
-    url = webhook_lines(await check_telegram(wrong_path))["Telegram webhook URL"]
+    url = webhook_lines(await check_telegram(wrong_path))["Адрес webhook Telegram"]
     assert url.mark is Mark.WARN
-    assert "does not end with /webhook/telegram" in url.detail
+    assert "не оканчивается на /webhook/telegram" in url.detail
     assert "https://clinic.example/telegram-hook/webhook/telegram" in url.detail
     on_telegram = configured(
         settings,
@@ -423,7 +471,7 @@ async def test_a_webhook_url_with_a_wrong_path_or_without_https_is_flagged(
     from bot.checks.telegram import webhook_mode
 
     [_, url] = webhook_mode(on_telegram)
-    assert url.mark is Mark.FAIL and "not https" in url.detail and "https://clinic.example" in url.fix
+    assert url.mark is Mark.FAIL and "не https" in url.detail and "https://clinic.example" in url.fix
 
 
 async def test_check_prints_the_webhook_mode_and_the_generated_secret_masked(
@@ -436,6 +484,9 @@ async def test_check_prints_the_webhook_mode_and_the_generated_secret_masked(
     (data / "telegram-webhook-secret").chmod(0o600)
     code, out = await run_cli({**env, "TELEGRAM_WEBHOOK_URL": "https://clinic.example"}, tmp_path)
     assert code == 0, out
-    assert "✓ Telegram webhook mode: on: Telegram posts to https://clinic.example/webhook/telegram" in out
-    assert "secret generated by the bot" in out and "Gx2k…NzE (43 chars)" in out
+    assert (
+        "✓ Режим webhook Telegram: включён: Telegram присылает сообщения на https://clinic.example/webhook/telegram"
+        in out
+    )
+    assert "секрет создан ботом" in out and "Gx2k…NzE (43 символа)" in out
     assert secret not in out

@@ -94,7 +94,7 @@ async def test_clinic_facts_without_a_phone_are_refused(hot_app: App) -> None:
     touch(clinic, "\n".join(line for line in text.splitlines() if not line.startswith("phone")))
     await watcher.poll()
     assert hot_app.knowledge().clinic.phone == phone
-    assert "clinic.toml" in warnings(hot_app)[0] and "`phone` is missing" in warnings(hot_app)[0]
+    assert "clinic.toml" in warnings(hot_app)[0] and "нет строки `phone`" in warnings(hot_app)[0]
 
 
 async def test_warnings_are_announced_once_and_the_edit_still_applies(hot_app: App) -> None:
@@ -106,7 +106,7 @@ async def test_warnings_are_announced_once_and_the_edit_still_applies(hot_app: A
     await watcher.poll()
     [message] = warnings(hot_app)
     assert "Замечания к файлам знаний" in message
-    assert "«Есть ли парковка?» is already at faq.md:" in message and "no answer" in message
+    assert "вопрос «Есть ли парковка?» уже есть в faq.md:" in message and "нет ответа" in message
     touch(faq, faq.read_text(encoding="utf-8") + "\n")  # another save with the same problems
     await watcher.poll()
     assert len(warnings(hot_app)) == 1

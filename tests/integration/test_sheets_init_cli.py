@@ -44,11 +44,12 @@ def test_init_sheet_twice(api: FakeSheetsApi, tmp_path: Path) -> None:
     }
     first = init_sheet(tmp_path, **env)
     assert first.returncode == 0, first.stderr
-    assert "created the sheet «Обращения»" in first.stdout and "formatted «Обращения»" in first.stdout
+    assert "создан лист «Обращения»" in first.stdout and "оформлен лист «Обращения»" in first.stdout
+    assert "врачи из doctors.csv: 16 врачей" in first.stdout and "Таблица cli-sheet готова." in first.stdout
     writes = api.writes()
     second = init_sheet(tmp_path, **env)
     assert second.returncode == 0, second.stderr
-    assert "nothing changed" in second.stdout
+    assert "всё уже было на месте, ничего не изменено" in second.stdout
     assert api.writes() == writes
 
 
@@ -62,7 +63,15 @@ def test_init_sheet_explains_what_is_wrong(api: FakeSheetsApi, tmp_path: Path) -
         GOOGLE_SHEETS_API_URL=api.base_url,
     )
     assert denied.returncode == 1
-    assert "clinic-bot@clinic-test.iam.gserviceaccount.com" in denied.stderr and "Share" in denied.stderr
+    assert (
+        "clinic-bot@clinic-test.iam.gserviceaccount.com" in denied.stderr
+        and "Настройки доступа" in denied.stderr
+    )
+    assert denied.stderr.startswith("Таблица не подготовлена: Google не дал доступа")
     # 404 and key-file messages are checked in-process (test_sheets_sink.py); here the exit status path
     unset = init_sheet(tmp_path)
-    assert unset.returncode == 1 and "GOOGLE_SHEET_ID is not set" in unset.stderr
+    assert (
+        unset.returncode == 1
+        and "GOOGLE_SHEET_ID не задан" in unset.stderr
+        and "make init-sheet" in unset.stderr
+    )

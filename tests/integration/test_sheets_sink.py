@@ -188,20 +188,20 @@ def test_errors_say_what_to_do(api: FakeSheetsApi, sink: GoogleSheetsSink, tmp_p
         assert transient.value.retryable
 
     absent = GoogleSheetsSink(SHEET, tmp_path / "nope.json", api_url=api.base_url)
-    with pytest.raises(SinkError, match="does not exist") as no_file:
+    with pytest.raises(SinkError, match=r"файла ключа .* нет") as no_file:
         absent.read_all()
     assert not no_file.value.retryable
 
     broken_path = tmp_path / "broken.json"
     broken_path.write_text("{not json", encoding="utf-8")
-    with pytest.raises(SinkError, match="not a readable JSON key"):
+    with pytest.raises(SinkError, match="не читается как JSON"):
         GoogleSheetsSink(SHEET, broken_path, api_url=api.base_url).read_all()
 
     info = json.loads(Path(sink.credentials_file or "").read_text(encoding="utf-8"))
     info["private_key"] = info["private_key"].replace("MII", "XXX", 1)
     bad_key = tmp_path / "bad-key.json"
     bad_key.write_text(json.dumps(info), encoding="utf-8")
-    with pytest.raises(SinkError, match="not a service account key"):
+    with pytest.raises(SinkError, match="не ключ сервисного аккаунта"):
         GoogleSheetsSink(SHEET, bad_key, api_url=api.base_url).read_all()
 
 
@@ -212,7 +212,7 @@ def test_unknown_key_is_refused_by_the_token_endpoint(api: FakeSheetsApi, tmp_pa
     path.write_text(
         json.dumps(service_account_info(f"{api.base_url}/token", "stranger@x.iam")), encoding="utf-8"
     )
-    with pytest.raises(SinkError, match="refused by the token endpoint") as refused:
+    with pytest.raises(SinkError, match="Google не принял ключ сервисного аккаунта") as refused:
         GoogleSheetsSink(SHEET, path, api_url=api.base_url).read_all()
     assert not refused.value.retryable
 

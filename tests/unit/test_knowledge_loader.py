@@ -38,7 +38,7 @@ def test_faq_headings_topics_and_answers(tmp_path: Path) -> None:
     [entry] = knowledge.faq
     assert entry.question == "Есть ли парковка?" and entry.topic == "Тема" and "Въезд" in entry.answer
     [problem] = [p for p in knowledge.warnings if p.file == "faq.md"]
-    assert problem.file == "faq.md" and problem.line == 7 and "no answer" in problem.message
+    assert problem.file == "faq.md" and problem.line == 7 and "нет ответа" in problem.message and problem.fix
 
 
 def test_doctors_problems_have_file_and_line(tmp_path: Path) -> None:

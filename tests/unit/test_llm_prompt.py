@@ -74,7 +74,7 @@ def long_state(
 def test_template_is_read_without_operator_comments(template: str) -> None:
     assert "<!--" not in template and "-->" not in template
     assert "${faq}" in template and "${booking}" in template
-    with pytest.raises(KnowledgeError, match="does not exist"):
+    with pytest.raises(KnowledgeError, match="PROMPTS_DIR"):
         load_system_template(Path("/nonexistent/prompts-folder"))
 
 

@@ -98,7 +98,7 @@ def test_a_configured_secret_is_used_as_is_and_nothing_is_written(settings: Sett
 
 
 def test_a_configured_secret_telegram_would_refuse_stops_with_the_fix(settings: Settings) -> None:
-    with pytest.raises(ConfigError, match=r"TELEGRAM_WEBHOOK_SECRET.*leave it empty"):
+    with pytest.raises(ConfigError, match=r"TELEGRAM_WEBHOOK_SECRET.*оставьте его пустым"):
         resolve_secret(configured(settings, "пароль клиники"))
 
 

@@ -44,8 +44,8 @@ SECRET_CHARS = re.compile(r"[A-Za-z0-9_-]{1,256}")
 OFFICIAL_API_HOST = "api.telegram.org"
 TELEGRAM_PORTS = (443, 80, 88, 8443)  # the only ports Telegram's own servers post webhooks to
 SECRET_FIX = (
-    "use only Latin letters, digits, _ and - (1-256 characters) in TELEGRAM_WEBHOOK_SECRET, "
-    "or leave it empty: the bot then generates a strong one and keeps it in DATA_DIR"
+    "оставьте в TELEGRAM_WEBHOOK_SECRET только латинские буквы, цифры, _ и - (1-256 знаков) "
+    "или оставьте его пустым: тогда бот создаст стойкий секрет сам и сохранит его в DATA_DIR"
 )
 
 
@@ -79,13 +79,13 @@ def url_problems(configured: str, api_url: str) -> list[UrlProblem]:
     """What is wrong or doubtful in TELEGRAM_WEBHOOK_URL, each with its fix (empty: all is well)."""
     parts = urlsplit(configured.strip())
     official = (urlsplit(api_url).hostname or "") == OFFICIAL_API_HOST
-    proxy = "a reverse proxy with a certificate (nginx, Caddy) in front of HTTP_HOST:HTTP_PORT"
+    proxy = "обратным прокси с сертификатом (nginx, Caddy) перед HTTP_HOST:HTTP_PORT"
     if parts.scheme not in ("https", "http") or not parts.hostname:
         return [
             UrlProblem(
                 True,
-                f"«{configured}» is not a web address",
-                f"write the public address, e.g. https://clinic.example.ru{WEBHOOK_PATH}",
+                f"«{configured}» — не веб-адрес",
+                f"впишите публичный адрес, например https://clinic.example.ru{WEBHOOK_PATH}",
             )
         ]
     problems = []
@@ -93,8 +93,8 @@ def url_problems(configured: str, api_url: str) -> list[UrlProblem]:
         problems.append(
             UrlProblem(
                 official,
-                f"{configured} is not https; Telegram posts webhooks only over HTTPS",
-                f"use https://{parts.netloc}{parts.path} with {proxy}",
+                f"{configured} — не https; Telegram присылает webhook только по HTTPS",
+                f"используйте https://{parts.netloc}{parts.path} с {proxy}",
             )
         )
     try:
@@ -105,13 +105,15 @@ def url_problems(configured: str, api_url: str) -> list[UrlProblem]:
         problems.append(
             UrlProblem(
                 True,
-                f"port {parts.port or '?'} in {configured}: Telegram posts only to ports 443, 80, 88 or 8443",
-                f"publish the webhook on 443 (no port in the URL) with {proxy}",
+                f"порт {parts.port or '?'} в {configured}: Telegram присылает только на порты 443, 80, 88 или 8443",
+                f"откройте webhook на порту 443 (без порта в адресе) с {proxy}",
             )
         )
     if parts.fragment:
         problems.append(
-            UrlProblem(True, f"{configured} has a #fragment, which is never sent", "remove the part after #")
+            UrlProblem(
+                True, f"в {configured} есть часть после #, она никогда не передаётся", "удалите часть после #"
+            )
         )
     path = parts.path.rstrip("/")
     if path and not path.endswith(WEBHOOK_PATH):
@@ -119,10 +121,10 @@ def url_problems(configured: str, api_url: str) -> list[UrlProblem]:
         problems.append(
             UrlProblem(
                 False,
-                f"the path {parts.path} does not end with {WEBHOOK_PATH}, so the bot registers {full}",
-                f"if your proxy passes {full} to this server's {WEBHOOK_PATH}, nothing to do; otherwise write "
-                f"TELEGRAM_WEBHOOK_URL as the site's address alone (https://{parts.netloc}) or ending with "
-                f"{WEBHOOK_PATH}",
+                f"путь {parts.path} не оканчивается на {WEBHOOK_PATH}, поэтому бот регистрирует {full}",
+                f"если ваш прокси передаёт {full} на {WEBHOOK_PATH} этого сервера, ничего делать не нужно; иначе "
+                f"впишите в TELEGRAM_WEBHOOK_URL только адрес сайта (https://{parts.netloc}) или адрес, "
+                f"оканчивающийся на {WEBHOOK_PATH}",
             )
         )
     return problems
@@ -133,8 +135,8 @@ def secret_problem(value: str) -> str | None:
     if SECRET_CHARS.fullmatch(value):
         return None
     if len(value) > 256:
-        return f"TELEGRAM_WEBHOOK_SECRET is {len(value)} characters long; Telegram allows at most 256"
-    return "TELEGRAM_WEBHOOK_SECRET has characters Telegram does not allow (only A-Z, a-z, 0-9, _ and -)"
+        return f"в TELEGRAM_WEBHOOK_SECRET {len(value)} знаков; Telegram допускает не больше 256"
+    return "в TELEGRAM_WEBHOOK_SECRET есть знаки, которые Telegram не допускает (можно только A-Z, a-z, 0-9, _ и -)"
 
 
 def secret_path(settings: Settings) -> Path:
