@@ -23,6 +23,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def banner(clinic_name: str) -> str:
+    """The first line of an interactive chat; the clinic's name is shown as the operator wrote it."""
+    who = f"с ботом: {clinic_name}" if clinic_name else "с ботом клиники"
+    return f"Чат {who}. Пишите как пациент; пустая строка или Ctrl+D — выход.\n"
+
+
 async def _chat(user: str) -> int:
     settings = load_settings()
     setup_logging("WARNING", tz=settings.tz)
@@ -32,7 +38,7 @@ async def _chat(user: str) -> int:
     address = Address("console", user, user)
     buttons: list[Button] = []
     if interactive:
-        print(f"Чат с ботом клиники «{app.knowledge().clinic.name}». Пустая строка или Ctrl+D — выход.\n")
+        print(banner(app.knowledge().clinic.name))
     try:
         while True:
             if interactive:

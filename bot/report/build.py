@@ -36,11 +36,19 @@ def read_leads(app: App) -> tuple[list[Lead], str, list[str]]:
             return sheet.read_all(), "Google-таблица «Обращения»", notes
         except BotError as exc:
             log.warning("report: cannot read the sheet (%s); using the local CSV", exc)
-            notes.append(f"таблица недоступна ({exc}); отчёт по локальной копии")
+            notes.append(f"Внимание: таблица недоступна ({exc}); отчёт по локальной копии.")
     csv_sink = app.sinks.get("csv")
     if csv_sink is None:
         return app.store.leads(), "локальная база", notes
+    if not app.settings.leads_csv.exists():
+        return [], "", notes  # nothing to name: the file is written with the first confirmed lead
     return csv_sink.read_all(), f"файл {app.settings.leads_csv}", notes
+
+
+def _where_leads_appear(app: App) -> str:
+    if "sheets" in app.sinks:
+        return "в Google-таблице, на листе «Обращения»"
+    return f"в файле {app.settings.leads_csv}"
 
 
 def status_changes(app: App) -> list[tuple[str, str, str, str]]:
@@ -59,8 +67,16 @@ def build_summary(app: App, days: int = 7) -> Summary:
         hours=app.knowledge().clinic.hours,
         changes=status_changes(app),
         source=source,
+        doctors=app.knowledge().doctors,
     )
     summary.notes.extend(notes)
+    if not leads:
+        summary.notes.append(
+            f"Заявок пока нет. Они появятся {_where_leads_appear(app)}, как только первый пациент "
+            "подтвердит заявку."
+        )
+    elif not summary.total:
+        summary.notes.append(f"За эти {summary.days} дн. заявок не было.")
     return summary
 
 

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from bot.report.stats import Summary, status_order
 from bot.report.text import format_duration, percent
 
-__all__ = ["draw_report"]
+__all__ = ["day_ticks", "draw_report"]
 
 _BLUE = "#3572b0"
 _GREY = "#9aa5b1"
@@ -37,12 +37,21 @@ def _short(label: str, width: int = 28) -> str:
 def _barh(ax, items: list[tuple[str, int]], title: str, colours: list[str] | None = None) -> None:  # type: ignore[no-untyped-def]
     labels = [_short(k) for k, _ in items][::-1]
     values = [v for _, v in items][::-1]
-    bars = ax.barh(labels, values, color=(colours[::-1] if colours else _BLUE))
-    ax.bar_label(bars, padding=3, fontsize=8)
+    # Positions, not labels, place the bars: two equal labels (cut to width) stay two bars.
+    bars = ax.barh(range(len(values)), values, color=(colours[::-1] if colours else _BLUE))
+    size = 8 if len(items) <= 12 else max(5, 8 - (len(items) - 12) // 4)
+    ax.set_yticks(range(len(values)), labels)
+    ax.bar_label(bars, padding=3, fontsize=size)
     ax.set_title(title, fontsize=11, loc="left")
-    ax.tick_params(axis="y", labelsize=8)
+    ax.tick_params(axis="y", labelsize=size)
     ax.spines[["top", "right"]].set_visible(False)
     ax.margins(x=0.15)
+
+
+def day_ticks(days: int, most: int = 15) -> list[int]:
+    """Which days get a date under their bar: at most about `most`, counted back so the last day has one."""
+    step = max(1, days // most)
+    return list(range(days - 1, -1, -step))[::-1]
 
 
 def draw_report(summary: Summary, dpi: int = 110) -> bytes:
@@ -62,8 +71,9 @@ def draw_report(summary: Summary, dpi: int = 110) -> bytes:
     labels = [f"{d:%d.%m}" for d in days]
     colours = [_GREY if d.weekday() >= 5 else _BLUE for d in days]
     bars = ax.bar(range(len(days)), list(s.per_day.values()), color=colours)
-    step = max(1, len(days) // 15)
-    ax.set_xticks(range(0, len(days), step), labels[::step], rotation=45 if len(days) > 10 else 0, fontsize=8)
+    ticks = day_ticks(len(days))
+    ax.set_xticks(ticks, [labels[i] for i in ticks], rotation=45 if len(days) > 10 else 0, fontsize=8)
+    ax.set_xlim(-0.6, len(days) - 0.4)
     if len(days) <= 31:
         ax.bar_label(bars, padding=2, fontsize=7)
     ax.set_title("По дням (серым — выходные)", fontsize=11, loc="left")
@@ -87,7 +97,8 @@ def draw_report(summary: Summary, dpi: int = 110) -> bytes:
     )
 
     ax = fig.add_subplot(grid[1, 1])
-    _barh(ax, list(s.by_service.items())[:10], "По врачам и услугам")
+    groups = [(g.name, g.total) for g in s.by_specialty]
+    _barh(ax, groups, "По специальностям и услугам (все)")
 
     ax = fig.add_subplot(grid[1, 2])
     ax.axis("off")

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 
-from bot.knowledge.models import WorkingHours
+from bot.knowledge.models import Doctor, WorkingHours
 from sheets.schema import Lead, Status
 
-__all__ = ["PROCESSED", "Summary", "parse_created", "summarise"]
+__all__ = ["PROCESSED", "ServiceGroup", "Summary", "group_services", "parse_created", "summarise"]
 
 # Statuses an administrator has set: the lead was looked at.
 PROCESSED = frozenset({Status.IN_WORK, Status.BOOKED, Status.REFUSED, Status.NOT_REACHED})
 OTHER = "другое"
+NO_DOCTOR = "врач не выбран"
+# `Врач / услуга` as the bot writes it for a chosen doctor: "Смирнова Елена Викторовна (ЛОР)".
+_DOCTOR_LABEL = re.compile(r"^(?P<name>.+?)\s*\((?P<specialty>[^()]+)\)$")
 
 
 def parse_created(value: str) -> datetime | None:
@@ -27,6 +31,50 @@ def parse_created(value: str) -> datetime | None:
         except ValueError:
             continue
     return None
+
+
+@dataclass(frozen=True)
+class ServiceGroup:
+    """One specialty (or a service no doctor is listed for) with the requests for each of its doctors."""
+
+    name: str
+    total: int
+    doctors: tuple[tuple[str, int], ...] = ()  # (full name, requests), the most asked first
+    no_doctor: int = 0  # requests for the specialty or service itself, no doctor chosen
+
+
+def group_services(services: Counter[str], doctors: Sequence[Doctor] = ()) -> list[ServiceGroup]:
+    """`Врач / услуга` values grouped by specialty, the largest group first.
+
+    "Смирнова Елена Викторовна (ЛОР)", "Кузнецов Андрей Павлович (ЛОР)" and "ЛОР" (no doctor chosen) are one
+    group «ЛОР»; a doctor's bare full name finds its specialty in the doctors list; anything else (a service
+    such as «Анализы») is a group of its own. Specialties are matched regardless of letter case.
+    """
+    specialty_of = {d.full_name.casefold(): d.specialty for d in doctors}
+    spelled: dict[str, str] = {d.specialty.casefold(): d.specialty for d in doctors}
+    per_doctor: dict[str, Counter[str]] = {}
+    alone: Counter[str] = Counter()
+    for label, number in services.items():
+        match = _DOCTOR_LABEL.match(label)
+        if match:
+            name, specialty = " ".join(match["name"].split()), match["specialty"].strip()
+        elif label.casefold() in specialty_of:
+            name, specialty = label, specialty_of[label.casefold()]
+        else:
+            name, specialty = "", label
+        key = specialty.casefold()
+        spelled.setdefault(key, specialty)
+        if name:
+            per_doctor.setdefault(key, Counter())[name] += number
+        else:
+            alone[key] += number
+    groups = []
+    for key in {*per_doctor, *alone}:
+        named = per_doctor.get(key, Counter())
+        ranked = tuple(sorted(named.items(), key=lambda item: (-item[1], item[0])))
+        total = sum(named.values()) + alone[key]
+        groups.append(ServiceGroup(spelled[key], total, ranked, alone[key]))
+    return sorted(groups, key=lambda g: (-g.total, g.name))
 
 
 @dataclass(frozen=True)
@@ -51,6 +99,7 @@ class Summary:
     skipped: int = 0  # rows whose date could not be read
     source: str = ""
     notes: list[str] = field(default_factory=list)
+    by_specialty: list[ServiceGroup] = field(default_factory=list)  # every group, nothing folded
 
     def share(self, count: int | None) -> float | None:
         if count is None or not self.total:
@@ -131,6 +180,7 @@ def summarise(
     changes: Iterable[tuple[str, str, str, str]] = (),
     top_services: int = 10,
     source: str = "",
+    doctors: Sequence[Doctor] = (),
 ) -> Summary:
     """Figures for the last `days` calendar days in clinic time, today included."""
     if days < 1:
@@ -189,6 +239,7 @@ def summarise(
         responses_known=len(waits),
         skipped=skipped,
         source=source,
+        by_specialty=group_services(services, doctors),
     )
 
 

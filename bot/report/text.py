@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.report.stats import Summary, status_order
+from bot.report.stats import NO_DOCTOR, ServiceGroup, Summary, status_order
 
 __all__ = ["format_duration", "format_report", "percent"]
 
@@ -39,6 +39,17 @@ def _table(rows: list[tuple[str, int]], total: int, width: int = 34) -> list[str
     return lines
 
 
+def _groups(groups: list[ServiceGroup], total: int) -> list[str]:
+    """Each specialty with its total, and under it each of its doctors (and the requests with no doctor)."""
+    rows: list[str] = []
+    for group in groups:
+        rows += _table([(group.name, group.total)], total, width=48)
+        if group.doctors:
+            parts = [*group.doctors, *([(NO_DOCTOR, group.no_doctor)] if group.no_doctor else [])]
+            rows += _table([(f"  {name}", n) for name, n in parts], total, width=48)
+    return rows
+
+
 def format_report(summary: Summary) -> str:
     """The whole report as text; the same figures as the picture."""
     s = summary
@@ -49,9 +60,11 @@ def format_report(summary: Summary) -> str:
     if s.source:
         lines.append(f"Источник: {s.source}")
     for note in s.notes:
-        lines.append(f"Внимание: {note}")
+        lines.append(note)
     if s.skipped:
         lines.append(f"Строк с непонятной датой (не учтены): {s.skipped}")
+    if not s.total:
+        return "\n".join(lines) + "\n"  # every table would be zeros; the notes above say why
     lines += [
         "",
         "Итоги",
@@ -80,6 +93,6 @@ def format_report(summary: Summary) -> str:
     lines += _table(status_order(s.by_status), s.total)
     lines += ["", "По каналам"]
     lines += _table(list(s.by_channel.items()), s.total)
-    lines += ["", "По врачам и услугам"]
-    lines += _table(list(s.by_service.items()), s.total, width=48)
+    lines += ["", "По врачам и услугам (по специальностям, под каждой — её врачи)"]
+    lines += _groups(s.by_specialty, s.total)
     return "\n".join(lines) + "\n"

@@ -93,3 +93,52 @@ def test_declined_consent_and_restart(tmp_path: Path) -> None:
 def test_bad_input_never_crashes(tmp_path: Path, bad: str) -> None:
     out = chat(tmp_path, [bad, "где вы находитесь?"])
     assert "Молодогвардейская" in out
+
+
+def test_in_a_terminal_the_banner_names_the_clinic_once(tmp_path: Path) -> None:
+    """On a TTY the first line greets with the clinic's name as clinic.toml has it, not «Клиника «Клиника …»»."""
+    import os
+    import pty
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "chat", "--user", "tty"],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        cwd=tmp_path,
+        env=bot_env(tmp_path / "data"),
+    )
+    os.close(follower)
+    os.write(leader, b"\n")  # an empty line ends an interactive chat
+    output = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the child closed its side of the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+    assert process.wait(timeout=90) == 0
+    os.close(leader)
+    text = output.decode("utf-8", "replace")
+    assert "Чат с ботом: Клиника «Здоровье Самары». Пишите как пациент" in text, text
+    assert "«Клиника «" not in text and "Traceback" not in text
+
+
+def test_outside_the_venv_one_russian_line_says_how_to_run_it(tmp_path: Path) -> None:
+    """A Python without the dependencies (here: isolated from site-packages) gets advice, not a traceback."""
+    result = subprocess.run(
+        [sys.executable, "-S", "-m", "bot", "check", "--knowledge"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin"},
+        timeout=60,
+    )
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip() == (
+        "Эта команда работает только в окружении проекта: из папки проекта выполните `make check-knowledge` "
+        "(первый запуск сам всё установит) или `.venv/bin/clinic-bot check --knowledge`."
+    )

@@ -16,10 +16,10 @@ from bot.bootstrap import App
 from bot.dialogue.messages import Address
 from bot.dialogue.state import ConversationState
 from bot.knowledge.loader import load_knowledge
-from bot.knowledge.models import WorkingHours
+from bot.knowledge.models import Doctor, WorkingHours
 from bot.report.build import render_report
-from bot.report.chart import draw_report
-from bot.report.stats import summarise
+from bot.report.chart import day_ticks, draw_report
+from bot.report.stats import ServiceGroup, group_services, summarise
 from bot.report.text import format_duration, format_report
 from sheets.schema import CHANNELS, Lead, Status
 
@@ -199,3 +199,60 @@ async def test_render_report_from_the_app_with_the_median_first_response(app: Ap
     assert "Медиана до первой смены статуса администратором: 20 мин (известно для 5)" in text
     assert f"файл {app.settings.leads_csv}" in text
     assert png[:4] == b"\x89PNG"
+
+
+def test_one_specialty_is_one_group_with_its_doctors_under_it(hours: WorkingHours) -> None:
+    """«ЛОР» alone and each ЛОР doctor are one group; a bare doctor's name finds its specialty; nothing folded."""
+    doctors = [
+        Doctor("Смирнова Елена Викторовна", "ЛОР"),
+        Doctor("Кузнецов Андрей Павлович", "ЛОР"),
+        Doctor("Иванов Сергей Николаевич", "Терапевт"),
+    ]
+    services = Counter(
+        {
+            "Смирнова Елена Викторовна (ЛОР)": 5,
+            "Кузнецов Андрей Павлович (ЛОР)": 3,
+            "ЛОР": 2,
+            "лор": 1,  # typed by an administrator in the sheet
+            "Иванов Сергей Николаевич": 4,  # the bare name, as an administrator may write it
+            "Терапевт": 1,
+            "Анализы": 2,
+            **{f"Услуга {i}": 1 for i in range(12)},
+        }
+    )
+    groups = group_services(services, doctors)
+    assert groups[0] == ServiceGroup(
+        "ЛОР", 11, (("Смирнова Елена Викторовна", 5), ("Кузнецов Андрей Павлович", 3)), no_doctor=3
+    )
+    assert groups[1] == ServiceGroup("Терапевт", 5, (("Иванов Сергей Николаевич", 4),), no_doctor=1)
+    assert groups[2] == ServiceGroup("Анализы", 2, (), no_doctor=2)
+    assert len(groups) == 3 + 12 and sum(g.total for g in groups) == sum(services.values())
+    assert all(g.name != "другое" for g in groups)
+
+    base = NOW.astimezone(TZ).replace(tzinfo=None) - timedelta(hours=1)
+    leads = [
+        Lead(f"G{n}-{i}", base.strftime("%Y-%m-%d %H:%M"), "А", "+79", label, "", "", "web", "", "", "новая")
+        for n, (label, count) in enumerate(services.items())
+        for i in range(count)
+    ]
+    summary = summarise(leads, now=NOW, days=1, tz=TZ, hours=hours, doctors=doctors)
+    assert summary.by_specialty == groups
+    text = format_report(summary)
+    table = text[text.index("По врачам и услугам") :].splitlines()[1:]
+    assert table[:5] == [
+        f"  {'ЛОР':<48} {11:>5}  {'37 %':>5}",  # of 30 requests
+        f"  {'  Смирнова Елена Викторовна':<48} {5:>5}  {'17 %':>5}",
+        f"  {'  Кузнецов Андрей Павлович':<48} {3:>5}  {'10 %':>5}",
+        f"  {'  врач не выбран':<48} {3:>5}  {'10 %':>5}",
+        f"  {'Терапевт':<48} {5:>5}  {'17 %':>5}",
+    ]
+    assert len(table) == 15 + 3 + 2  # every group; under ЛОР and Терапевт their doctors and «врач не выбран»
+    assert "другое" not in text
+
+
+def test_the_day_axis_labels_the_last_day() -> None:
+    for days in (1, 3, 7, 14, 15, 16, 30, 31, 45, 90, 365):
+        ticks = day_ticks(days)
+        assert ticks[-1] == days - 1 and ticks[0] >= 0 and len(ticks) <= 16
+        assert ticks == sorted(set(ticks))
+    assert day_ticks(7) == list(range(7)) and day_ticks(30) == list(range(1, 30, 2))
