@@ -122,6 +122,7 @@ def setup_logging(level: str = "INFO", stream: TextIO | None = None, tz: tzinfo 
             each.addFilter(PhoneMaskFilter())
     # aiogram says "Update id=… is handled" for every update at INFO: noise for the operator, and a line
     # to format per message in a burst; shown with LOG_LEVEL=DEBUG.
-    logging.getLogger("aiogram.event").setLevel(
-        max(chosen, logging.WARNING) if chosen > logging.DEBUG else chosen
-    )
+    quiet = max(chosen, logging.WARNING) if chosen > logging.DEBUG else chosen
+    logging.getLogger("aiogram.event").setLevel(quiet)
+    # pymorphy3 announces its dictionaries at INFO on every start: English noise for the operator.
+    logging.getLogger("pymorphy3").setLevel(quiet)

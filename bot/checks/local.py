@@ -45,7 +45,8 @@ def check_admin_alerts(settings: Settings) -> list[Line]:
             "Чат администраторов",
             "не настроен (нет TELEGRAM_BOT_TOKEN и ADMIN_CHAT_ID): просьбы пациентов позвать администратора "
             "и уведомления о новых и неподтверждённых заявках никому не приходят, только в журнал",
-            "впишите в .env токен бота (TELEGRAM_BOT_TOKEN) и номер чата администраторов (ADMIN_CHAT_ID), "
+            ("" if Path(".env").exists() else "создайте файл .env из образца (cp .env.example .env), ")
+            + "впишите в .env токен бота (TELEGRAM_BOT_TOKEN) и номер чата администраторов (ADMIN_CHAT_ID), "
             "затем снова выполните make check",
         )
     ]

@@ -38,7 +38,7 @@ async def check_sheets(settings: Settings) -> list[Line]:
         return [
             skip(
                 "Google Sheets",
-                f"не настроена (GOOGLE_SHEET_ID пуст): заявки пишутся в файл {settings.leads_csv}",
+                f"не подключена (GOOGLE_SHEET_ID пуст): заявки пишутся в файл {settings.leads_csv}",
             )
         ]
     return await asyncio.to_thread(_check_sync, settings)

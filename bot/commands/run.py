@@ -155,7 +155,8 @@ async def serve(
             await max_runtime.start(polling_timeout=polling_timeout)
         if runtime is None and max_runtime is None and not need_http:
             log.warning(NOT_CONFIGURED)
-            print(NOT_CONFIGURED, file=sys.stderr, flush=True)
+            if not log.isEnabledFor(logging.WARNING):  # else the log line above already said it on stderr
+                print(NOT_CONFIGURED, file=sys.stderr, flush=True)
         await asyncio.to_thread(app.warm_up)
         heap.tune()
         heap.settle()
