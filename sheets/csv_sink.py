@@ -38,7 +38,7 @@ class CsvLeadSink(LeadSink):
                 finally:
                     fcntl.flock(lock, fcntl.LOCK_UN)
         except OSError as exc:
-            raise SinkError(f"cannot write {self.path}: {exc.strerror or exc}", retryable=True) from exc
+            raise SinkError(f"не удаётся записать {self.path}: {exc.strerror or exc}", retryable=True) from exc
 
     def _read_rows(self) -> list[list[str]]:
         if not self.path.exists():
@@ -79,7 +79,7 @@ class CsvLeadSink(LeadSink):
         try:
             return [self._decode(row) for row in self._read_rows() if row]
         except OSError as exc:
-            raise SinkError(f"cannot read {self.path}: {exc.strerror or exc}") from exc
+            raise SinkError(f"не удаётся прочитать {self.path}: {exc.strerror or exc}") from exc
 
     def _rewrite(self, leads: list[Lead]) -> None:
         tmp = self.path.with_name(self.path.name + ".tmp")

@@ -237,7 +237,7 @@ class OutboxFlusher:
             self._unparked_at[name] = now
             count = self.outbox.unpark(name)
             if count:
-                log.info("trying %d parked lead(s) for %s again", count, name)
+                log.info("%s: снова пробую записать отложенные заявки (%d)", name, count)
 
     async def flush_sink(self, name: str) -> int:
         """Deliver what is due for one sink; returns how many items were delivered."""
@@ -272,7 +272,7 @@ class OutboxFlusher:
                     continue
                 if not applied:
                     log.warning(
-                        "lead %s is not in %s; status %s not set", item.lead.id, name, item.lead.status
+                        "заявки %s нет в %s: статус «%s» не поставлен", item.lead.id, name, item.lead.status
                     )
                 self.outbox.mark_done([b.seq for b in batch])
                 delivered += len(batch)
@@ -283,10 +283,12 @@ class OutboxFlusher:
         if exc.retryable:
             next_at = now + self._backoff(batch[0].attempts)
             self.outbox.retry_later(seqs, self._iso(next_at), str(exc))
-            log.warning("sink %s failed for %d item(s) (%s); retry at %s", name, len(seqs), exc, next_at)
+            log.warning("%s: не записано записей: %d (%s); повтор в %s", name, len(seqs), exc, next_at)
             return
         self.outbox.park(seqs, str(exc))
-        log.error("LEADS PARKED: sink %s refused %d item(s) and they wait locally: %s", name, len(seqs), exc)
+        log.error(
+            "ЗАЯВКИ ОТЛОЖЕНЫ: %s отказал (записей: %d), они ждут на этом компьютере: %s", name, len(seqs), exc
+        )
         last = self._warned_at.get(name)
         if self.on_parked and (last is None or now - last >= self.warn_every):
             self._warned_at[name] = now
@@ -298,7 +300,7 @@ class OutboxFlusher:
                     f"{int(self.parked_retry.total_seconds() // 60)} мин)."
                 )
             except Exception:  # the warning is best effort; the leads are safe in the outbox
-                log.exception("cannot warn the administrators about parked leads")
+                log.exception("не удалось предупредить администраторов об отложенных заявках")
 
     @staticmethod
     def _apply(sink: LeadSink, batch: list[OutboxItem]) -> bool:
@@ -337,7 +339,7 @@ class OutboxFlusher:
             try:
                 await self.flush()
             except Exception:  # the flusher must outlive any single failure
-                log.exception("outbox flush failed")
+                log.exception("сбой отправки заявок из очереди")
             self.wakeup.clear()
             timeout = interval
             due = self.next_due()

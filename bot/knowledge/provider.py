@@ -27,7 +27,7 @@ class KnowledgeProvider:
         try:
             return self.doctors_source()
         except Exception:  # a sheet outage keeps the local list
-            log.exception("cannot read doctors from the sheet; using the last good list")
+            log.exception("не читается лист «Врачи»; бот работает с последним удачным списком")
             return list(self._current.doctors) if hasattr(self, "_current") else None
 
     def __call__(self) -> Knowledge:
@@ -39,7 +39,7 @@ class KnowledgeProvider:
         self.last_problems = fresh.problems
         if fresh.errors:
             for problem in fresh.errors:
-                log.error("knowledge not reloaded: %s", problem)
+                log.error("знания не обновлены: %s", problem)
             return self._current
         self._current = fresh
         return fresh

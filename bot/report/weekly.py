@@ -31,7 +31,7 @@ def _slot_time(value: str) -> time:
     try:
         return time(int(hours), int(minutes or 0))
     except ValueError:
-        log.warning("REPORT_TIME %r is not HH:MM; using 09:00", value)
+        log.warning("REPORT_TIME %r — не время вида ЧЧ:ММ; отчёт уйдёт в 09:00", value)
         return time(9, 0)
 
 
@@ -72,9 +72,9 @@ async def run_weekly_report(app: App, send: Send, *, days: int = 7) -> None:
                 _, text, png = rendered
                 await send(text, png)
                 state.write_text(due.isoformat(), encoding="utf-8")
-                log.info("weekly report for %s sent", due.date())
+                log.info("недельный отчёт за %s отправлен", due.date())
             except Exception:  # the next attempt comes with the next wake-up; the service goes on
-                log.exception("weekly report failed; retrying in 10 minutes")
+                log.exception("недельный отчёт не отправлен; повтор через 10 минут")
                 await asyncio.sleep(600)
                 continue
         wait = next_slot(now, settings.tz, settings.report_weekday, settings.report_time) - now

@@ -25,4 +25,4 @@ async def keep_checkpointing(db: Database, every: float = 2.0) -> None:
         try:
             await asyncio.to_thread(db.checkpoint)
         except sqlite3.Error as exc:  # the WAL keeps every write; the next round tries again
-            log.warning("checkpoint of the local record failed: %s", exc)
+            log.warning("не удалось сбросить журнал локальной базы на диск (checkpoint): %s", exc)

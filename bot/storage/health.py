@@ -23,10 +23,11 @@ def check_data_dir(path: Path, min_free_bytes: int = MIN_FREE_BYTES) -> tuple[bo
     except OSError as exc:
         return (
             False,
-            f"{where} cannot be created: {_reason(exc)}; create it or set DATA_DIR to a writable folder",
+            f"папку {where} не удаётся создать: {_reason(exc)}; создайте её или укажите в DATA_DIR папку, "
+            "куда можно записывать",
         )
     if not path.is_dir():
-        return False, f"{where} is not a folder; set DATA_DIR to a writable folder"
+        return False, f"{where} — не папка; укажите в DATA_DIR папку, куда можно записывать"
     probe = path / f".write-probe-{os.getpid()}"
     try:
         with open(probe, "wb") as fh:
@@ -34,7 +35,7 @@ def check_data_dir(path: Path, min_free_bytes: int = MIN_FREE_BYTES) -> tuple[bo
             fh.flush()
             os.fsync(fh.fileno())
     except OSError as exc:
-        return False, f"{where} is not writable: {_reason(exc)}; {_fix(exc)}"
+        return False, f"в {where} нельзя записывать: {_reason(exc)}; {_fix(exc)}"
     finally:
         with contextlib.suppress(OSError):
             probe.unlink(missing_ok=True)
@@ -42,23 +43,23 @@ def check_data_dir(path: Path, min_free_bytes: int = MIN_FREE_BYTES) -> tuple[bo
     free_mb = usage.free / (1024 * 1024)
     if usage.free < min_free_bytes:
         return False, (
-            f"{where}: the disk is almost full ({free_mb:.0f} MB free, at least "
-            f"{min_free_bytes / (1024 * 1024):.0f} MB needed); free some space or move DATA_DIR"
+            f"{where}: диск почти заполнен (свободно {free_mb:.0f} МБ, нужно не меньше "
+            f"{min_free_bytes / (1024 * 1024):.0f} МБ); освободите место или перенесите DATA_DIR на другой диск"
         )
-    return True, f"{where} is writable, {free_mb:.0f} MB free"
+    return True, f"в {where} можно записывать, свободно {free_mb:.0f} МБ"
 
 
 def _reason(exc: OSError) -> str:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return "the disk is full"
+        return "диск заполнен"
     if exc.errno == errno.EFBIG:
-        return "the file size limit is reached"
+        return "достигнут предел размера файла"
     if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-        return "it is read-only for this user"
+        return "у этого пользователя нет права записи (только чтение)"
     return exc.strerror or str(exc)
 
 
 def _fix(exc: OSError) -> str:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
-        return "free some space or move DATA_DIR to a larger disk"
-    return "give the service's user write access or set DATA_DIR to a writable folder"
+        return "освободите место на диске или перенесите DATA_DIR на диск побольше"
+    return "дайте пользователю сервиса право записи или укажите в DATA_DIR папку, куда можно записывать"

@@ -49,7 +49,7 @@ def test_read_only_data_dir_is_reported_at_start(tmp_path: Path) -> None:
         data.chmod(0o755)
     assert result.returncode == 2
     [line] = [x for x in result.stderr.splitlines() if x.strip()]
-    assert "DATA_DIR" in line and str(data) in line and "read-only" in line
+    assert "DATA_DIR" in line and str(data) in line and "только чтение" in line
     assert result.stdout == ""  # the patient was not greeted by a bot that cannot record anything
 
 
@@ -73,7 +73,7 @@ def test_full_disk_is_reported_at_start(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     [line] = [x for x in result.stderr.splitlines() if x.strip()]
-    assert "DATA_DIR" in line and "not writable" in line and "space" in line
+    assert "DATA_DIR" in line and "нельзя записывать" in line and "место" in line
 
 
 def test_check_reports_a_read_only_data_dir(tmp_path: Path) -> None:
@@ -88,7 +88,7 @@ def test_check_reports_a_read_only_data_dir(tmp_path: Path) -> None:
         data.chmod(0o755)
     assert result.returncode != 0
     [line] = [x for x in result.stdout.splitlines() if x.startswith("✗")]
-    assert "Data folder" in line and "not writable" in line and "DATA_DIR" in line
+    assert "Папка данных" in line and "нельзя записывать" in line and "DATA_DIR" in line
 
 
 def test_check_reports_a_full_disk(tmp_path: Path) -> None:
@@ -104,7 +104,9 @@ def test_check_reports_a_full_disk(tmp_path: Path) -> None:
         preexec_fn=_write_nothing,
     )
     assert result.returncode != 0
-    assert any(x.startswith("✗ Data folder") and "not writable" in x for x in result.stdout.splitlines())
+    assert any(
+        x.startswith("✗ Папка данных") and "нельзя записывать" in x for x in result.stdout.splitlines()
+    )
 
 
 def _write_nothing() -> None:  # pragma: no cover - runs in the child

@@ -14,7 +14,7 @@ from bot.storage.health import check_data_dir
 
 def test_a_writable_folder_is_fine_and_created(tmp_path: Path) -> None:
     ok, message = check_data_dir(tmp_path / "new" / "data")
-    assert ok and "writable" in message and "MB free" in message
+    assert ok and "можно записывать" in message and "МБ" in message
     assert (tmp_path / "new" / "data").is_dir()
     assert list((tmp_path / "new" / "data").iterdir()) == []  # the probe leaves nothing behind
 
@@ -28,12 +28,12 @@ def test_a_file_where_the_folder_should_be(tmp_path: Path) -> None:
 def test_a_path_below_a_file_cannot_be_created(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
     ok, message = check_data_dir(tmp_path / "file" / "data")
-    assert not ok and "cannot be created" in message and "DATA_DIR" in message
+    assert not ok and "не удаётся создать" in message and "DATA_DIR" in message
 
 
 def test_too_little_free_space_is_reported_with_the_figures(tmp_path: Path) -> None:
     ok, message = check_data_dir(tmp_path, min_free_bytes=1 << 62)
-    assert not ok and "almost full" in message and "MB free" in message
+    assert not ok and "диск почти заполнен" in message and "МБ" in message
 
 
 def test_build_app_refuses_a_bad_data_dir(settings: Settings, tmp_path: Path) -> None:
