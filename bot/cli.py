@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import Any, NoReturn, TextIO
 
-from bot.errors import BotError
+from bot.errors import BotError, ConfigError
 from bot.redact import PhoneMaskFilter
 
 COMMANDS = {
@@ -88,6 +88,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or 0)
+    except ConfigError as exc:
+        print(f"Ошибка: {exc}. Все ошибки настроек сразу покажет make check", file=sys.stderr)
+        return 2
     except BotError as exc:
         print(f"Ошибка: {exc}", file=sys.stderr)
         return 2
