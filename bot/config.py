@@ -65,7 +65,7 @@ def parse_networks(value: Any) -> tuple[str, ...]:
             found.append(str(ipaddress.ip_network(part, strict=False)))
         except ValueError as exc:
             raise ValueError(
-                f"'{part}' is not an IP address or network; write it like 127.0.0.1 or 10.0.0.0/8"
+                f"«{part}» — не IP-адрес и не сеть; пишите так: 127.0.0.1 или 10.0.0.0/8"
             ) from exc
     return tuple(found)
 
@@ -173,9 +173,11 @@ class Settings(BaseSettings):
     def _retention_at_least_a_day(cls, value: timedelta) -> timedelta:
         # Shorter would take away what a live conversation or a redelivered message still needs.
         if timedelta(0) < value < timedelta(days=1):
-            raise ValueError(f"{value} is too short; keep at least 1d (or 0 to keep everything)")
+            raise ValueError(f"{value} — слишком мало; храните не меньше 1d (или 0 — хранить всё)")
         if value < timedelta(0):
-            raise ValueError("a retention cannot be negative; write it like 90d, or 0 to keep everything")
+            raise ValueError(
+                "срок хранения не может быть отрицательным; пишите так: 90d, или 0 — хранить всё"
+            )
         return value
 
     @field_validator("clinic_timezone")

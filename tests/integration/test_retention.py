@@ -154,7 +154,7 @@ def test_retention_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     defaults = load_settings()
     assert (defaults.retention_conversations, defaults.retention_receipts) == (90 * DAY, 7 * DAY)
     assert load_settings(retention_conversations="0").retention_conversations == timedelta(0)
-    with pytest.raises(ConfigError, match=r"RETENTION_RECEIPTS.*at least 1d"):
+    with pytest.raises(ConfigError, match=r"RETENTION_RECEIPTS.*не меньше 1d"):
         load_settings(retention_receipts="2h")
     with pytest.raises(ConfigError, match="RETENTION_CONVERSATIONS"):
         load_settings(retention_conversations="ninety days")

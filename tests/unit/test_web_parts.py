@@ -112,7 +112,7 @@ def test_without_trusted_proxies_the_peer_is_the_visitor() -> None:
     assert client_ip("127.0.0.1", ["203.0.113.5"], ()) == "127.0.0.1"
     assert parse_networks("") == ()
     assert parse_networks(" 127.0.0.1 ,::1, 10.0.0.0/8") == ("127.0.0.1/32", "::1/128", "10.0.0.0/8")
-    with pytest.raises(ValueError, match="not an IP address"):
+    with pytest.raises(ValueError, match="не IP-адрес"):
         parse_networks("nginx.local")
 
 
