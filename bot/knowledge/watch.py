@@ -128,14 +128,14 @@ class KnowledgeWatcher:
             self.failures += 1
             lines = "\n".join(f"• {p}" for p in errors)
             text = f"Знания не обновлены: в файлах ошибки, бот работает на прежней версии.\n{lines}"
-            log.error("knowledge not reloaded, the last good copy stays: %s", "; ".join(map(str, errors)))
+            log.error("знания не обновлены, бот работает с прежней версией: %s", "; ".join(map(str, errors)))
             await self._warn(text)
         elif current is not before:
             self.reloads += 1
             await asyncio.to_thread(self.app.warm_up)
             heap.resettle()  # the previous version's indexes can go now
             log.info(
-                "knowledge reloaded from %s: %d questions, %d doctors",
+                "знания обновлены из %s: вопросов %d, врачей %d",
                 self.knowledge_dir,
                 len(current.faq),
                 len(current.doctors),
@@ -150,7 +150,7 @@ class KnowledgeWatcher:
             texts = await asyncio.to_thread(load_texts, self.app.settings.prompts_dir)
         except BotError as exc:
             self.failures += 1
-            log.error("prompts not reloaded, the last good texts stay: %s", exc)
+            log.error("тексты бота не обновлены, остаются прежние: %s", exc)
             await self._warn(f"Тексты бота не обновлены: {exc}. Бот говорит прежними текстами.")
             return False
         self.app.texts = texts
@@ -161,11 +161,11 @@ class KnowledgeWatcher:
                 await _maybe_await(reload_engine())
             except BotError as exc:
                 self.failures += 1
-                log.error("the LLM prompt was not reloaded: %s", exc)
+                log.error("промпт LLM не обновлён: %s", exc)
                 await self._warn(f"Промпт LLM не обновлён: {exc}")
                 return False
         self.reloads += 1
-        log.info("prompts reloaded from %s: %d texts", self.prompts_dir, len(texts.templates))
+        log.info("тексты бота обновлены из %s: текстов %d", self.prompts_dir, len(texts.templates))
         return True
 
     async def _announce(self, problems: tuple[Problem, ...]) -> None:
@@ -177,18 +177,18 @@ class KnowledgeWatcher:
             return
         self.announced |= {str(p) for p in new}
         for problem in new:
-            (log.error if problem.level == "error" else log.warning)("knowledge: %s", problem)
+            (log.error if problem.level == "error" else log.warning)("знания: %s", problem)
         lines = "\n".join(f"• {p}" for p in new)
         await self._warn(f"Замечания к файлам знаний (бот работает):\n{lines}")
 
     async def _warn(self, text: str) -> None:
         if not self.announce:
-            log.info("not announced here: %s", text)
+            log.info("чата администраторов нет, сообщение только здесь: %s", text)
             return
         try:
             await self.app.notifier.warn(text)
         except Exception:  # the notifier's contract is not to raise; a broken one must not stop reloads
-            log.exception("cannot tell the administrators: %s", text)
+            log.exception("не удалось сообщить администраторам: %s", text)
 
 
 async def _maybe_await(value: object) -> None:
@@ -205,4 +205,4 @@ async def watch_knowledge(app: App, interval: float = 2.0, *, announce: bool = T
         try:
             await watcher.poll()
         except Exception:  # a surprise in one poll must not end hot reload for the rest of the day
-            log.exception("knowledge watch: poll failed; trying again in %.0f s", interval)
+            log.exception("проверка файлов знаний не удалась; повтор через %.0f с", interval)
