@@ -7,6 +7,7 @@ import importlib
 import logging
 import re
 import sys
+import textwrap
 from collections.abc import Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import Any, NoReturn, TextIO
@@ -21,7 +22,10 @@ COMMANDS = {
         "сервис: Telegram, WhatsApp, чат на сайте, чат администраторов, отправка заявок",
     ),
     "check": ("bot.commands.check", "проверить настройки, подключённые сервисы и файлы знаний"),
-    "init-sheet": ("bot.commands.init_sheet", "создать или обновить листы «Обращения» и «Врачи» в таблице"),
+    "init-sheet": (
+        "bot.commands.init_sheet",
+        "создать или обновить листы «Обращения», «Врачи» и «Сводка» в Google-таблице",
+    ),
     "report": ("bot.commands.report", "сводка для владельца за последние дни: текст и картинка PNG"),
 }
 
@@ -47,6 +51,19 @@ def translate_argparse(message: str) -> str:
 class _HelpFormatter(argparse.HelpFormatter):
     def add_usage(self, usage: Any, actions: Any, groups: Any, prefix: str | None = None) -> None:
         super().add_usage(usage, actions, groups, "Запуск: " if prefix is None else prefix)
+
+    # Lines break between words only: «Google-таблице» and «ГГГГ-ММ-ДД» stay whole.
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return textwrap.fill(
+            " ".join(text.split()),
+            width,
+            initial_indent=indent,
+            subsequent_indent=indent,
+            break_on_hyphens=False,
+        )
 
 
 class RussianArgumentParser(argparse.ArgumentParser):
