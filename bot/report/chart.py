@@ -7,6 +7,7 @@ import textwrap
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from bot.report.stats import Summary, status_order
 from bot.report.text import format_duration, percent
@@ -44,6 +45,7 @@ def _barh(ax, items: list[tuple[str, int]], title: str, colours: list[str] | Non
     ax.bar_label(bars, padding=3, fontsize=size)
     ax.set_title(title, fontsize=11, loc="left")
     ax.tick_params(axis="y", labelsize=size)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # requests are counted, never 0.5
     ax.spines[["top", "right"]].set_visible(False)
     ax.margins(x=0.15)
 
@@ -64,6 +66,11 @@ def draw_report(summary: Summary, dpi: int = 110) -> bytes:
         fontsize=14,
         fontweight="bold",
     )
+    if not s.total:
+        # Empty panels with axes from -0.05 to 0.05 say nothing; the reason, in words, says it.
+        text = "\n".join(textwrap.fill(n, 90) for n in s.notes) or "Заявок за этот период нет."
+        fig.text(0.5, 0.5, text, ha="center", va="center", fontsize=14, wrap=True)
+        return _png(fig)
     grid = fig.add_gridspec(2, 3)
 
     ax = fig.add_subplot(grid[0, 0:2])
@@ -77,6 +84,7 @@ def draw_report(summary: Summary, dpi: int = 110) -> bytes:
     if len(days) <= 31:
         ax.bar_label(bars, padding=2, fontsize=7)
     ax.set_title("По дням (серым — выходные)", fontsize=11, loc="left")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("обращений")
     ax.spines[["top", "right"]].set_visible(False)
 
@@ -85,6 +93,7 @@ def draw_report(summary: Summary, dpi: int = 110) -> bytes:
     ax.bar(range(24), s.by_hour, color=["#d9534f" if h == peak else _BLUE for h in range(24)])
     ax.set_xticks(range(0, 24, 3), [f"{h:02d}" for h in range(0, 24, 3)], fontsize=8)
     ax.set_title("По часам суток (красным — пик)", fontsize=11, loc="left")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("час (время клиники)")
     ax.spines[["top", "right"]].set_visible(False)
 
@@ -115,6 +124,10 @@ def draw_report(summary: Summary, dpi: int = 110) -> bytes:
     ax.set_title("Главное", fontsize=11, loc="left")
     ax.text(0.0, 1.0, "\n".join(facts), va="top", ha="left", fontsize=10, transform=ax.transAxes)
 
+    return _png(fig)
+
+
+def _png(fig: Figure) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     return buffer.getvalue()
