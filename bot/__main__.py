@@ -22,7 +22,7 @@ def _how_to_run(argv: list[str]) -> str:
     target = MAKE_TARGETS.get(command, "chat")
     if command == "check" and "--knowledge" in argv:
         target = "check-knowledge"
-    shown = " ".join(argv) or "check"
+    shown = " ".join(argv) if command else "--help"
     return (
         f"Эта команда работает только в окружении проекта: из папки проекта выполните `make {target}` "
         f"(первый запуск сам всё установит) или `.venv/bin/clinic-bot {shown}`."
