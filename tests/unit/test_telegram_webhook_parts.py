@@ -58,7 +58,7 @@ def test_plain_http_is_fatal_with_telegram_and_a_warning_with_a_local_bot_api_se
 
 def test_a_port_telegram_never_posts_to_is_fatal() -> None:
     [problem] = url_problems("https://clinic.example:8080/webhook/telegram", TELEGRAM)
-    assert problem.fatal and "443, 80, 88 or 8443" in problem.detail
+    assert problem.fatal and "443, 80, 88 или 8443" in problem.detail
 
 
 def test_a_path_not_ending_with_the_webhook_path_is_flagged_with_what_is_registered() -> None:
@@ -73,7 +73,7 @@ def test_a_path_not_ending_with_the_webhook_path_is_flagged_with_what_is_registe
 )
 def test_not_a_web_address(configured: str) -> None:
     [problem] = url_problems(configured, TELEGRAM)
-    assert problem.fatal and "not a web address" in problem.detail
+    assert problem.fatal and "не веб-адрес" in problem.detail
 
 
 @pytest.mark.parametrize(
