@@ -142,7 +142,7 @@ async def test_kill_9_at_random_moments_loses_no_message_and_decides_none_twice(
         assert any("Заявка принята" in t for t in texts), texts
         assert not any("не совсем понял" in t for t in texts), texts  # a message decided twice reads wrong
     logs = "".join((tmp_path / f"run-{n}.log").read_text(encoding="utf-8") for n in range(1, runs + 1))
-    assert "left by the previous run" in logs  # the kills did come while messages were in hand
+    assert "оставшиеся от прошлого запуска" in logs  # the kills did come while messages were in hand
     assert sum(repeats) <= KILLS * PATIENTS, repeats  # at most the answer in hand at each kill, again
     print(f"FIGURE tg_chaos_{workers}proc_repeated_answers {sum(repeats)} of {PATIENTS * 7}")
     logs += (tmp_path / "run-0.log").read_text(encoding="utf-8")

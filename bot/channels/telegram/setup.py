@@ -158,7 +158,7 @@ class TelegramRuntime:
         pending = self.updates.pending()
         await self._handle_here(pending)
         if pending:
-            log.info("answered %d Telegram update(s) left by the previous run", len(pending))
+            log.info("Telegram: отвечено на сообщения, оставшиеся от прошлого запуска: %d", len(pending))
         return len(pending)
 
     async def _handle_here(self, payloads: list[str]) -> None:
@@ -167,7 +167,7 @@ class TelegramRuntime:
             try:
                 update = Update.model_validate_json(payload, context={"bot": self.bot})
             except ValueError as exc:  # written by an older version, say: not worth a crash loop
-                log.error("a kept Telegram update cannot be read (%s); dropped", exc)
+                log.error("сохранённое сообщение Telegram не читается (%s); пропущено", exc)
                 continue
             try:
                 await self.dispatcher.feed_update(self.bot, update)
@@ -187,10 +187,12 @@ class TelegramRuntime:
         try:
             info = await self.bot.get_webhook_info()
             if info.url:
-                log.info("removing the webhook %s to poll instead", info.url)
+                log.info("Telegram: убираю webhook %s и получаю сообщения сам (long polling)", info.url)
                 await self.bot.delete_webhook(drop_pending_updates=False)
         except (TelegramAPIError, ClientDecodeError) as exc:  # polling itself will say if it cannot work
-            log.warning("Telegram webhook state unknown (%s); polling anyway", exc)
+            log.warning(
+                "Telegram: состояние webhook неизвестно (%s); получаю сообщения сам (long polling)", exc
+            )
         self.keep_polled_batches()
         self._polling = asyncio.get_running_loop().create_task(
             self.dispatcher.start_polling(
@@ -211,7 +213,7 @@ class TelegramRuntime:
             self._secret = resolve_secret(self.app.settings)
             if self._secret.path is not None:
                 log.info(
-                    "Telegram webhook secret: the bot's own (TELEGRAM_WEBHOOK_SECRET is empty), %s",
+                    "секрет webhook Telegram: создан ботом (TELEGRAM_WEBHOOK_SECRET пуст), %s",
                     self._secret.path,
                 )
         return self._secret
@@ -226,7 +228,7 @@ class TelegramRuntime:
         if not settings.telegram_webhook_url:
             raise ConfigError("TELEGRAM_WEBHOOK_URL is not set")
         for problem in url_problems(settings.telegram_webhook_url, settings.telegram_api_url):
-            log.warning("TELEGRAM_WEBHOOK_URL: %s (fix: %s)", problem.detail, problem.fix)
+            log.warning("TELEGRAM_WEBHOOK_URL: %s (как исправить: %s)", problem.detail, problem.fix)
         url = webhook_url(settings.telegram_webhook_url)
         secret = self.webhook_secret.value
         await self.bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)

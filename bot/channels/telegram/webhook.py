@@ -188,9 +188,9 @@ def _generate(path: Path) -> str:
             existing = _read(path)
             if existing is not None:
                 return existing
-            log.warning("the Telegram webhook secret in %s was unreadable; a new one replaces it", path)
+            log.warning("секрет webhook Telegram в %s не читался; вместо него создан новый", path)
             os.replace(tmp, path)
-        log.info("generated the Telegram webhook secret; kept in %s", path)
+        log.info("создан секрет webhook Telegram; хранится в %s", path)
         return value
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -206,5 +206,7 @@ def _restrict(path: Path) -> None:
     """Owner-only permissions on the secret's file (an older copy or a restore may have widened them)."""
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
-        log.warning("the Telegram webhook secret file %s was readable by others; now 0600", path)
+        log.warning(
+            "файл секрета webhook Telegram %s могли читать другие пользователи; права теперь 0600", path
+        )
         path.chmod(0o600)
