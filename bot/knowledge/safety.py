@@ -112,24 +112,36 @@ def _strings(data: Any, where: str, text: str, report: _Report, known: set[str] 
     if data is None:
         return {}
     if not isinstance(data, dict):
-        report.warn(SAFETY_FILE, _line(text, where), f'`{where}` must be a table: [{where}] then key = "..."')
+        report.warn(
+            SAFETY_FILE,
+            _line(text, where),
+            f"`{where}` записан не таблицей",
+            f'пишите [{where}], а под ним key = "..."',
+        )
         return {}
     out = {}
     for key, value in data.items():
         line = _line(text, key)
         if known is not None and key not in known:
-            report.warn(SAFETY_FILE, line, f"[{where}] «{key}» is not known; use one of: {', '.join(known)}")
+            report.warn(
+                SAFETY_FILE,
+                line,
+                f"[{where}] «{key}» — неизвестное имя",
+                f"используйте одно из: {', '.join(known)}",
+            )
             continue
         if not isinstance(value, str) or not value.strip():
             report.warn(
-                SAFETY_FILE, line, f"[{where}] {key}: write the text between quotes; the default is used"
-            )
+                SAFETY_FILE, line, f"[{where}] {key}: нет текста; бот говорит текст по умолчанию",
+                "впишите текст между кавычками",
+            )  # fmt: skip
             continue
         unknown = [name for name in _PLACEHOLDER.findall(value) if name not in _ALLOWED]
         if unknown:
             report.warn(
                 SAFETY_FILE, line,
-                f"[{where}] {key}: unknown {{{unknown[0]}}}; use {{ambulance}}, {{emergency}}, {{advice}}, {{lines}}",
+                f"[{where}] {key}: неизвестная подстановка {{{unknown[0]}}}",
+                "можно {ambulance}, {emergency}, {advice}, {lines}",
             )  # fmt: skip
             continue
         out[key] = value.strip()
@@ -146,26 +158,32 @@ def load_safety(directory: Path, report: _Report) -> SafetyInfo:
         data = tomllib.loads(text)
     except UnicodeDecodeError:
         report.error(
-            SAFETY_FILE, 0, "the file is not in UTF-8; save it again as UTF-8 (the defaults are used)"
-        )
+            SAFETY_FILE, 0, "файл не в кодировке UTF-8 (бот говорит тексты по умолчанию)",
+            "сохраните его заново в кодировке UTF-8",
+        )  # fmt: skip
         return DEFAULT_SAFETY
     except tomllib.TOMLDecodeError as exc:
         at = re.search(r"line (\d+)", str(exc))
         report.error(
             SAFETY_FILE, int(at.group(1)) if at else 0,
-            f"cannot read the file: {exc}; check quotes and `=` on that line (the defaults are used)",
+            f"файл не читается: {exc} (бот говорит тексты по умолчанию)",
+            "проверьте кавычки и знак = в этой строке",
         )  # fmt: skip
         return DEFAULT_SAFETY
     except OSError as exc:
-        report.error(SAFETY_FILE, 0, f"cannot read the file: {exc.strerror or exc} (the defaults are used)")
+        report.error(
+            SAFETY_FILE, 0, f"файл не читается: {exc.strerror or exc} (бот говорит тексты по умолчанию)",
+            "проверьте права на файл",
+        )  # fmt: skip
         return DEFAULT_SAFETY
     numbers = {}
     for key in ("ambulance", "emergency"):
         value = data.get(key, getattr(DEFAULT_SAFETY, key))
         if not isinstance(value, str | int) or not str(value).strip():
             report.warn(
-                SAFETY_FILE, _line(text, key), f'{key}: write the number between quotes, e.g. {key} = "103"'
-            )
+                SAFETY_FILE, _line(text, key), f"{key}: нет номера; бот берёт номер по умолчанию",
+                f'впишите номер между кавычками, например {key} = "103"',
+            )  # fmt: skip
             value = getattr(DEFAULT_SAFETY, key)
         numbers[key] = str(value).strip()
     lines = list(_LINES)
@@ -179,7 +197,8 @@ def load_safety(directory: Path, report: _Report) -> SafetyInfo:
         if not parsed or any(not phone for phone, _ in parsed):
             report.warn(
                 SAFETY_FILE, _line(text, "phone") or _line(text, "crisis_lines"),
-                'crisis lines: each [[crisis_lines]] needs phone = "..." and name = "..."; the defaults are used',
+                "телефоны доверия: у каждой записи [[crisis_lines]] нужен телефон; бот берёт номера по умолчанию",
+                'в каждой [[crisis_lines]] пишите phone = "..." и name = "..."',
             )  # fmt: skip
         else:
             lines = parsed

@@ -236,8 +236,8 @@ def test_a_broken_safety_file_is_reported_with_its_line_and_the_defaults_kept(tm
 @pytest.mark.parametrize(
     ("safety", "line", "words"),
     [
-        ('[texts]\nurgent = "Звоните {номер}"\n', 2, "unknown {номер}"),
-        ('[advice]\n"грудь" = "Сядьте"\n', 2, "not known"),
+        ('[texts]\nurgent = "Звоните {номер}"\n', 2, "неизвестная подстановка {номер}"),
+        ('[advice]\n"грудь" = "Сядьте"\n', 2, "неизвестное имя"),
         ('ambulance = ""\n', 1, "ambulance"),
     ],
 )
