@@ -22,7 +22,7 @@ def main(args: argparse.Namespace) -> int:
         print(
             f"GOOGLE_SHEET_ID не задан: заявки пишутся в файл {settings.leads_csv}, таблица не нужна. "
             "Чтобы вести заявки в Google-таблице, впишите GOOGLE_SHEET_ID и GOOGLE_APPLICATION_CREDENTIALS "
-            "в файл .env (как — в README, раздел «Google-таблица») и снова выполните make init-sheet.",
+            "в файл .env (как — в README, раздел «Подключение Google-таблицы») и снова выполните make init-sheet.",
             file=sys.stderr,
         )
         return 1
