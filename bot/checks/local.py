@@ -38,12 +38,12 @@ def check_admin_alerts(settings: Settings) -> list[Line]:
     """Without Telegram and an admin chat, handoffs and alerts reach nobody: worth a warning, not a failure.
 
     With Telegram on, the Telegram check itself names a missing ADMIN_CHAT_ID (as a ✗)."""
-    if settings.telegram_enabled:
-        return []
+    if settings.telegram_enabled or settings.max_admin_chat_id is not None:
+        return []  # a MAX admin chat is checked by the MAX check
     return [
         warn(
             "Чат администраторов",
-            "не настроен (нет TELEGRAM_BOT_TOKEN и ADMIN_CHAT_ID): просьбы пациентов позвать администратора "
+            "не настроен (нет ни ADMIN_CHAT_ID в Telegram, ни MAX_ADMIN_CHAT_ID): просьбы пациентов позвать администратора "
             "и уведомления о новых и неподтверждённых заявках никому не приходят, только в журнал",
             ("" if Path(".env").exists() else "создайте файл .env из образца (cp .env.example .env), ")
             + "впишите в .env токен бота (TELEGRAM_BOT_TOKEN) и номер чата администраторов (ADMIN_CHAT_ID), "

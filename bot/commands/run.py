@@ -39,11 +39,11 @@ log = logging.getLogger("bot.run")
 NO_ADMIN_CHAT = (
     "чат администраторов не настроен: уведомления о заявках и просьбы позвать администратора никому не "
     "приходят, в журнал они пишутся только при LOG_LEVEL=DEBUG (впишите TELEGRAM_BOT_TOKEN и ADMIN_CHAT_ID "
-    "в .env, чтобы администраторы получали их с данными пациентов)"
+    "или MAX_BOT_TOKEN и MAX_ADMIN_CHAT_ID в .env, чтобы администраторы получали их с данными пациентов)"
 )
 NOT_CONFIGURED = (
-    "Telegram не настроен (TELEGRAM_BOT_TOKEN пуст), WhatsApp и чат на сайте выключены: пациентам боту не "
-    "написать. Впишите токен от @BotFather в TELEGRAM_BOT_TOKEN в файле .env (и ADMIN_CHAT_ID для уведомлений "
+    "Telegram не настроен (TELEGRAM_BOT_TOKEN пуст), MAX, WhatsApp и чат на сайте выключены: пациентам боту "
+    "не написать. Впишите токен от @BotFather в TELEGRAM_BOT_TOKEN в файле .env (и ADMIN_CHAT_ID для уведомлений "
     "администраторам), затем проверьте: make check. Пока работают только отправка заявок и таймеры."
 )
 
@@ -130,7 +130,7 @@ async def serve(
         if settings.max_enabled:
             setup_max = _optional("bot.channels.max", "setup_max")
             if setup_max is None:
-                log.error("MAX is configured but this version has no MAX channel")
+                log.error("MAX настроен, но в этой версии бота нет канала MAX")
             else:
                 max_runtime = setup_max(app, http_app, client=max_client, admin=max_admin)
                 need_http = need_http or bool(settings.max_webhook_url)
