@@ -38,7 +38,9 @@ class CsvLeadSink(LeadSink):
                 finally:
                     fcntl.flock(lock, fcntl.LOCK_UN)
         except OSError as exc:
-            raise SinkError(f"не удаётся записать {self.path}: {exc.strerror or exc}", retryable=True) from exc
+            raise SinkError(
+                f"не удаётся записать {self.path}: {exc.strerror or exc}", retryable=True
+            ) from exc
 
     def _read_rows(self) -> list[list[str]]:
         if not self.path.exists():
