@@ -91,7 +91,8 @@ async def run_lines(lines: list[str], moment: datetime) -> Talk:
 
 
 def text_of(replies: list[Outgoing]) -> str:
-    return "\n".join(r.text for r in replies)
+    """The answer as the patient sees it: the texts and the labels of the buttons offered."""
+    return "\n".join(r.text + "".join(f" [{b.label}]" for b in r.buttons) for r in replies)
 
 
 def loops(talk: Talk) -> list[str]:
@@ -221,7 +222,12 @@ def opening(p: Persona) -> str:
     }[p.opening]
 
 
-def answer(p: Persona, awaiting: str) -> str:
+def answer(p: Persona, awaiting: str, asked: str) -> str:
+    """What the patient answers to the question asked (both name and phone when both were asked)."""
+    if awaiting == Slot.NAME and "номер" in asked.lower():
+        return f"{p.name}, {p.phone}"
+    if awaiting == Slot.WINDOW and "впервые" in asked.lower():
+        return f"{p.window[0]}, {p.visit[0]}"
     return {
         Slot.SERVICE: p.service[0],
         Slot.DOCTOR_CHOICE: "первый",
@@ -242,14 +248,14 @@ async def simulate(p: Persona) -> tuple[bool, int, int]:
             text, turns, reasks, before = opening(p), 0, 0, ""
             while turns < 20:
                 turns += 1
-                await app.service.handle(WHO, Incoming(text=text))
+                replies = await app.service.handle(WHO, Incoming(text=text))
                 if app.sinks["csv"].read_all():
                     break
                 awaiting = app.store.load(WHO).awaiting
                 if awaiting and awaiting == before:
                     reasks += 1
                 before = awaiting
-                text = answer(p, awaiting)
+                text = answer(p, awaiting, replies[-1].text if replies else "")
             leads = app.sinks["csv"].read_all()
         finally:
             app.close()
@@ -269,7 +275,11 @@ async def corpus() -> None:
     turns = [t for ok, t, _ in results if ok]
     reasks = sum(r for _, _, r in results)
     median = statistics.median(turns) if turns else 0
-    print(f"corpus: {correct}/{len(results)} correct leads, median {median} patient messages, {reasks} re-asks")
+    mean = statistics.mean(turns) if turns else 0
+    print(
+        f"corpus: {correct}/{len(results)} correct leads, median {median} patient messages "
+        f"(mean {mean:.2f}), {reasks} re-asks"
+    )
     print(f"FIGURE flow_corpus.correct {correct}/{len(results)}")
     print(f"FIGURE flow_corpus.median_turns {median}")
     print(f"FIGURE flow_corpus.reasks {reasks}")

@@ -99,8 +99,8 @@ class Settings(BaseSettings):
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"
     llm_connect_timeout: Duration = timedelta(seconds=5)
-    llm_first_token_timeout: Duration = timedelta(seconds=10)
-    llm_total_timeout: Duration = timedelta(seconds=20)
+    llm_first_token_timeout: Duration = timedelta(seconds=6)
+    llm_total_timeout: Duration = timedelta(seconds=8)  # a hung model: the offline answer within it
     llm_max_retries: int = Field(default=2, ge=0, le=10)
     llm_token_budget: int = Field(default=4000, ge=500)
 

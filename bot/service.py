@@ -185,7 +185,8 @@ class ConversationService:
         now = self.clock.now()
         state = self.store.load(address)
         if state.stage == Stage.HANDOFF and not self._handoff_expired(state, now):
-            step = self.core.during_handoff(state, incoming, self.knowledge())
+            # relayed; the patient hears when to expect an administrator while none has answered yet
+            step = self.core.during_handoff(state, incoming, self.knowledge(), now)
             state.last_patient_at = iso(now)
             alerts = alerts_of(address.key, step.effects)
             self.store.save(
@@ -217,6 +218,9 @@ class ConversationService:
     ) -> Understanding:
         if incoming.button is not None:
             return understand_button(incoming.button, state, knowledge)
+        typed = self.core.typed_button(incoming.text, state) if incoming.text else None
+        if typed is not None:  # a button's label typed as text works like the button
+            return understand_button(typed, state, knowledge)
         return await self.engine.understand(state, incoming)
 
     def answered(self, receipts: Sequence[str]) -> Answered:
@@ -284,6 +288,7 @@ class ConversationService:
             state = self.store.load(address)
             for message in messages:
                 state.remember("admin", message.text)
+            state.handoff_noted_at = "admin"  # someone answers now: no more "the administrator will answer"
             if state.stage != Stage.HANDOFF:
                 state.stage = Stage.HANDOFF
                 state.handoff_since = iso(self.clock.now())

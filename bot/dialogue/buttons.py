@@ -52,6 +52,8 @@ def understand_button(data: str, state: ConversationState, knowledge: Knowledge)
         for specialty in knowledge.specialties:
             if short_hash(specialty) == value:
                 return Understanding(specialty=specialty, intents=frozenset({Intent.BOOKING}))
+    if kind == "more":
+        return Understanding(extra={"more_specialties": value or "1"})
     if kind == "handoff":
         return Understanding(intents=frozenset({Intent.HANDOFF}))
     if kind == "book":

@@ -6,6 +6,7 @@ every channel and every engine.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,16 @@ import phonenumbers
 
 from bot.dialogue.amend import amend_confirmed
 from bot.dialogue.buttons import FIX_FIELDS, doctor_button, specialty_button
-from bot.dialogue.extract.intents import ACK, CALLBACK, CANCEL, ENOUGH, HELP, LATER, RESCHEDULE
+from bot.dialogue.extract.intents import ACK, CALLBACK, CANCEL, ENOUGH, HELP, LATER, NO_NAME, RESCHEDULE
+from bot.dialogue.flow import (
+    MISSES_TO_SETTLE,
+    TIMES,
+    WORDINGS,
+    label_key,
+    misses_after,
+    repeated_name,
+    wording,
+)
 from bot.dialogue.language import fold, has_cyrillic, has_letters
 from bot.dialogue.lead_notes import compose_comment, day_note, details_line
 from bot.dialogue.messages import (
@@ -45,6 +55,7 @@ _WEEKDAY_ACC = (
     "в воскресенье",
 )
 _MAX_CHOICES = 8
+HANDOFF_NOTE_EVERY = timedelta(minutes=30)
 
 
 def format_phone(e164: str) -> str:
@@ -192,6 +203,21 @@ class DialogueCore:
             if amended is not None:
                 return self._record(state, amended)
 
+        if "more_specialties" in u.extra:  # «Другие специальности»: the next page of the menu
+            page = u.extra["more_specialties"]
+            step.say(
+                self.texts.get("other_specialties"),
+                self._specialty_buttons(knowledge, int(page) if page.isdigit() else 1),
+            )
+            if not (state.booking.doctor or state.booking.specialty):
+                state.awaiting = Slot.SERVICE
+            return self._record(state, step)
+        if self._english(text, u):
+            step.say(self.texts.get("english", phone=knowledge.clinic.phone))
+            if state.stage in (Stage.BOOKING, Stage.CONFIRM):
+                self._ask_next(state, step, knowledge, local, repeat=False)
+            return self._record(state, step)
+
         if not self._readable(incoming, text, u):
             if first_contact and not incoming.unsupported and not self._foreign(text):
                 # "👋" or "?" as the very first message is a hello: greet rather than "не поняла"
@@ -211,7 +237,9 @@ class DialogueCore:
                 self._ask_next(state, step, knowledge, local, repeat=True)
             return self._record(state, step)
 
-        greet = first_contact and not u.has_booking_facts and not u.faq and not u.reply
+        # A question in the first message is answered (or honestly not), not swallowed by the greeting.
+        asks_unknown = u.faq_guess and not u.has(Intent.BOOKING)
+        greet = first_contact and not u.has_booking_facts and not u.faq and not u.reply and not asks_unknown
         if first_contact and not greet:
             step.prefix = self.texts.get("hello_prefix")
 
@@ -274,12 +302,23 @@ class DialogueCore:
                 comment=None,
                 extra={},
             )
+        if state.awaiting == Slot.NAME and not u.name and not u.has_booking_facts:
+            if u.has(NO_NAME):  # "можно без имени?": the name is not required
+                state.booking.skip("name")
+                step.note(self.texts.get("name_skipped"))
+                u = replace(u, intents=u.intents - {Intent.QUESTION}, faq=(), faq_guess=False)
+            elif name := repeated_name(state, text):  # a rare name typed again is the name
+                u = replace(u, name=name)
         notes_said = self._apply_facts(state, step, u, knowledge, local)
         answered = (
             listed
             or self._list_doctors(step, u, knowledge)
             or self._answer_question(state, step, u, knowledge)
         )
+        if not answered and state.stage in (Stage.BOOKING, Stage.CONFIRM) and self._unknown_question(u):
+            # Not in the knowledge: said so, the administrator offered, and the booking goes on.
+            step.answer(self.texts.get("dont_know_booking", phone=knowledge.clinic.phone))
+            answered = True
         unplaced = self._unplaced_request(state, step, u, knowledge, answered=answered, said=notes_said)
         if unplaced:
             if first_contact:
@@ -379,9 +418,12 @@ class DialogueCore:
             and not (u.name or u.phone or u.window or u.visit)
         )
 
-    def during_handoff(self, state: ConversationState, incoming: Incoming, knowledge: Knowledge) -> Step:
+    def during_handoff(
+        self, state: ConversationState, incoming: Incoming, knowledge: Knowledge, now: datetime | None = None
+    ) -> Step:
         """A message while an administrator has the conversation: relayed to them, and the bot says
-        nothing, except the advice at once when it shows emergency signs (nobody may be reading yet)."""
+        nothing, except the advice at once when it shows emergency signs (nobody may be reading yet), and,
+        while no administrator has answered, when to expect one (at most every HANDOFF_NOTE_EVERY)."""
         step = Step()
         text = incoming.text.strip()
         state.remember("patient", text or incoming.button or "")
@@ -389,6 +431,9 @@ class DialogueCore:
         if text:
             safety_first(state, step, text, Understanding(), knowledge)
             state.safety_hold = False  # the administrators have the conversation: no closing line of ours
+        waiting = self.handoff_waiting(state, knowledge, now) if now is not None and not step.replies else ""
+        if waiting:
+            step.say(waiting)
         for reply in step.replies:
             state.remember("bot", reply.text)
         return step
@@ -399,6 +444,65 @@ class DialogueCore:
             state.remember("bot", reply.text)
         state.misunderstood = 0 if step.effects else state.misunderstood
         return step
+
+    @staticmethod
+    def _unknown_question(u: Understanding) -> bool:
+        """A question mid-booking that neither the knowledge nor the booking's fields answer."""
+        if u.faq or u.reply or u.has_booking_facts or u.has(Intent.BOOKING):
+            return False
+        settled = {Intent.YES, Intent.NO, Intent.CORRECTION, CANCEL, LATER, NO_NAME}
+        return u.faq_guess or (u.has(Intent.QUESTION) and not u.intents & settled)
+
+    @staticmethod
+    def _english(text: str, u: Understanding) -> bool:
+        """A sentence in English (not "morning" or "yes" answering a question): the offline bot says it works
+        in Russian; the LLM engine may have answered in English itself."""
+        if u.reply or not DialogueCore._foreign(text) or not re.search(r"[a-zA-Z]", text):
+            return False
+        count = len(text.split())
+        if u.phone or u.doctors or u.specialty or u.name or u.visit or (u.window and count <= 4):
+            return False
+        return count >= 3
+
+    def typed_button(self, text: str, state: ConversationState) -> str | None:
+        """A button's label typed as text works like the button (the data it would carry), in any message."""
+        key = label_key(text)
+        if not key:
+            return None
+        labels = {
+            "btn_more_specialties": "more:1",
+            "btn_handoff": "handoff",
+            "btn_book": "book",
+            "btn_first": "visit:first",
+            "btn_repeat": "visit:repeat",
+            "btn_morning": "win:am",
+            "btn_afternoon": "win:pm",
+            "btn_any": "win:any",
+            "btn_yes_consent": "consent:yes",
+        }
+        if state.awaiting == Slot.CONFIRM:
+            labels |= {"btn_confirm": "confirm:yes", "btn_fix": "confirm:fix"}
+        if state.awaiting == Slot.CORRECTION:
+            labels |= {f"btn_fix_{f}": f"fix:{f}" for f in FIX_FIELDS}
+        for name, data in labels.items():
+            if label_key(self.texts.get(name)) == key:
+                return data
+        return None
+
+    def handoff_waiting(self, state: ConversationState, knowledge: Knowledge, now: datetime) -> str:
+        """What a handed-off patient who writes again hears while no administrator has answered: when to
+        expect one (at most every HANDOFF_NOTE_EVERY; '' otherwise)."""
+        if state.handoff_noted_at == "admin":
+            return ""  # an administrator is talking to the patient
+        if state.handoff_noted_at:
+            last = datetime.fromisoformat(state.handoff_noted_at)
+            if now - last < HANDOFF_NOTE_EVERY:
+                return ""
+        state.handoff_noted_at = now.astimezone(UTC).isoformat(timespec="seconds")
+        clinic, local = knowledge.clinic, now.astimezone(self.tz)
+        if clinic_open(clinic, local):
+            return self.texts.get("handoff_waiting_open", phone=clinic.phone)
+        return self.texts.get("handoff_waiting_closed", when=next_opening(clinic, local), phone=clinic.phone)
 
     @staticmethod
     def _readable(incoming: Incoming, text: str, u: Understanding) -> bool:
@@ -427,6 +531,7 @@ class DialogueCore:
     ) -> Step:
         state.stage = Stage.HANDOFF
         state.handoff_since = now.astimezone(UTC).isoformat(timespec="milliseconds")
+        state.handoff_noted_at = ""
         clinic = knowledge.clinic
         when = (
             self.texts.get("handoff_when_open")
@@ -612,11 +717,8 @@ class DialogueCore:
             return True
         settled = u.intents & {Intent.NO, Intent.YES, Intent.GOODBYE, Intent.THANKS, ENOUGH, CANCEL}
         if "complaint" in u.extra and not answered and not settled:
-            buttons = self._specialty_buttons(knowledge)
             therapist = [s for s in knowledge.specialties if fold(s) == "терапевт"]
-            if therapist:
-                rest = [s for s in knowledge.specialties if s not in therapist]
-                buttons = tuple(specialty_button(s) for s in (therapist + rest)[:_MAX_CHOICES])
+            buttons = self._therapist_first(knowledge)
             hint = self.texts.get("therapist_hint") if therapist else ""
             step.say(f"{self.texts.get('unclear_complaint')} {hint}".strip(), buttons)
             state.awaiting = Slot.SERVICE
@@ -650,61 +752,129 @@ class DialogueCore:
     def _ask_next(
         self, state: ConversationState, step: Step, knowledge: Knowledge, local: datetime, *, repeat: bool
     ) -> None:
+        """Ask for the first missing field, in a wording not yet used up (bot.dialogue.flow)."""
+        for _ in range(len(WORDINGS) + 1):  # a field settled without an answer moves on to the next one
+            slot = self._missing_slot(state)
+            if slot == Slot.CONFIRM:
+                self._ask_confirm(state, step, knowledge, repeat=repeat)
+                return
+            misses = misses_after(state, slot, unusable=repeat)
+            start = min(misses, 2)
+            if slot == Slot.CONSENT and state.awaiting == Slot.CONSENT:
+                start = max(start, 1)  # asked again at once: the short form, not the same long text
+            key = wording(state, slot, self.texts, start=start)
+            if misses < MISSES_TO_SETTLE and key is not None:
+                self._ask_slot(state, step, knowledge, slot, key)
+                return
+            if not self._settle(state, step, knowledge, slot):
+                return
+            repeat = False
+
+    def _missing_slot(self, state: ConversationState) -> str:
+        b = state.booking
+        if state.choices and not b.doctor:
+            return Slot.DOCTOR_CHOICE
+        if not (b.doctor or b.specialty):
+            return Slot.SERVICE
+        if not state.consent.given_at:
+            return Slot.CONSENT
+        if not b.name and not b.is_skipped("name"):
+            return Slot.NAME
+        if not b.phone:
+            return Slot.PHONE
+        if not b.window:
+            return Slot.WINDOW
+        if not b.visit and not b.is_skipped("visit"):
+            return Slot.VISIT
+        return Slot.CONFIRM
+
+    def _ask_slot(
+        self, state: ConversationState, step: Step, knowledge: Knowledge, slot: str, key: str
+    ) -> None:
         b = state.booking
         by_name = {d.full_name: d for d in knowledge.doctors}
-        if state.choices and not b.doctor:
+        state.awaiting = slot
+        if slot == Slot.DOCTOR_CHOICE:
             options = [by_name[n] for n in state.choices if n in by_name]
-            state.awaiting = Slot.DOCTOR_CHOICE
             step.say(
-                self.texts.get("ask_doctor_choice", options=", ".join(d.display for d in options)),
+                self.texts.get(key, options=", ".join(d.display for d in options)),
                 tuple(doctor_button(self._doctor_label(d), d.full_name) for d in options),
             )
-        elif not (b.doctor or b.specialty):
-            state.awaiting = Slot.SERVICE
-            prefix = self.texts.get("not_understood") + "\n" if repeat else ""
-            step.say(prefix + self.texts.get("ask_service"), self._specialty_buttons(knowledge))
-        elif not state.consent.given_at:
-            key = "consent_again" if state.awaiting == Slot.CONSENT else "consent"  # not the same text twice
-            state.awaiting = Slot.CONSENT
+        elif slot == Slot.SERVICE:
+            buttons = self._specialty_buttons(knowledge)
+            if key == "ask_service_last":
+                buttons = (*self._therapist_first(knowledge)[:1], *self._help_buttons()[1:])
+            step.say(self.texts.get(key, phone=knowledge.clinic.phone), buttons)
+        elif slot == Slot.CONSENT:
             url = knowledge.clinic.consent_url or knowledge.clinic.privacy_url
             step.say(
-                self.texts.get(key, url=url),
+                self.texts.get(key, url=url, phone=knowledge.clinic.phone),
                 (
                     Button(self.texts.get("btn_yes_consent"), "consent:yes"),
                     Button(self.texts.get("btn_no_consent"), "consent:no"),
                 ),
             )
-        elif not b.name:
-            key = "ask_name_again" if state.awaiting == Slot.NAME and repeat else "ask_name"
-            state.awaiting = Slot.NAME
-            step.say(self.texts.get(key))
-        elif not b.phone:
-            state.awaiting = Slot.PHONE
-            step.say(self.texts.get("ask_phone", name=b.name), request_contact=True)
-        elif not b.window:
-            key = "ask_window_again" if state.awaiting == Slot.WINDOW and repeat else "ask_window"
-            state.awaiting = Slot.WINDOW
-            step.say(self.texts.get(key), self._window_buttons())
-        elif not b.visit:
-            key = "ask_visit_again" if state.awaiting == Slot.VISIT and repeat else "ask_visit"
-            state.awaiting = Slot.VISIT
-            step.say(self.texts.get(key), self._visit_buttons())
+        elif slot == Slot.NAME:
+            if key == "ask_name" and not b.phone and self.texts.has("ask_contacts"):
+                key = "ask_contacts"  # name and phone in one question: one message fewer
+            step.say(self.texts.get(key), request_contact=key == "ask_contacts")
+        elif slot == Slot.PHONE:
+            name = b.name or ""
+            text = self.texts.get(key, name=name, phone=knowledge.clinic.phone)
+            if not name and text.startswith(","):
+                text = text[1:].strip().capitalize()
+            step.say(text, request_contact=True)
+        elif slot == Slot.WINDOW:
+            both = not b.visit and not b.is_skipped("visit") and self.texts.has("ask_window_visit")
+            if key == "ask_window" and both:
+                key = "ask_window_visit"  # the time and the first visit in one question
+            step.say(self.texts.get(key, phone=knowledge.clinic.phone), self._window_buttons())
         else:
-            state.stage = Stage.CONFIRM
-            if state.awaiting == Slot.CONFIRM and repeat:
-                step.say(self.texts.get("confirm_again"))
-            state.awaiting = Slot.CONFIRM
-            step.say(self._summary(state, knowledge), self._confirm_buttons())
+            step.say(self.texts.get(key, phone=knowledge.clinic.phone), self._visit_buttons())
+
+    def _settle(self, state: ConversationState, step: Step, knowledge: Knowledge, slot: str) -> bool:
+        """A field the patient could not give after every wording: taken as it stands (True: ask the next
+        one) or the administrator offered (False)."""
+        b = state.booking
+        if slot == Slot.NAME:
+            b.skip("name")
+            step.note(self.texts.get("name_skipped"))
+            return True
+        if slot == Slot.WINDOW:
+            b.window = Window.ANY
+            step.note(self.texts.get("window_settled"))
+            return True
+        if slot == Slot.VISIT:
+            b.skip("visit")
+            step.note(self.texts.get("visit_skipped"))
+            return True
+        state.awaiting = slot
+        step.say(self.texts.get("stuck", phone=knowledge.clinic.phone), self._help_buttons())
+        return False
+
+    def _ask_confirm(
+        self, state: ConversationState, step: Step, knowledge: Knowledge, *, repeat: bool
+    ) -> None:
+        state.stage = Stage.CONFIRM
+        misses = misses_after(state, Slot.CONFIRM, unusable=repeat)
+        state.awaiting = Slot.CONFIRM
+        if misses >= 2 or state.asked.get("summary", 0) >= TIMES:
+            step.say(self.texts.get("confirm_again"), self._confirm_buttons())
+            return
+        if repeat:
+            step.say(self.texts.get("confirm_again"))
+        state.asked["summary"] = state.asked.get("summary", 0) + 1
+        step.say(self._summary(state, knowledge), self._confirm_buttons())
 
     def _summary(self, state: ConversationState, knowledge: Knowledge) -> str:
         b = state.booking
         return self.texts.get(
             "summary",
-            name=b.name,
+            name=b.name or self.texts.get("name_unknown"),
             phone=format_phone(b.phone),
             service=service_label(state, knowledge),
             window=self.texts.get("window_any") if b.window == Window.ANY else b.window,
-            visit=b.visit,
+            visit=b.visit or self.texts.get("visit_unknown"),
             details=details_line(b),
         )
 
@@ -740,9 +910,10 @@ class DialogueCore:
         if clinic_open(clinic, local) and clinic_open(
             clinic, local + timedelta(minutes=clinic.callback_minutes)
         ):
-            step.say(self.texts.get("done_open", name=lead.name, minutes=clinic.callback_minutes))
+            done = self.texts.get("done_open", name=lead.name, minutes=clinic.callback_minutes)
         else:
-            step.say(self.texts.get("done_closed", name=lead.name, when=next_opening(clinic, local)))
+            done = self.texts.get("done_closed", name=lead.name, when=next_opening(clinic, local))
+        step.say(done if lead.name else done.replace(", !", "!"))  # a patient who gave no name
         second = state.next_specialty
         state.reset_booking()
         state.next_specialty = ""
@@ -791,9 +962,22 @@ class DialogueCore:
     def _doctor_label(doctor: Doctor) -> str:
         return f"{doctor.short_name} ({doctor.specialty})"
 
-    @staticmethod
-    def _specialty_buttons(knowledge: Knowledge) -> tuple[Button, ...]:
-        return tuple(specialty_button(s) for s in knowledge.specialties[:_MAX_CHOICES])
+    def _specialty_buttons(self, knowledge: Knowledge, page: int = 0) -> tuple[Button, ...]:
+        return self._paged(list(knowledge.specialties), page)
+
+    def _therapist_first(self, knowledge: Knowledge) -> tuple[Button, ...]:
+        therapist = [s for s in knowledge.specialties if fold(s) == "терапевт"]
+        return self._paged(therapist + [s for s in knowledge.specialties if s not in therapist])
+
+    def _paged(self, specialties: list[str], page: int = 0) -> tuple[Button, ...]:
+        """A page of specialty buttons; «Другие специальности» leads to the next page when some are left."""
+        if len(specialties) <= _MAX_CHOICES:
+            return tuple(specialty_button(s) for s in specialties)
+        size = _MAX_CHOICES - 1
+        shown = specialties[page * size : (page + 1) * size]
+        more = (page + 1) * size < len(specialties)
+        rest = (Button(self.texts.get("btn_more_specialties"), f"more:{page + 1}"),) if more else ()
+        return (*(specialty_button(s) for s in shown), *rest)
 
     def _window_buttons(self) -> tuple[Button, ...]:
         return (

@@ -43,6 +43,14 @@ class Booking:
     visit: str = ""
     # What the administrator needs besides the fields (bot.dialogue.lead_notes): "home", "age", "day"...
     details: dict[str, str] = field(default_factory=dict)
+    skipped: str = ""  # fields the patient would not or could not give ("name", "visit"), comma-separated
+
+    def is_skipped(self, what: str) -> bool:
+        return what in self.skipped.split(",")
+
+    def skip(self, what: str) -> None:
+        if not self.is_skipped(what):
+            self.skipped = ",".join(filter(None, [*self.skipped.split(","), what]))
 
     def service_label(self, display: str = "") -> str:
         return display or self.specialty
@@ -76,6 +84,12 @@ class ConversationState:
     last_lead: list[str] = field(default_factory=list)
     phone_attempts: int = 0
     misunderstood: int = 0
+    # The no-loop rule (bot.dialogue.flow): how often each wording of a question was sent in this booking,
+    # and the unusable answers in a row to the slot asked.
+    asked: dict[str, int] = field(default_factory=dict)
+    miss_slot: str = ""
+    misses: int = 0
+    handoff_noted_at: str = ""  # when a handed-off patient was last told when to expect the administrator
     # timers of "nothing is lost" (ISO times, UTC)
     last_patient_at: str = ""
     followup_sent: bool = False
@@ -106,6 +120,8 @@ class ConversationState:
         self.choices = []
         self.lead_id = ""
         self.phone_attempts = 0
+        self.asked = {}
+        self.miss_slot, self.misses = "", 0
         self.followup_sent = False
         self.unconfirmed_recorded = False
 

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bot.dialogue.flow_texts import FLOW_FALLBACKS
+
 # Texts added after operators may already have their own `replies.toml`: used when their file lacks the key
 # (the project's file has them all, with the same wording).
 FALLBACKS: dict[str, str] = {
@@ -55,4 +57,7 @@ class Texts:
         return str(template).format_map(_Blank(values)).strip()
 
     def has(self, key: str) -> bool:
-        return key in self.templates
+        return key in self.templates or key in FALLBACKS
+
+
+FALLBACKS.update(FLOW_FALLBACKS)

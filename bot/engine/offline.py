@@ -81,6 +81,36 @@ _ORDINALS = {
 }
 
 
+# "к нему", "это", "у него": the message points back at what was just discussed.
+_POINTS_BACK = re.compile(
+    r"\b(него|нему|ним|нем|н[её]м|не[её]|ней|нею|это|этого|этому|эту|этой|этим|туда|он|она|оно|такое|"
+    r"такой|такую|та\s+же|тот\s+же)\b"
+)
+
+
+def _last(state: ConversationState, who: str, skip: int = 0) -> str:
+    """The last message of `who` in the history (the patient's current one is not there yet)."""
+    said = [text for person, text in state.history if person == who]
+    return said[-1 - skip] if len(said) > skip else ""
+
+
+def _since_patient(state: ConversationState) -> str:
+    """What the bot said after the patient's previous message."""
+    said: list[str] = []
+    for person, text in reversed(state.history):
+        if person == "patient":
+            break
+        said.append(text)
+    return " ".join(reversed(said))
+
+
+def _context_of(state: ConversationState, text: str) -> str:
+    """What a message that points back ("к нему", "это") is about: the patient's previous message."""
+    if not _POINTS_BACK.search(fold(text)):
+        return ""
+    return _last(state, "patient")
+
+
 @dataclass(frozen=True)
 class _Indexes:
     knowledge: Knowledge
@@ -130,6 +160,12 @@ class OfflineEngine(Engine):
             name = capitalise_name(match.patient_name)  # "Надежда Кузнецова, ...", "Любовь Ивановна, ..."
         if not name and phone.e164 and not incoming.contact_phone:
             name = name_anywhere(text)  # "уролог Ольга +7 917 111-22-33": a name among the contacts
+        if not (match.doctors or match.specialty or match.named) and _POINTS_BACK.search(fold(text)):
+            # "запишите к нему" after the bot named a doctor: the doctor of the last reply
+            said = _since_patient(state)
+            earlier = idx.doctors.match(said) if said else None
+            if earlier is not None and len(earlier.doctors) == 1:
+                match = replace(match, doctors=earlier.doctors)
         if match.doctors and self._surname_is_the_patients(state, text):
             match = replace(match, doctors=())
         doctors = match.doctors
@@ -139,7 +175,7 @@ class OfflineEngine(Engine):
             name = None  # "к врачу Иванова Марина" names the doctor, not the patient
         window = extract_window(text)
         visit = extract_visit(text, expecting=state.awaiting == Slot.VISIT)
-        if state.awaiting == Slot.VISIT and not visit:
+        if state.awaiting == Slot.VISIT and not visit and not window:  # "нет, лучше утром" is about the time
             if Intent.YES in intents:
                 visit = Visit.REPEAT  # "Вы уже были у нас?" — "да"
             elif Intent.NO in intents:
@@ -190,7 +226,7 @@ class OfflineEngine(Engine):
             return u  # answered from the doctors list, not the FAQ
         # A service named in answer to "к какому врачу?" is that answer, not a question about it.
         idle = state.stage == Stage.IDLE and state.awaiting != Slot.SERVICE
-        return self._with_faq(u, text, idx, idle=idle)
+        return self._with_faq(u, text, idx, idle=idle, context=_context_of(state, text))
 
     @staticmethod
     def _details(
@@ -307,7 +343,9 @@ class OfflineEngine(Engine):
         return tuple(d.full_name for d in picked) if len(picked) == 1 else ()
 
     @staticmethod
-    def _with_faq(u: Understanding, text: str, idx: _Indexes, *, idle: bool = False) -> Understanding:
+    def _with_faq(
+        u: Understanding, text: str, idx: _Indexes, *, idle: bool = False, context: str = ""
+    ) -> Understanding:
         if not re.search(r"[а-яё]", fold(text)):
             return u
         question = Intent.QUESTION in u.intents
@@ -325,6 +363,9 @@ class OfflineEngine(Engine):
                 return u
             return replace(u, faq=strong, intents=u.intents | {Intent.QUESTION})
         hits = idx.faq.search(text)
+        if context and question:
+            # "как подготовиться к нему?": the service just discussed decides which preparation is meant
+            hits = [h for h in idx.faq.search(f"{text} {context}") if h.score >= FAQ_THRESHOLD] or hits
         if question and u.has_booking_facts:
             # "где вы находитесь? хочу к урологу": the question is judged on its own sentence too
             for sentence in _QUESTION_SENTENCE.findall(text)[:2]:

@@ -178,7 +178,10 @@ async def test_emergency_gets_103_at_once(app: App) -> None:
 async def test_handoff_silences_the_bot_until_handed_back(app: App, clock: FakeClock) -> None:
     replies = await say(app, "позовите администратора")
     assert "администратор" in joined(replies).lower()
-    assert await say(app, "алло?") == []
+    # The bot does not take part any more, but says once when to expect the administrator (issue 17)
+    waiting = joined(await say(app, "алло?"))
+    assert "ответит здесь" in waiting and "?" not in waiting
+    assert await say(app, "ну что там") == []
     assert app.store.load(PATIENT).stage == Stage.HANDOFF
     await app.service.hand_back(PATIENT.key)
     assert await say(app, "где вы находитесь?")

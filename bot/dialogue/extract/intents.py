@@ -14,6 +14,7 @@ CALLBACK = "callback"  # "а когда перезвоните?": when the admin
 ENOUGH = "enough"  # "всё", "нет, спасибо, больше ничего": nothing more is needed
 ACK = "ack"  # "понятно", "жду звонка": the patient takes note, nothing to act on
 CANCEL = "cancel"  # "не надо, передумал", "отмените запись" while a booking is being collected
+NO_NAME = "no_name"  # "можно без имени?", "не хочу называть": the patient keeps the name to themselves
 
 _HANDOFF = re.compile(
     r"(жив(ой|ым|ого|ому)\s+(человек|администратор|оператор|менеджер|сотрудник)\w*|позовите|позвать\s+(человека|администратора|"
@@ -153,13 +154,20 @@ _CANCEL = re.compile(
     r"отмен\w*\s+(мою\s+|эту\s+)?(запис\w*|заявк\w*)|(запис\w*|заявк\w*)\s+отмен\w*|\bотбой\b|"
     r"(уже\s+)?не\s+(надо|нужно)\s+уже|уже\s+не\s+(надо|нужно|актуально)|неактуально|не\s+актуально)"
 )
+_NO_NAME = re.compile(
+    r"(без\s+имени|не\s+(хочу|буду|стану|обязательно|хотел\w*)\s+(\w+\s+)?(называть|говорить|представлят\w*|"
+    r"писать|давать|сообщать)|не\s+скажу|не\s+представлюсь|аноним\w*|зачем\s+(вам\s+)?(мо[её]\s+)?имя|"
+    r"имя\s+(не\s+(важно|нужно|обязательно)|обязательно)|обойд[её]мся\s+без|без\s+представлени)"
+)
+_AGREE = re.compile(r"\b(соглас(ен|на|ны|ен\(на\))|даю\s+согласие)\b")
+_DISAGREE = re.compile(r"\bне\s+(соглас|даю)")
 _THANKS = re.compile(r"\b(спасибо|благодарю|спс|благодарствую|thanks|thank\s+you|thx)\b")
 _GREETING = re.compile(
     r"^(здравствуйте|здравствуй|привет|добрый\s+(день|вечер|утро)|доброе\s+утро|доброго\s+времени"
     r"\s+суток|хай|салют|алло|hi|hello|hey)\b"
 )
 _BOOKING = re.compile(
-    r"(запис|на\s+при[её]м|к\s+врачу|попасть\s+к|хочу\s+к|нужен\s+(врач|доктор)|нужна\s+консультац|"
+    r"(запис|запиш|на\s+при[её]м|к\s+врачу|попасть\s+к|хочу\s+к|нужен\s+(врач|доктор)|нужна\s+консультац|"
     r"консультаци|хочу\s+на|можно\s+к|провериться|обследоваться|сделать\s+узи|сдать)"
 )
 _QUESTION = re.compile(
@@ -210,6 +218,8 @@ def detect_intents(text: str) -> set[str]:
         found.add(ACK)
     if _CANCEL.search(low):
         found.add(CANCEL)
+    if _NO_NAME.search(low):
+        found.add(NO_NAME)
     if _HELP.search(low):
         found.add(HELP)
     if _CALLBACK.search(low):
@@ -229,4 +239,6 @@ def detect_intents(text: str) -> set[str]:
         found.add("no")
     elif first in _YES_WORDS or _WANT.match(low):
         found.add("yes")
+    if "no" not in found and "yes" not in found and _AGREE.search(low) and not _DISAGREE.search(low):
+        found.add("yes")  # "понятно, да, согласен": agreeing further on in the message
     return found

@@ -87,6 +87,8 @@ def extract_window(text: str) -> str | None:
         suffix = match.group(3) or ""
         if suffix.startswith("вечер") or (suffix == "дня" and hour < 12):
             hour = hour + 12 if hour < 12 else hour
+        elif 1 <= hour <= 6 and not suffix.startswith("утр"):
+            hour += 12  # "часа в 4": the clinic is closed at four in the morning
         if 7 <= hour <= 23 or suffix:
             return Window.MORNING if hour < 14 else Window.AFTERNOON
     return None
