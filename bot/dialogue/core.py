@@ -21,6 +21,7 @@ from bot.dialogue.flow import (
     MISSES_TO_SETTLE,
     TIMES,
     WORDINGS,
+    does_not_know,
     label_key,
     misses_after,
     repeated_name,
@@ -302,6 +303,11 @@ class DialogueCore:
                 comment=None,
                 extra={},
             )
+        skipped = state.booking.skipped
+        if state.awaiting == Slot.VISIT and not u.has_booking_facts and does_not_know(text):
+            state.booking.skip("visit")  # "не помню, был ли": the administrator will see in the records
+            step.note(self.texts.get("visit_skipped"))
+            u = replace(u, intents=u.intents - {Intent.QUESTION, Intent.NO}, faq=(), faq_guess=False)
         if state.awaiting == Slot.NAME and not u.name and not u.has_booking_facts:
             if u.has(NO_NAME):  # "можно без имени?": the name is not required
                 state.booking.skip("name")
@@ -315,7 +321,7 @@ class DialogueCore:
             or self._list_doctors(step, u, knowledge)
             or self._answer_question(state, step, u, knowledge)
         )
-        if not answered and state.stage in (Stage.BOOKING, Stage.CONFIRM) and self._unknown_question(u):
+        if not answered and state.stage in (Stage.BOOKING, Stage.CONFIRM) and self._unknown_question(text, u):
             # Not in the knowledge: said so, the administrator offered, and the booking goes on.
             step.answer(self.texts.get("dont_know_booking", phone=knowledge.clinic.phone))
             answered = True
@@ -353,6 +359,7 @@ class DialogueCore:
                     u.has(Intent.YES) and state.consent.given_at != "" and awaiting_before == Slot.CONSENT
                 )
                 understood = u.has_booking_facts or answered or agreed or offered or u.has(ACK)
+                understood = understood or state.booking.skipped != skipped  # "без имени", "не помню"
                 self._ask_next(state, step, knowledge, local, repeat=not understood and not greet)
             return self._record(state, step)
 
@@ -386,6 +393,9 @@ class DialogueCore:
             state.awaiting = Slot.SERVICE
         elif u.faq_guess or u.has(Intent.QUESTION):
             step.say(self.texts.get("dont_know"), self._help_buttons())
+        elif state.awaiting == Slot.SERVICE and does_not_know(text):
+            # "не знаю, к кому": the therapist first, and the administrator
+            step.say(self.texts.get("ask_service_last"), self._therapist_first(knowledge))
         elif not first_contact:
             step.say(self.texts.get("not_understood"), self._help_buttons())
         return self._record(state, step)
@@ -446,10 +456,12 @@ class DialogueCore:
         return step
 
     @staticmethod
-    def _unknown_question(u: Understanding) -> bool:
+    def _unknown_question(text: str, u: Understanding) -> bool:
         """A question mid-booking that neither the knowledge nor the booking's fields answer."""
         if u.faq or u.reply or u.has_booking_facts or u.has(Intent.BOOKING):
             return False
+        if "?" not in text and len(text.split()) < 3:
+            return False  # "как-нибудь", "ну когда": an unclear answer, not a question
         settled = {Intent.YES, Intent.NO, Intent.CORRECTION, CANCEL, LATER, NO_NAME}
         return u.faq_guess or (u.has(Intent.QUESTION) and not u.intents & settled)
 

@@ -33,6 +33,16 @@ _NOT_A_NAME = re.compile(
 )
 
 
+_DONT_KNOW = re.compile(
+    r"\b(не\s+(помню|знаю|уверен\w*|в\s+курсе)|без\s+понятия|понятия\s+не\s+имею|забыл\w*|хз)\b"
+)
+
+
+def does_not_know(text: str) -> bool:
+    """ "не помню", "не знаю": an answer of its own, not an unclear one."""
+    return bool(_DONT_KNOW.search(fold(text)))
+
+
 def misses_after(state: ConversationState, slot: str, *, unusable: bool) -> int:
     """Count the unusable answers to `slot` in a row (another slot asked starts again from nothing)."""
     if state.miss_slot != slot:

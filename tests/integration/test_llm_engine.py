@@ -14,7 +14,7 @@ import pytest
 
 from bot.bootstrap import App, build_app
 from bot.clock import FakeClock
-from bot.config import load_settings
+from bot.config import Settings, load_settings
 from bot.dialogue.messages import Address, Incoming, Outgoing
 from bot.dialogue.state import ConversationState, Slot
 from bot.engine.llm import LlmEngine
@@ -411,3 +411,21 @@ async def test_a_rejected_answer_is_logged_without_its_words(
     rejected = [r.getMessage() for r in caplog.records if "rejected" in r.getMessage()]
     assert rejected == ["LLM reply rejected (a phone not in the knowledge); the offline answer is used"]
     assert not any("555" in r.getMessage() or "Ольга" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_hung_model_with_the_default_budget_leaves_the_answer_to_the_offline_engine(
+    fake: FakeOpenAI, make_app: Callable[..., App]
+) -> None:
+    """LLM_TOTAL_TIMEOUT defaults to 8 s (it was 20 s, and a patient waited 21 s for a hung model)."""
+    defaults = {
+        name: Settings.model_fields[name].default
+        for name in ("llm_connect_timeout", "llm_first_token_timeout", "llm_total_timeout")
+    }
+    fake.responder = lambda body: Answer(hang=30)
+    app = make_app(fake, **defaults)
+    started = time.monotonic()
+    replies = await say(app, "Здравствуйте, хочу записаться к неврологу")
+    elapsed = time.monotonic() - started
+    assert app.settings.llm_total_timeout.total_seconds() == 8
+    assert elapsed < 8.5
+    assert "Невролог" in joined(replies) and app.store.load(ADDRESS).awaiting == Slot.CONSENT
