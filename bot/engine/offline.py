@@ -54,6 +54,11 @@ _SECOND_PHONE = re.compile(
     r"\bмуж\w*|\bжен[аыу]\b|\bмам[аыу]\b|\bпап[аыу]\b|\bдочер\w*|\bсына\b|если\s+не\s+дозвон\w*|"
     r"\bрабоч\w+\s+(номер|телефон))"
 )
+_CLAUSE = re.compile(r",|\s(?:и|а|или|но|а\s+также)\s")
+_ASKS = re.compile(
+    r"\b(сколько|как|где|когда|какие|какой|какая|почем|зачем|есть\s+ли|можно\s+ли|нужно\s+ли|надо\s+ли|"
+    r"принимаете|работаете|делаете)\b(?!-)"
+)
 _NO_HIT = FaqHit(FaqEntry(question="", answer=""), 0.0)
 # Words that name a field of the booking in a correction, in the order of FIX_FIELDS.
 _FIELD_WORDS = (
@@ -370,6 +375,10 @@ class OfflineEngine(Engine):
             # "где вы находитесь? хочу к урологу": the question is judged on its own sentence too
             for sentence in _QUESTION_SENTENCE.findall(text)[:2]:
                 hits += idx.faq.search(sentence)
+                # "сколько стоит приём у невролога и можно ли на завтра?": each part of it on its own
+                parts = [p for p in _CLAUSE.split(sentence) if len(p.split()) >= 3 and _ASKS.search(fold(p))]
+                for part in parts[:4] if len(parts) > 1 else ():
+                    hits += idx.faq.search(part)
         best: dict[str, FaqHit] = {}
         for hit in hits:
             if hit.score >= FAQ_THRESHOLD and hit.score > best.get(hit.entry.question, _NO_HIT).score:

@@ -249,3 +249,14 @@ def test_the_fallback_texts_are_the_projects_own() -> None:
 
     replies = tomllib.loads((ROOT / "prompts" / "replies.toml").read_text(encoding="utf-8"))
     assert {key: replies.get(key) for key in FLOW_FALLBACKS} == FLOW_FALLBACKS
+
+
+async def test_a_question_inside_a_first_booking_message_is_answered(app: App) -> None:
+    text = joined(
+        await talk(app, "Добрый день, сколько стоит приём кардиолога и можно ли к нему записаться?")
+    )
+    assert (
+        "стоимость" in text
+        and "Кардиолог" in text
+        and "Согласны?" in text.replace("Вы согласны?", "Согласны?")
+    )
