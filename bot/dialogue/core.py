@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 
 from bot.dialogue.amend import amend_confirmed
-from bot.dialogue.buttons import FIX_FIELDS, doctor_button, specialty_button
+from bot.dialogue.buttons import FIX_FIELDS, doctor_button, short_hash, specialty_button
 from bot.dialogue.extract.intents import ACK, CALLBACK, CANCEL, ENOUGH, HELP, LATER, NO_NAME, RESCHEDULE
 from bot.dialogue.flow import (
     MISSES_TO_SETTLE,
@@ -460,7 +460,8 @@ class DialogueCore:
         """A question mid-booking that neither the knowledge nor the booking's fields answer."""
         if u.faq or u.reply or u.has_booking_facts or u.has(Intent.BOOKING):
             return False
-        if "?" not in text and len(text.split()) < 3:
+        count = len(text.split())
+        if count < 2 or ("?" not in text and count < 3):
             return False  # "как-нибудь", "ну когда": an unclear answer, not a question
         settled = {Intent.YES, Intent.NO, Intent.CORRECTION, CANCEL, LATER, NO_NAME}
         return u.faq_guess or (u.has(Intent.QUESTION) and not u.intents & settled)
@@ -870,13 +871,15 @@ class DialogueCore:
         state.stage = Stage.CONFIRM
         misses = misses_after(state, Slot.CONFIRM, unusable=repeat)
         state.awaiting = Slot.CONFIRM
-        if misses >= 2 or state.asked.get("summary", 0) >= TIMES:
+        summary = self._summary(state, knowledge)
+        key = f"summary:{short_hash(summary)}"  # a changed summary is a new question
+        if misses >= 2 or state.asked.get(key, 0) >= TIMES:
             step.say(self.texts.get("confirm_again"), self._confirm_buttons())
             return
         if repeat:
             step.say(self.texts.get("confirm_again"))
-        state.asked["summary"] = state.asked.get("summary", 0) + 1
-        step.say(self._summary(state, knowledge), self._confirm_buttons())
+        state.asked[key] = state.asked.get(key, 0) + 1
+        step.say(summary, self._confirm_buttons())
 
     def _summary(self, state: ConversationState, knowledge: Knowledge) -> str:
         b = state.booking
