@@ -321,6 +321,10 @@ class DialogueCore:
             or self._list_doctors(step, u, knowledge)
             or self._answer_question(state, step, u, knowledge)
         )
+        if "schedule" in u.extra and not answered:
+            # The doctors' days and free slots are the administrators' (the clinic's system), not the bot's.
+            step.answer(self.texts.get("schedule_unknown", phone=knowledge.clinic.phone))
+            answered = True
         if not answered and state.stage in (Stage.BOOKING, Stage.CONFIRM) and self._unknown_question(text, u):
             # Not in the knowledge: said so, the administrator offered, and the booking goes on.
             step.answer(self.texts.get("dont_know_booking", phone=knowledge.clinic.phone))

@@ -86,6 +86,22 @@ _ORDINALS = {
 }
 
 
+_DAY = r"(в|во)\s+(понедельник|вторник|среду|четверг|пятницу|субботу|воскресенье)"
+# "Кузнецов сегодня принимает?", "а на завтра есть запись?": days and free slots are not in the knowledge.
+_SCHEDULE = re.compile(
+    r"((принима\w*|вед[её]т|будет)\s+(ли\s+)?(он\s+|она\s+)?(сегодня|завтра|послезавтра|_DAY|по\s+\w+(дням|ам))|"
+    r"(сегодня|завтра|послезавтра|_DAY)\s+(он\s+|она\s+)?(принима|вед[её]т)|"
+    r"когда\s+(\w+\s+)?(принимает|ведет|ведёт)|расписани\w*|график\w*\s+(врача|доктора|при[её]ма)|"
+    r"в\s+какие\s+дни|какие\s+дни|свободн\w+\s+(время|окн\w*|мест\w*|запис\w*)|"
+    r"(есть|будет)\s+(ли\s+)?(свободн\w+\s+)?(мест\w*|окошк\w*|окн\w*|запись)\s+на)".replace("_DAY", _DAY)
+)
+# "Соколов в среду работает?": the doctor's days (the clinic's own hours are in the FAQ).
+_WORKS_ON = re.compile(
+    r"(работа\w*\s+(ли\s+)?(он\s+|она\s+)?(сегодня|завтра|_DAY)|(сегодня|завтра|_DAY)\s+(он\s+|она\s+)?работа)".replace(
+        "_DAY", _DAY
+    )
+)
+
 # "к нему", "это", "у него": the message points back at what was just discussed.
 _POINTS_BACK = re.compile(
     r"\b(него|нему|ним|нем|н[её]м|не[её]|ней|нею|это|этого|этому|эту|этой|этим|туда|он|она|оно|такое|"
@@ -205,6 +221,8 @@ class OfflineEngine(Engine):
             extra["doctors_list"] = "have"  # "есть ли у вас узи?": who does it, and booking offered
         if state.last_lead and _ANOTHER.search(fold(text)):
             extra["another"] = "yes"  # "и ещё к неврологу": a second request, not a change of the first
+        if _SCHEDULE.search(fold(text)) or (doctors and _WORKS_ON.search(fold(text))):
+            extra["schedule"] = "yes"  # a doctor's days or a free slot: the knowledge has no timetable
         fix = self._field_to_fix(state, text, intents)
         if fix == "service" and "another" in extra:
             fix = None

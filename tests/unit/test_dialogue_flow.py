@@ -260,3 +260,15 @@ async def test_a_question_inside_a_first_booking_message_is_answered(app: App) -
         and "Кардиолог" in text
         and "Согласны?" in text.replace("Вы согласны?", "Согласны?")
     )
+
+
+async def test_a_doctors_days_are_not_promised_and_the_booking_is_offered(app: App) -> None:
+    text = joined(await talk(app, "а Федоров в четверг принимает?"))
+    assert "Расписания врачей у меня нет" in text and "Федоров Павел Андреевич" in text
+    text = joined(await talk(app, "хорошо, давайте"))
+    assert "Согласны?" in text.replace("Вы согласны?", "Согласны?")
+
+
+async def test_the_clinics_own_hours_are_still_the_faq(app: App) -> None:
+    text = joined(await talk(app, "вы в субботу работаете?"))
+    assert "09:00 до 15:00" in text and "Расписания" not in text
