@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
+import pytest
+
 from bot.bootstrap import App
 from bot.clock import FakeClock
 from bot.config import load_settings
@@ -272,3 +274,18 @@ async def test_a_doctors_days_are_not_promised_and_the_booking_is_offered(app: A
 async def test_the_clinics_own_hours_are_still_the_faq(app: App) -> None:
     text = joined(await talk(app, "вы в субботу работаете?"))
     assert "09:00 до 15:00" in text and "Расписания" not in text
+
+
+@pytest.mark.parametrize(
+    ("question", "answer_part"),
+    [
+        ("до скольки вы сегодня?", "до 20:00"),
+        ("а если я не смогу прийти, как отменить?", "за 2 часа"),
+        ("что нельзя есть перед сдачей крови?", "8–12 часов"),
+        ("нужно ли голодать перед узи живота?", "6–8 часов"),
+        ("кардиограмму снимаете?", "ЭКГ"),
+        ("пенсионерам дешевле?", "10%"),
+    ],
+)
+async def test_reworded_questions_find_their_answers(app: App, question: str, answer_part: str) -> None:
+    assert answer_part in joined(await talk(app, question))

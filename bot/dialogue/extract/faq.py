@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -72,6 +73,10 @@ _STOP = {
     "утро",
     "здравствовать",
     "подождать",
+    "смочь",
+    "если",
+    "сегодня",
+    "завтра",
 }
 # Different words for the same thing, mapped to one concept term.
 _CONCEPTS: dict[str, tuple[str, ...]] = {
@@ -170,7 +175,8 @@ _CONCEPTS: dict[str, tuple[str, ...]] = {
     ),
     "#вычет": ("вычет", "налоговый", "ндфл", "налог"),
     "#скидка": ("скидка", "акция", "пенсионер", "льгота", "дешевле"),
-    "#анализ": ("анализ", "кровь", "сдать", "сдавать", "лаборатория"),
+    "#анализ": ("анализ", "кровь", "сдать", "сдавать", "сдача", "лаборатория"),
+    "#живот": ("живот", "брюшной", "брюшная", "полость"),
     "#подготовка": (
         "подготовиться",
         "подготовка",
@@ -180,6 +186,9 @@ _CONCEPTS: dict[str, tuple[str, ...]] = {
         "есть",
         "кушать",
         "завтракать",
+        "голодать",
+        "нельзя",
+        "перед",
     ),
     "#данные": (
         "данные",
@@ -220,8 +229,14 @@ TOPIC_WEIGHT = 0.8  # a word of the topic heading: below the question's own word
 STEM = 5
 
 
+# Phrases whose words alone say nothing ("до скольки" is about the hours).
+_PHRASES = (
+    (re.compile(r"\b(до|со|с|во)\s+скольки\b|\bво\s+сколько\s+(вы\s+)?(открыва|закрыва|работа)"), "#часы"),
+)
+
+
 def _terms(text: str) -> list[str]:
-    terms: list[str] = []
+    terms: list[str] = [concept for pattern, concept in _PHRASES if pattern.search(text.casefold())]
     for lem in content_lemmas(text):
         if lem in _STOP or len(lem) < 2:
             continue
