@@ -479,6 +479,8 @@ class DialogueCore:
         count = len(text.split())
         if u.phone or u.doctors or u.specialty or u.name or u.visit or (u.window and count <= 4):
             return False
+        if u.intents & {Intent.YES, Intent.NO, Intent.THANKS, Intent.GOODBYE} and count <= 4:
+            return False  # "ok, thank you", "no thanks": understood as they are
         return count >= 3
 
     def typed_button(self, text: str, state: ConversationState) -> str | None:

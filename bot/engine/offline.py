@@ -402,7 +402,7 @@ class OfflineEngine(Engine):
             if hit.score >= FAQ_THRESHOLD and hit.score > best.get(hit.entry.question, _NO_HIT).score:
                 best[hit.entry.question] = FaqHit(hit.entry, hit.score)
         good = tuple(sorted(best.values(), key=lambda h: h.score, reverse=True))
-        guess = question and not good and not u.has_booking_facts
+        guess = question and not good and not u.has_booking_facts and idx.faq.says_something(text)
         if not good and not guess:
             return u
         return replace(u, faq=good, faq_guess=guess)

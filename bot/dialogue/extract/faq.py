@@ -282,6 +282,11 @@ class FaqIndex:
         ]
         return index
 
+    @staticmethod
+    def says_something(text: str) -> bool:
+        """The text has a word a question could be about ("можно вопрос?" has none)."""
+        return bool(_terms(text))
+
     def search(self, text: str, limit: int = 3) -> list[ScoredEntry]:
         terms = list(dict.fromkeys(_terms(text)))
         if not terms or not self.entries:
