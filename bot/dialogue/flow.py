@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import re
 
-from bot.dialogue.language import fold
+from bot.dialogue.extract.intents import CANCEL, LATER, NO_NAME
+from bot.dialogue.language import fold, has_cyrillic
 from bot.dialogue.state import ConversationState, Slot
 from bot.dialogue.texts import Texts
+from bot.engine.port import Intent, Understanding
 
 # The wordings of each slot's question, from the first to the last resort (the second gives an example or
 # the choices, the third offers the administrator as well).
@@ -83,3 +85,32 @@ def repeated_name(state: ConversationState, text: str) -> str | None:
 def label_key(label: str) -> str:
     """A button label as a patient would type it: no case, brackets, punctuation or extra spaces."""
     return " ".join(re.findall(r"[а-яёa-z0-9]+", fold(label)))
+
+
+def unknown_question(text: str, u: Understanding) -> bool:
+    """A question mid-booking that neither the knowledge nor the booking's fields answer."""
+    if u.faq or u.reply or u.has_booking_facts or u.has(Intent.BOOKING):
+        return False
+    count = len(text.split())
+    if count < 2 or ("?" not in text and count < 3):
+        return False  # "как-нибудь", "ну когда": an unclear answer, not a question
+    settled = {Intent.YES, Intent.NO, Intent.CORRECTION, CANCEL, LATER, NO_NAME}
+    return u.faq_guess or (u.has(Intent.QUESTION) and not u.intents & settled)
+
+
+def english_sentence(text: str, u: Understanding) -> bool:
+    """A sentence in English (not "morning" or "yes" answering a question): the offline bot says it works
+    in Russian; the LLM engine may have answered in English itself."""
+    if u.reply or not _foreign(text) or not re.search(r"[a-zA-Z]", text):
+        return False
+    count = len(text.split())
+    if u.phone or u.doctors or u.specialty or u.name or u.visit or (u.window and count <= 4):
+        return False
+    if u.intents & {Intent.YES, Intent.NO, Intent.THANKS, Intent.GOODBYE} and count <= 4:
+        return False  # "ok, thank you", "no thanks": understood as they are
+    return count >= 3
+
+
+def _foreign(text: str) -> bool:
+    letters = [ch for ch in text if ch.isalpha()]
+    return len(letters) >= 3 and not has_cyrillic(text)
