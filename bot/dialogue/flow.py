@@ -74,8 +74,8 @@ def repeated_name(state: ConversationState, text: str) -> str | None:
     if not previous:
         return None
     now, before = _WORD.findall(fold(text)), _WORD.findall(fold(previous[-1]))
-    if not now or len(before) != 1 or len(now) > 2 or now[0] != before[0]:
-        return None
+    if not now or not 1 <= len(before) <= 2 or len(now) > 2 or now[0] != before[0]:
+        return None  # "Бажен", then "Бажен" or "Бажен же"; "Ратибор Ильин" twice
     word = now[0]
     if len(word) < 2 or len(word) > 20 or _NOT_A_NAME.match(word):
         return None
