@@ -161,7 +161,7 @@ async def heldout(path: Path, only: str | None, verbose: bool) -> tuple[int, int
                     print("    " + reply.text.replace("\n", "\n    ") + buttons)
     kinds = ", ".join(f"{k} {by_kind[k]}/{n}" for k, n in total_kind.items())
     print(f"held-out: {passed}/{sum(total_kind.values())} handled correctly ({kinds})")
-    print(f"FIGURE heldout_flow.correct {passed}/{sum(total_kind.values())}")
+    print(f"FIGURE heldout_flow.correct {passed}/{sum(total_kind.values())} conversations")
     return passed, sum(total_kind.values())
 
 
@@ -280,9 +280,9 @@ async def corpus() -> None:
         f"corpus: {correct}/{len(results)} correct leads, median {median} patient messages "
         f"(mean {mean:.2f}), {reasks} re-asks"
     )
-    print(f"FIGURE flow_corpus.correct {correct}/{len(results)}")
-    print(f"FIGURE flow_corpus.median_turns {median}")
-    print(f"FIGURE flow_corpus.reasks {reasks}")
+    print(f"FIGURE flow_corpus.correct {correct}/{len(results)} leads")
+    print(f"FIGURE flow_corpus.median_turns {median} messages")
+    print(f"FIGURE flow_corpus.reasks {reasks} re-asks")
 
 
 def main() -> None:
@@ -290,6 +290,7 @@ def main() -> None:
     parser.add_argument("--only", help="one held-out case by id")
     parser.add_argument("-v", "--verbose", action="store_true", help="print the conversations")
     parser.add_argument("--no-corpus", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="accepted for bench/run_all.py (always quick)")
     args = parser.parse_args()
     asyncio.run(heldout(Path(__file__).with_suffix(".toml"), args.only, args.verbose))
     if not args.no_corpus and not args.only:
