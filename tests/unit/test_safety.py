@@ -33,6 +33,9 @@ from tests.unit.test_knowledge_problems import folder
 ROOT = Path(__file__).resolve().parents[2]
 
 EMERGENCIES = [
+    ("порой кажется, что без меня всем было бы лучше", "suicide"),
+    ("так устал, лечь бы спать и не просыпаться больше", "suicide"),
+    ("лучше бы меня вообще не было на свете", "suicide"),
     ("у жены сильная боль за грудиной уже 20 минут", "chest"),
     ("давящая боль в груди отдает в челюсть", "chest"),
     ("папе плохо, задыхается, не может лечь", "breathing"),
@@ -79,6 +82,8 @@ EMERGENCIES = [
 ]
 
 LOOKALIKES = [
+    "не вижу смысла ехать к вам через весь город, есть филиал ближе?",
+    "плохо сплю, не могу уснуть, к неврологу можно?",
     "у сына (ему 8 лет) периодически болит живот, нужен гастроэнтеролог",
     "дочке шесть лет, живот болит уже месяц после еды",
     "болит горло второй день",
@@ -282,3 +287,8 @@ async def test_emergency_signs_during_a_handoff_get_the_advice_and_still_reach_t
     assert any(s.startswith("relay") and "задыхается" in s for s in app.notifier.sent)
     assert any(s.startswith("URGENT") for s in app.notifier.sent)
     assert await say(app, "вы тут?") == []  # still the administrators' conversation
+
+
+async def test_a_child_at_39_is_booked_with_a_word_on_when_to_call_an_ambulance(app: App) -> None:
+    reply = joined(await say(app, "у дочки третий день 39.2, ей 6 лет, хотим к педиатру"))
+    assert "103" in reply and "Педиатр" in reply
