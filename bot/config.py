@@ -92,6 +92,11 @@ class Settings(BaseSettings):
     telegram_debounce: Duration = timedelta(seconds=1.2)
     # Processes answering Telegram patients (1: this one alone; 2 on two cores halves a burst's wait)
     telegram_workers: int = Field(default=1, ge=1, le=32)
+    # Paced sends under Telegram's published limits (0: not paced): messages a second for the whole bot
+    # (shared out over TELEGRAM_WORKERS processes), a second to one private chat, a minute to one group
+    telegram_rate: float = Field(default=30.0, ge=0)
+    telegram_chat_rate: float = Field(default=1.0, ge=0)
+    telegram_group_rate: float = Field(default=20.0, ge=0)
     handoff_timeout: Duration = timedelta(hours=2)
 
     # LLM (no key: the offline engine)
@@ -116,6 +121,9 @@ class Settings(BaseSettings):
     whatsapp_app_secret: SecretStr | None = None
     whatsapp_verify_token: SecretStr | None = None
     whatsapp_api_url: str = "https://graph.facebook.com/v21.0"
+    # Messages a second the business number may send (Cloud API throughput: 80 by default, up to 1,000
+    # once Meta raised it); 0: not paced
+    whatsapp_rate: float = Field(default=80.0, ge=0)
 
     # MAX messenger (VK): long polling, or the webhook when MAX_WEBHOOK_URL is set
     max_bot_token: SecretStr | None = None

@@ -5,7 +5,9 @@ it for longer and longer. A `Pacer` is a token bucket for the whole bot (`rate` 
 plus, per key, a bucket of its own kind (a private chat, a group); a send takes one token from the shared
 bucket and one from each of its keys' buckets, and waits until it can.
 
-Waiting sends are served by priority, then in the order they asked (FIFO): a reply that waited longer goes
+Waiting sends are served by priority, then first come first served (FIFO) by when the patient wrote: a
+channel sets `waiting_since` while it answers a message (a context variable, so every send of that answer
+and its retries carry it); a send without it counts from when it asked. A reply that waited longer goes
 first. A send waiting for its own chat's bucket does not hold the others up; once the shared bucket is empty
 nothing behind the first waiter takes it. A send may be dropped when stale (`stale_after`: "typing…" that can
 not be shown now is worth nothing later); `acquire` then returns False and the caller skips the call.
@@ -15,20 +17,34 @@ The clock is injected (`clock`, seconds); timers only call `pump`, so a test may
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import time
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-__all__ = ["REPLY", "TYPING", "Limit", "Pacer"]
+__all__ = ["REPLY", "TYPING", "Limit", "Pacer", "waiting_since"]
 
 REPLY = 0  # what patients wait for: messages, edits, answers to their button presses
 TYPING = 2  # decoration: only with budget no reply wants
 
 Key = tuple[str, Hashable]  # (kind, id), e.g. ("chat", 42); the kind names the key's `Limit`
+_SINCE: ContextVar[float | None] = ContextVar("pacing_since", default=None)
 _ONE = 1.0 - 1e-9  # a token, give or take the clock's rounding
 _PRUNE_AT = 4096  # per-key buckets kept before full ones (the same as none) are forgotten
+
+
+@contextlib.contextmanager
+def waiting_since(moment: float) -> Iterator[None]:
+    """Sends made inside (and in tasks started inside) queue as if asked at `moment` (`time.monotonic()`
+    when the patient's message came in)."""
+    token = _SINCE.set(moment)
+    try:
+        yield
+    finally:
+        _SINCE.reset(token)
 
 
 @dataclass(frozen=True)
@@ -67,6 +83,7 @@ class _Bucket:
 @dataclass(order=True)
 class _Waiter:
     priority: int
+    since: float
     seq: int
     keys: tuple[Key, ...] = field(compare=False)
     deadline: float | None = field(compare=False)
@@ -100,17 +117,27 @@ class Pacer:
         return sum(not w.future.done() for w in self._waiting)
 
     async def acquire(
-        self, keys: Sequence[Key] = (), *, priority: int = REPLY, stale_after: float | None = None
+        self,
+        keys: Sequence[Key] = (),
+        *,
+        priority: int = REPLY,
+        stale_after: float | None = None,
+        since: float | None = None,
     ) -> bool:
-        """Wait for this send's turn and budget; False when it went stale first (then do not send)."""
+        """Wait for this send's turn and budget; False when it went stale first (then do not send).
+
+        Its turn comes by `priority`, then by `since` (default: `waiting_since`, else now)."""
         keys = tuple(k for k in keys if k[0] in self.limits)
         if self._shared is None and not keys:
             self.counts["granted"] += 1
             return True
         now = self.clock()
         loop = asyncio.get_running_loop()
+        if since is None:
+            since = _SINCE.get()
         waiter = _Waiter(
             priority,
+            now if since is None else min(since, now),
             next(self._seq),
             keys,
             None if stale_after is None else now + stale_after,
@@ -210,7 +237,7 @@ class Pacer:
 
     def _insert(self, waiter: _Waiter) -> None:
         waiting = self._waiting
-        if not waiting or waiting[-1] <= waiter:  # the usual case: same priority, arrived last
+        if not waiting or waiting[-1] <= waiter:  # the usual case: same priority, the latest
             waiting.append(waiter)
             return
         low, high = 0, len(waiting)

@@ -3,7 +3,8 @@
 It speaks the wire protocol aiogram uses: `POST /bot<token>/<method>` with form fields (JSON-encoded when
 complex), answers `{"ok": true, "result": ...}` or Telegram's errors: 400 for over-long text or broken HTML
 markup, 403 for a patient who blocked the bot, 409 to a long poll another `getUpdates` replaced, 429 with
-`retry_after` and 5xx on demand (`fail_next`). `getUpdates` long-polls queued updates and honours `offset`
+`retry_after` and 5xx on demand (`fail_next`), and, once `enforce_limits()` is called, 429 with
+`parameters.retry_after` to whatever goes over Telegram's published limits (counted in `refused`). `getUpdates` long-polls queued updates and honours `offset`
 (updates below it are confirmed and dropped, as Telegram does). Every call is recorded in `calls`.
 """
 
@@ -23,6 +24,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes import SHUTDOWN_TIMEOUT
+from tests.fakes.telegram_limits import Limits
 
 TOKEN = "123456:TEST-token-for-the-fake-bot-api"
 BOT_ID = 123456
@@ -122,6 +124,8 @@ class FakeBotApi:
         self.webhook: dict[str, Any] = {"url": ""}
         self.failures: list[tuple[int, int, str | None]] = []  # (status, retry_after, only this method)
         self.latency = 0.0
+        self.limits: Limits | None = None  # Telegram's limits enforced (`enforce_limits`)
+        self.refused: list[tuple[str, str]] = []  # (method, chat id) answered 429 by the limits
         self.missing: set[str] = set()  # methods this server does not know (404), lower case
         self.bare_results = False  # sent messages answered as {"message_id": n} only (a sloppy proxy)
         self._update_ids = itertools.count(1000)
@@ -159,6 +163,11 @@ class FakeBotApi:
     def fail_next(self, n: int, status: int = 429, retry_after: int = 1, method: str | None = None) -> None:
         """The next `n` calls (of `method`, or any but getUpdates) fail with `status`."""
         self.failures.extend([(status, retry_after, method)] * n)
+
+    def enforce_limits(self, limits: Limits | None = None) -> Limits:
+        """From now on, calls over Telegram's limits are answered 429 with `retry_after` (see `Limits`)."""
+        self.limits = limits or Limits()
+        return self.limits
 
     def release(self) -> None:
         """Held sendMessage calls go on (a client that is gone no longer gets their answer)."""
@@ -299,6 +308,15 @@ class FakeBotApi:
                         429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
                     )
                 return self._error(status, "Internal Server Error" if status >= 500 else "Bad Request")
+        if self.limits is not None:
+            retry_after = self.limits.refusal(method, params, time.monotonic())
+            if retry_after:
+                self.refused.append((method, str(params.get("chat_id", ""))))
+                return self._error(
+                    429,
+                    f"Too Many Requests: retry after {retry_after:.0f}",
+                    {"retry_after": int(retry_after)},
+                )
         handler = getattr(self, f"_m_{method.lower()}", None)
         if handler is None or method.lower() in self.missing:
             return self._error(404, "Not Found: method not found")

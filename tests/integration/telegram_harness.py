@@ -31,6 +31,10 @@ def telegram_settings(tmp_path: Path, api: FakeBotApi, **extra: Any) -> Settings
         "admin_chat_id": ADMIN_CHAT,
         "telegram_debounce": "0.15s",
         "quiet_hours": "",
+        # The default fake does not enforce Telegram's limits; a conversation scripted at machine speed
+        # would wait a second per message. The bot's budget stays paced; test_telegram_pacing sets them all.
+        "telegram_chat_rate": 0,
+        "telegram_group_rate": 0,
     }
     values.update(extra)
     return load_settings(**values)

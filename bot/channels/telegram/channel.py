@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
@@ -20,6 +21,7 @@ from aiogram.enums import ChatAction
 from bot.bootstrap import App
 from bot.channels.apology import apology
 from bot.channels.console import to_incoming
+from bot.channels.pacing import waiting_since
 from bot.channels.telegram.inbound import CHANNEL, merge
 from bot.channels.telegram.once import UpdateLog
 from bot.channels.telegram.render import render
@@ -54,6 +56,7 @@ class _Item:
     debounce: bool
     update_id: int | None = None  # kept in the update log until this item is answered
     message_id: int = 0  # the patient's message, while an edit of it can still be taken (not yet read)
+    queued_at: float = field(default_factory=time.monotonic)  # its replies' place in the pace (FIFO)
 
 
 @dataclass
@@ -181,7 +184,8 @@ class TelegramChannel:
                     if not (i.incoming.receipts and replayed.receipts >= set(i.incoming.receipts))
                 ]
         if fresh:
-            await self.process(address, merge([i.incoming for i in fresh]), typing_after=typing_after)
+            with waiting_since(items[0].queued_at):
+                await self.process(address, merge([i.incoming for i in fresh]), typing_after=typing_after)
         self._finished(items)
 
     @staticmethod

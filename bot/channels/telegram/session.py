@@ -11,6 +11,12 @@ It keeps each polled batch the moment it arrives (`on_updates`): aiogram's polli
 with its next getUpdates, which can leave before the handlers of the batch have run; a `kill -9` in between
 would lose those updates if they were kept only when handled.
 
+It paces what it sends (`pacer`, see `bot.channels.pacing`): every message and edit takes a token of the
+bot's budget (TELEGRAM_RATE a second) and of its chat's (TELEGRAM_CHAT_RATE a second for a private chat,
+TELEGRAM_GROUP_RATE a minute for a group), in the order the sends asked; a button press's answer takes the
+bot's budget in its turn and is dropped once Telegram would no longer take it; "typing…" goes only with
+budget no reply is waiting for, or not at all. A 429 that still comes keeps that chat quiet as long as asked.
+
 It is also lenient where aiogram is strict for no gain to us: a Bot API server (a local one, a proxy) that
 says "ok" but returns a message with fields missing has still sent it; aiogram would raise, the reply would
 count as failed and the rest of it would not be sent. Such a message is read as far as it goes.
@@ -20,17 +26,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from aiogram import Bot, methods
 from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.exceptions import ClientDecodeError
+from aiogram.exceptions import ClientDecodeError, TelegramRetryAfter
 from aiogram.methods import TelegramMethod
-from aiogram.methods.base import Response
+from aiogram.methods.base import Response, TelegramType
 from aiogram.types import Chat, InputFile, Message, Update
 from aiohttp import FormData
 
-__all__ = ["TelegramSession"]
+from bot.channels.pacing import REPLY, TYPING, Key, Limit, Pacer
+from bot.config import Settings
+
+__all__ = ["TelegramSession", "telegram_pacer"]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +60,42 @@ _METHODS_USED = (
 )
 _RESPONSE_TYPES: tuple[Any, ...] = tuple(Response[m.__returning__] for m in _METHODS_USED)  # type: ignore[name-defined]
 
+# Bursts kept below what Telegram lets through ("short bursts" over the chat limit), so that the jitter of
+# the network between here and Telegram is never read as flooding.
+BOT_BURST = 10.0
+CHAT_BURST = 2.0
+GROUP_BURST = 5.0
+ANSWER_STALE = 10.0  # a button press's answer later than this is refused by Telegram ("query is too old")
+_NOT_MESSAGES = frozenset({"SendChatAction", "AnswerCallbackQuery"})
+
+
+def telegram_pacer(settings: Settings) -> Pacer:
+    """The process's share of the bot's budget, and the per-chat and per-group budgets."""
+    share = settings.telegram_rate / settings.telegram_workers
+    return Pacer(
+        Limit(share, min(BOT_BURST, max(1.0, share))),
+        {
+            "chat": Limit(settings.telegram_chat_rate, CHAT_BURST),
+            "group": Limit.per_minute(settings.telegram_group_rate, GROUP_BURST),
+        },
+    )
+
+
+def _pace_of(method: TelegramMethod[Any]) -> tuple[tuple[Key, ...], int, float | None] | None:
+    """(keys, priority, stale after) of a call that sends; None for the others (not paced)."""
+    name = type(method).__name__
+    if name == "SendChatAction":
+        return (), TYPING, 0.0
+    if name == "AnswerCallbackQuery":
+        return (), REPLY, ANSWER_STALE
+    if not name.startswith(("Send", "Edit", "Copy", "Forward")) or name in _NOT_MESSAGES:
+        return None
+    chat = getattr(method, "chat_id", None)
+    if chat is None:  # an inline message's edit: the bot's budget only
+        return (), REPLY, None
+    private = isinstance(chat, int) and chat > 0
+    return ((("chat", chat) if private else ("group", chat)),), REPLY, None
+
 
 class TelegramSession(AiohttpSession):
     """`AiohttpSession` with a leaner `build_form_data` (same fields, same encoding), lenient on results."""
@@ -59,6 +104,25 @@ class TelegramSession(AiohttpSession):
         super().__init__(*args, **kwargs)
         self._partial_logged: set[str] = set()
         self.on_updates: Callable[[list[Update]], None] | None = None  # a polled batch, as it arrives
+        self.pacer: Pacer | None = None  # None: every call goes at once
+        self.refused = 0  # 429s Telegram answered in spite of the pace
+
+    async def make_request(
+        self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None
+    ) -> TelegramType:
+        pace = _pace_of(method) if self.pacer is not None else None
+        if pace is None or self.pacer is None:
+            return await super().make_request(bot, method, timeout)
+        keys, priority, stale = pace
+        if not await self.pacer.acquire(keys, priority=priority, stale_after=stale):
+            # "typing…" or a press's answer that could only come too late: taken as Telegram's "ok"
+            return cast(TelegramType, True)
+        try:
+            return await super().make_request(bot, method, timeout)
+        except TelegramRetryAfter as exc:
+            self.refused += 1
+            self.pacer.hold(keys, float(exc.retry_after))
+            raise
 
     def check_response(
         self, bot: Bot, method: TelegramMethod[Any], status_code: int, content: str

@@ -22,7 +22,7 @@ from bot.channels.telegram.admin import AlertBook, MemberCheck, TelegramAdminNot
 from bot.channels.telegram.channel import TelegramChannel, TelegramMessenger
 from bot.channels.telegram.handlers import build_admin_router, build_patient_router
 from bot.channels.telegram.once import UpdateLog
-from bot.channels.telegram.session import TelegramSession
+from bot.channels.telegram.session import TelegramSession, telegram_pacer
 from bot.channels.telegram.shards import ShardedMessenger, ShardRouter, Shards
 from bot.channels.telegram.webhook import (
     SECRET_HEADER,
@@ -66,6 +66,7 @@ def build_bot(settings: Settings, *, timeout: float = 60.0) -> Bot:
     if settings.telegram_bot_token is None:
         raise ConfigError("Telegram is not configured: set TELEGRAM_BOT_TOKEN (from @BotFather)")
     session = TelegramSession(api=TelegramAPIServer.from_base(settings.telegram_api_url), timeout=timeout)
+    session.pacer = telegram_pacer(settings)
     return Bot(
         settings.telegram_bot_token.get_secret_value(),
         session=session,
