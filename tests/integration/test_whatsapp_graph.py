@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
+from pydantic import SecretStr
 
+from bot.channels.pacing import Limit, Pacer
 from bot.channels.whatsapp import (
     GraphAuthError,
     GraphClient,
@@ -17,6 +20,7 @@ from bot.channels.whatsapp import (
     whatsapp_window_open,
 )
 from bot.channels.whatsapp.render import render
+from bot.channels.whatsapp.setup import build_graph_client
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.dialogue.messages import Address, Button, Outgoing
@@ -227,3 +231,38 @@ async def test_token_error_while_answering_is_shown_in_healthz(wa: Harness) -> N
     async with wa.http.get(wa.url + "/healthz") as response:
         health = await response.json()
     assert any("token refused" in e["error"] for e in health["last_errors"])
+
+
+async def test_sends_are_paced_at_the_number_s_throughput_in_the_order_asked(graph: FakeGraphAPI) -> None:
+    now = [0.0]
+    pacer = Pacer(Limit(2, burst=2), clock=lambda: now[0])  # 2 a second, hand-driven
+    paced = GraphClient(graph.url, TOKEN, PHONE_NUMBER_ID, pacer=pacer)
+    try:
+        sends = [
+            asyncio.create_task(paced.send_message(PATIENT, {"type": "text", "text": {"body": f"№{i}"}}))
+            for i in range(5)
+        ]
+        await graph.wait_sent(PATIENT, 2)
+        receipt = asyncio.create_task(paced.mark_read("wamid.1"))  # behind the messages, and stale soon
+        for _ in range(20):
+            await asyncio.sleep(0.01)
+        assert len(graph.sent) == 2 and pacer.waiting == 4  # the rest wait for the budget, not the server
+        now[0] += 1.0
+        pacer.pump()
+        await graph.wait_sent(PATIENT, 4)
+        await receipt
+        assert graph.read_receipts == []  # left out: by then it would only have come late
+        now[0] += 0.5
+        pacer.pump()
+        await asyncio.gather(*sends)
+        assert [m["text"]["body"] for m in graph.sent] == [f"№{i}" for i in range(5)]
+    finally:
+        await paced.aclose()
+
+
+def test_production_paces_whatsapp_at_its_setting(settings: Settings) -> None:
+    client = build_graph_client(settings.model_copy(update={"whatsapp_token": SecretStr("t"),
+                                                            "whatsapp_phone_number_id": "1",
+                                                            "whatsapp_rate": 250}))  # fmt: skip
+    assert client.pacer is not None and client.pacer._shared is not None
+    assert client.pacer._shared.limit.rate == 250

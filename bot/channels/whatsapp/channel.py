@@ -22,6 +22,7 @@ import contextlib
 import functools
 import hmac
 import logging
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
@@ -33,6 +34,7 @@ from aiohttp import web
 from bot.bootstrap import App
 from bot.channels.apology import apology
 from bot.channels.console import to_incoming
+from bot.channels.pacing import waiting_since
 from bot.channels.whatsapp.graph import GraphAuthError, GraphClient, GraphError, WindowClosedError
 from bot.channels.whatsapp.inbound import StatusError, StatusUpdate, parse_webhook
 from bot.channels.whatsapp.inbox import InboxEntry, WhatsAppInbox
@@ -208,7 +210,10 @@ class WhatsAppChannel:
         if receipt is not None:
             await receipt  # blue ticks before the answer
         if replies:
-            await self.deliver(message.wa_id, replies)
+            # its place in the pace: when the message came in (who wrote earlier is answered first)
+            waited = max(0.0, (self.app.clock.now() - entry.received_at).total_seconds())
+            with waiting_since(time.monotonic() - waited):
+                await self.deliver(message.wa_id, replies)
         self.inbox.finish(entry.seq, self.app.clock.now())
 
     async def _answer(self, entry: InboxEntry) -> tuple[tuple[Outgoing, ...], asyncio.Task[None]]:

@@ -9,6 +9,10 @@ Errors::
 
 Rate limits (HTTP 429, codes 4, 80007, 130429, 131056), server errors and network failures are retried
 with exponential backoff; everything else is raised at once.
+
+Messages are paced (`pacer`, WHATSAPP_RATE a second for the business number: Cloud API throughput is 80 by
+default) so that the number stays under its throughput; every attempt takes its turn (FIFO). Read receipts
+with "typing…" take only budget no message waits for, and are left out when they could only come late.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from bot.channels.pacing import TYPING, Limit, Pacer
 from bot.errors import BotError
 
 __all__ = [
@@ -38,6 +43,13 @@ TOKEN_EXPIRED = 190
 WINDOW_CLOSED = 131047
 RATE_LIMITS = frozenset({4, 80007, 130429, 131056})
 TEMPORARY = frozenset({1, 2, 131000, 131016})  # "unknown/service unavailable": worth another try
+READ_STALE = 0.5  # seconds a read receipt with "typing…" may wait for the budget before it is left out
+
+
+def whatsapp_pacer(rate: float) -> Pacer:
+    """The business number's throughput, `rate` messages a second (0: not paced), a second's worth at once
+    at most 10: a short burst, not a flood."""
+    return Pacer(Limit(rate, min(10.0, max(1.0, rate))))
 
 
 class GraphError(BotError):
@@ -116,8 +128,10 @@ class GraphClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         transport: httpx.AsyncBaseTransport | None = None,
         loud_auth_errors: bool = True,
+        pacer: Pacer | None = None,
     ) -> None:
         self.loud_auth_errors = loud_auth_errors
+        self.pacer = pacer
         self.phone_number_id = phone_number_id
         self.max_attempts = max(1, max_attempts)
         self.base_delay = base_delay
@@ -138,7 +152,9 @@ class GraphClient:
     async def send_message(self, to: str, body: dict[str, Any]) -> str:
         """Send one message (`body` holds `type` and its object); returns Graph's message id (wamid)."""
         payload = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to, **body}
-        data = await self._call("POST", f"{self.phone_number_id}/messages", payload, self.max_attempts)
+        data = await self._call(
+            "POST", f"{self.phone_number_id}/messages", payload, self.max_attempts, paced=True
+        )
         self.sent += 1
         messages = data.get("messages") if isinstance(data, dict) else None
         if isinstance(messages, list) and messages and isinstance(messages[0], dict):
@@ -154,6 +170,8 @@ class GraphClient:
         }
         if typing:
             payload["typing_indicator"] = {"type": "text"}
+        if self.pacer is not None and not await self.pacer.acquire(priority=TYPING, stale_after=READ_STALE):
+            return  # the answer is going out: blue ticks and "typing…" later would be worth nothing
         await self._call("POST", f"{self.phone_number_id}/messages", payload, 1)
 
     async def phone_number(self) -> dict[str, Any]:
@@ -169,9 +187,13 @@ class GraphClient:
         payload: dict[str, Any] | None,
         attempts: int,
         params: dict[str, str] | None = None,
+        *,
+        paced: bool = False,
     ) -> dict[str, Any]:
         for attempt in range(1, attempts + 1):
             retry_after: float | None = None
+            if paced and self.pacer is not None:
+                await self.pacer.acquire()
             try:
                 response = await self._http.request(method, path, json=payload, params=params)
             except httpx.HTTPError as exc:

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from bot.bootstrap import App
 from bot.channels.whatsapp.channel import WEBHOOK_PATH, WhatsAppChannel, WhatsAppMessenger
-from bot.channels.whatsapp.graph import GraphClient
+from bot.channels.whatsapp.graph import GraphClient, whatsapp_pacer
 from bot.config import Settings
 from bot.errors import ConfigError
 
@@ -26,6 +26,7 @@ def build_graph_client(settings: Settings, **options: object) -> GraphClient:
             "WhatsApp is not configured: set WHATSAPP_TOKEN and WHATSAPP_PHONE_NUMBER_ID "
             "(Meta app → WhatsApp → API Setup)"
         )
+    options.setdefault("pacer", whatsapp_pacer(settings.whatsapp_rate))
     return GraphClient(
         settings.whatsapp_api_url,
         settings.whatsapp_token.get_secret_value(),
