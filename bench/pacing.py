@@ -157,7 +157,9 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=240.0)
     parser.add_argument("--paced-only", action="store_true", help="leave out the unpaced comparison")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.CRITICAL)  # unpaced, every refused send is an error line: counted instead
+    logging.basicConfig(
+        level=logging.CRITICAL
+    )  # unpaced, every refused send is an error line: counted instead
     print(f"Telegram pacing: Telegram's limits enforced by the fake Bot API, debounce {args.debounce:g} s")
     for n in args.patients or [300, 1000]:
         for paced in (True,) if args.paced_only else (True, False):

@@ -92,8 +92,8 @@ class Settings(BaseSettings):
     telegram_debounce: Duration = timedelta(seconds=1.2)
     # Processes answering Telegram patients (1: this one alone; 2 on two cores halves a burst's wait)
     telegram_workers: int = Field(default=1, ge=1, le=32)
-    # Paced sends under Telegram's published limits (0: not paced): messages a second for the whole bot
-    # (shared out over TELEGRAM_WORKERS processes), a second to one private chat, a minute to one group
+    # Paced sends under Telegram's published limits (0: not paced): messages a second for the whole bot,
+    # a second to one private chat, a minute to one group (bot's and groups' shared over TELEGRAM_WORKERS)
     telegram_rate: float = Field(default=30.0, ge=0)
     telegram_chat_rate: float = Field(default=1.0, ge=0)
     telegram_group_rate: float = Field(default=20.0, ge=0)

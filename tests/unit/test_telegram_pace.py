@@ -37,6 +37,7 @@ def test_production_paces_at_telegram_s_published_limits(settings: Settings, tmp
     pacer = telegram_pacer(settings)
     assert pacer.limits["chat"].rate == 1
     assert abs(pacer.limits["group"].rate - 20 / 60) < 1e-9
-    two = load_settings(data_dir=tmp_path, telegram_workers=2)
-    shared = telegram_pacer(two)._shared
-    assert shared is not None and shared.limit.rate == 15  # each of two processes: half the bot's budget
+    two = telegram_pacer(load_settings(data_dir=tmp_path, telegram_workers=2))
+    assert two._shared is not None and two._shared.limit.rate == 15  # each of two: half the bot's budget
+    assert abs(two.limits["group"].rate - 10 / 60) < 1e-9  # and half the admin chat's
+    assert two.limits["chat"].rate == 1  # a patient's chat belongs to one process: its whole budget

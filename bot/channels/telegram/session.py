@@ -70,13 +70,17 @@ _NOT_MESSAGES = frozenset({"SendChatAction", "AnswerCallbackQuery"})
 
 
 def telegram_pacer(settings: Settings) -> Pacer:
-    """The process's share of the bot's budget, and the per-chat and per-group budgets."""
-    share = settings.telegram_rate / settings.telegram_workers
+    """This process's budgets: its share of the bot's and of each group's (every process of TELEGRAM_WORKERS
+    may write to the admin chat), and the whole of each private chat's (a chat belongs to one process)."""
+    processes = settings.telegram_workers
+    share = settings.telegram_rate / processes
     return Pacer(
         Limit(share, min(BOT_BURST, max(1.0, share))),
         {
             "chat": Limit(settings.telegram_chat_rate, CHAT_BURST),
-            "group": Limit.per_minute(settings.telegram_group_rate, GROUP_BURST),
+            "group": Limit.per_minute(
+                settings.telegram_group_rate / processes, max(1.0, GROUP_BURST / processes)
+            ),
         },
     )
 
