@@ -163,11 +163,14 @@ class Pacer:
             raise
 
     def hold(self, keys: Sequence[Key], seconds: float) -> None:
-        """The platform refused with "retry after `seconds`": these keys' sends wait that long."""
+        """The platform refused with "retry after `seconds`": these keys' sends wait that long (no keys:
+        every send)."""
         now = self.clock()
+        keys = [k for k in keys if k[0] in self.limits]
         for key in keys:
-            if key[0] in self.limits:
-                self._bucket(key, now).hold(now, seconds)
+            self._bucket(key, now).hold(now, seconds)
+        if not keys and self._shared is not None:
+            self._shared.hold(now, seconds)
         self.pump()
 
     def pump(self) -> None:
@@ -250,7 +253,10 @@ class Pacer:
         waiting.insert(low, waiter)
 
     def _remove(self, waiter: _Waiter) -> None:
-        self._waiting = [w for w in self._waiting if w is not waiter]
+        if self._waiting and self._waiting[-1] is waiter:  # "typing…" dropped at once: the last in line
+            self._waiting.pop()
+        else:
+            self._waiting = [w for w in self._waiting if w is not waiter]
 
     def _prune(self, now: float) -> None:
         waiting_keys = {k for w in self._waiting for k in w.keys}

@@ -180,3 +180,18 @@ async def test_a_rate_of_zero_means_no_limit() -> None:
     pacer = Pacer(Limit(0), {"chat": Limit(0)}, clock=Clock())
     results = [await pacer.acquire([("chat", 1)]) for _ in range(100)]
     assert all(results) and pacer.counts["waited"] == 0
+
+
+async def test_a_refusal_for_no_key_holds_every_send() -> None:
+    clock = Clock()
+    pacer = Pacer(Limit(30, burst=30), {"chat": Limit(1, burst=3)}, clock=clock)
+    done: list[str] = []
+    pacer.hold([], 2.0)
+    start(pacer, done, "a", [("chat", 1)])
+    start(pacer, done, "b")
+    await settle()
+    assert done == []
+    await step(pacer, clock, 2.0)
+    assert done == ["a"]  # then the bucket refills from empty, at its rate
+    await step(pacer, clock, 1 / 30)
+    assert done == ["a", "b"]
