@@ -64,7 +64,7 @@ _RESPONSE_TYPES: tuple[Any, ...] = tuple(Response[m.__returning__] for m in _MET
 # the network between here and Telegram is never read as flooding.
 BOT_BURST = 10.0
 CHAT_BURST = 2.0
-GROUP_BURST = 5.0
+GROUP_BURST = 10.0
 ANSWER_STALE = 10.0  # a button press's answer later than this is refused by Telegram ("query is too old")
 _NOT_MESSAGES = frozenset({"SendChatAction", "AnswerCallbackQuery"})
 
