@@ -166,10 +166,10 @@ class Pacer:
         """The platform refused with "retry after `seconds`": these keys' sends wait that long (no keys:
         every send)."""
         now = self.clock()
-        keys = [k for k in keys if k[0] in self.limits]
         for key in keys:
-            self._bucket(key, now).hold(now, seconds)
-        if not keys and self._shared is not None:
+            if key[0] in self.limits:
+                self._bucket(key, now).hold(now, seconds)
+        if not keys and self._shared is not None:  # a chat's refusal never stops the other chats
             self._shared.hold(now, seconds)
         self.pump()
 

@@ -195,3 +195,13 @@ async def test_a_refusal_for_no_key_holds_every_send() -> None:
     assert done == ["a"]  # then the bucket refills from empty, at its rate
     await step(pacer, clock, 1 / 30)
     assert done == ["a", "b"]
+
+
+async def test_a_refusal_for_a_key_without_a_limit_holds_nothing_else() -> None:
+    clock = Clock()
+    pacer = Pacer(Limit(30, burst=30), {"chat": Limit(1, burst=3)}, clock=clock)  # groups not paced
+    done: list[str] = []
+    pacer.hold([("group", -5)], 4.0)
+    start(pacer, done, "patient", [("chat", 1)])
+    await settle()
+    assert done == ["patient"]
