@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from bot.channels.admin_words import CHANNEL_NAMES, HAND_BACK, RECENT_LIMIT, STATUS_BUTTONS, STATUS_BY_CODE
 from bot.channels.max.api import MaxClient, MaxError
 from bot.channels.max.render import keyboard
 from bot.clock import Clock
@@ -29,22 +30,6 @@ __all__ = ["BothNotifiers", "MaxAdminNotifier", "handle_admin_update", "is_admin
 
 log = logging.getLogger(__name__)
 
-STATUS_BUTTONS: tuple[tuple[str, str, Status], ...] = (
-    ("w", "В работу", Status.IN_WORK),
-    ("b", "Записан", Status.BOOKED),
-    ("n", "Не дозвонились", Status.NOT_REACHED),
-    ("r", "Отказ", Status.REFUSED),
-)
-STATUS_BY_CODE = {code: status for code, _, status in STATUS_BUTTONS}
-HAND_BACK = "hb"
-CHANNEL_NAMES = {
-    "telegram": "Telegram",
-    "whatsapp": "WhatsApp",
-    "max": "MAX",
-    "web": "сайт",
-    "console": "консоль",
-}
-RECENT_LIMIT = 10
 TEXT_LIMIT = 4000
 FORGOTTEN_LEAD = (
     "🔒 Заявка {lead_id}: пациент отозвал согласие на обработку персональных данных. "

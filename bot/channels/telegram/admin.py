@@ -20,6 +20,7 @@ from aiogram.enums import ChatMemberStatus
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message, User
 
+from bot.channels.admin_words import CHANNEL_NAMES, HAND_BACK, RECENT_LIMIT, STATUS_BUTTONS, STATUS_BY_CODE
 from bot.channels.telegram.render import escape, split_text
 from bot.channels.telegram.sender import Delivery
 from bot.clock import Clock
@@ -42,23 +43,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-STATUS_BUTTONS: tuple[tuple[str, str, Status], ...] = (
-    ("w", "В работу", Status.IN_WORK),
-    ("b", "Записан", Status.BOOKED),
-    ("n", "Не дозвонились", Status.NOT_REACHED),
-    ("r", "Отказ", Status.REFUSED),
-)
-STATUS_BY_CODE = {code: status for code, _, status in STATUS_BUTTONS}
-HAND_BACK = "hb"
 MEMBER_STATUSES = {ChatMemberStatus.CREATOR, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.MEMBER}
-CHANNEL_NAMES = {
-    "telegram": "Telegram",
-    "whatsapp": "WhatsApp",
-    "max": "MAX",
-    "web": "сайт",
-    "console": "консоль",
-}
-RECENT_LIMIT = 10
 MEMBERSHIP_UNKNOWN = (
     "Не удалось проверить, что вы участник чата администраторов: Telegram сейчас не отвечает. "
     "Попробуйте, пожалуйста, нажать ещё раз через минуту."
