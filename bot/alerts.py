@@ -228,7 +228,7 @@ class AlertPoster:
         now = self.clock.now()
         for alert, age in self.outbox.due(now, everything=everything):
             if age > GIVE_UP_AFTER.total_seconds():
-                log.error("admin alert %s (%s of %s) not posted in %s; dropped", alert.id, alert.kind,
+                log.error("оповещение %s (%s, диалог %s) не отправлено за %s; пропущено", alert.id, alert.kind,
                           mask_key(alert.conversation), GIVE_UP_AFTER)  # fmt: skip
                 self.outbox.done(alert.id)
                 continue
@@ -240,7 +240,7 @@ class AlertPoster:
         try:
             delivered = await self._post(alert)
         except Exception:  # a broken alert must not stop the others (nor the conversation)
-            log.exception("admin alert %s (%s) failed", alert.id, alert.kind)
+            log.exception("сбой оповещения %s (%s)", alert.id, alert.kind)
             delivered = False
         if delivered:
             self.outbox.done(alert.id)
@@ -252,7 +252,7 @@ class AlertPoster:
         stored = self.store.find(alert.conversation)
         if stored is None:
             log.warning(
-                "admin alert %s: conversation %s is not in the record; dropped",
+                "оповещение %s: диалога %s нет в базе; пропущено",
                 alert.id,
                 mask_key(alert.conversation),
             )
@@ -261,14 +261,12 @@ class AlertPoster:
         if alert.kind == "lead":
             found = self.store.lead(alert.lead_id)  # as recorded now: the administrators' status kept
             if found is None:
-                log.warning(
-                    "admin alert about lead %s: the lead is not in the record; dropped", alert.lead_id
-                )
+                log.warning("оповещение о заявке %s: заявки нет в базе; пропущено", alert.lead_id)
                 return True
             return await self.notifier.lead(found[0], address, updated=alert.updated)
         if alert.kind == "handoff":
             return await self.notifier.handoff(address, alert.reason, alert.recent, urgent=alert.urgent)
         if alert.kind == "relay":
             return await self.notifier.relay(address, alert.text)
-        log.error("admin alert %s of unknown kind %r; dropped", alert.id, alert.kind)
+        log.error("оповещение %s неизвестного вида %r; пропущено", alert.id, alert.kind)
         return True

@@ -53,7 +53,7 @@ class LogNotifier(AdminNotifier):
 
     def _emit(self, text: str, summary: str) -> bool:
         self.sent.append(text)
-        log.info("admin alert: %s", summary)
+        log.info("оповещение администраторам: %s", summary)
         log.debug("admin alert in full: %s", text)
         return True
 
@@ -102,7 +102,9 @@ class MessengerRegistry:
         messenger = self._by_channel.get(address.channel)
         if messenger is None:
             log.warning(
-                "no messenger for channel %s; message to %s not sent", address.channel, mask_key(address.key)
+                "нет мессенджера для канала %s; сообщение %s не отправлено",
+                address.channel,
+                mask_key(address.key),
             )
             return False
         return await messenger.send(address, messages)

@@ -264,15 +264,18 @@ async def _process(app: App, rules: TimerRules, address: Address, now: datetime,
     async with app.service.conversation_lock(address.key):
         fired = await retry_stale(address.key, attempt)
     if fired.outside_window:
-        log.info("reminder to %s skipped: outside WhatsApp's 24-hour window", mask_key(address.key))
+        log.info(
+            "напоминание %s пропущено: прошло больше 24 часов с последнего сообщения в WhatsApp",
+            mask_key(address.key),
+        )
         result.skipped += 1
     lead, refresh = fired.lead, fired.refresh
     if lead is not None:
         result.unconfirmed += 1
         log.info(
-            "unconfirmed lead %s %s for %s",
+            "неподтверждённая заявка %s %s, диалог %s",
             lead.id,
-            "refreshed" if refresh else "recorded",
+            "обновлена" if refresh else "записана",
             mask_key(address.key),
         )
         await app.service.alerts.post(fired.alerts)
@@ -281,7 +284,7 @@ async def _process(app: App, rules: TimerRules, address: Address, now: datetime,
             result.reminders += 1
         else:
             result.skipped += 1
-            log.info("reminder to %s not delivered by its channel", mask_key(address.key))
+            log.info("напоминание %s не доставлено каналом", mask_key(address.key))
 
 
 def _refreshed(app: App, lead: Lead) -> Lead | None:
@@ -310,18 +313,18 @@ async def tick(
         except StaleState:  # nothing was written or sent; its timer is still due, the next pass sees it
             result.stale += 1
             log.info(
-                "timer of %s left to the next pass: the conversation kept changing",
+                "таймер %s отложен до следующего прохода: диалог всё время менялся",
                 mask_key(stored.address.key),
             )
         except Exception:  # one broken conversation must not stop the others' timers
             result.errors += 1
-            log.exception("timer of %s failed", mask_key(stored.address.key))
+            log.exception("сбой таймера %s", mask_key(stored.address.key))
     if result.unconfirmed:
         await app.service.deliver_leads()  # one push of the outbox for the whole batch
     try:
         result.alerts = await app.service.alerts.retry_due(everything=all_alerts)
     except Exception:  # the timers above must not wait for the admin chat
-        log.exception("posting the administrators' pending alerts failed")
+        log.exception("не удалось отправить отложенные оповещения администраторам")
     return result
 
 
@@ -338,5 +341,5 @@ async def run_scheduler(app: App, interval: float = 15.0, batch: int = 100) -> N
                 await asyncio.sleep(0)  # let patients' messages in between batches
                 result = await tick(app, rules, limit=batch)
         except Exception:  # the loop must outlive any single failure (a locked database, a bad row)
-            log.exception("scheduler pass failed")
+            log.exception("сбой прохода планировщика")
         await asyncio.sleep(interval)

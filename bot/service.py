@@ -85,10 +85,10 @@ async def retry_stale(key: str, attempt: Callable[[], Awaitable[T]]) -> T:
         except StaleState:
             if tries >= SAVE_ATTEMPTS:
                 log.warning(
-                    "conversation %s: changed elsewhere during each of %d attempts", mask_key(key), tries
+                    "диалог %s менялся в другом месте при каждой попытке (попыток: %d)", mask_key(key), tries
                 )
                 raise
-            log.info("conversation %s was changed by another process; read and decide again", mask_key(key))
+            log.info("диалог %s изменён другим процессом; читаю и решаю заново", mask_key(key))
             tries += 1
 
 
@@ -170,7 +170,8 @@ class ConversationService:
                 replayed = self.store.answered(incoming.receipts)
                 if replayed.receipts >= set(incoming.receipts):
                     log.info(
-                        "%s: a replayed message was answered before; its replies again", mask_key(address.key)
+                        "%s: на повторно полученное сообщение уже был ответ; отправляю его снова",
+                        mask_key(address.key),
                     )
                     return list(replayed.replies)
             turn = await retry_stale(address.key, lambda: self._turn(address, incoming))
@@ -239,7 +240,7 @@ class ConversationService:
         if any(isinstance(effect, StoreLead) for effect in turn.effects):
             await self.deliver_leads()  # the CSV row before the alert that points to it
         if any(isinstance(effect, ForgetPersonalData) for effect in turn.effects):
-            log.info("personal data of %s forgotten at the patient's request", mask_key(address.key))
+            log.info("данные %s удалены по просьбе пациента", mask_key(address.key))
         await self.alerts.post(turn.alerts, wait=ALERT_WAIT)
 
     def _conversation_rows(self, address: Address) -> list[str]:
@@ -257,11 +258,15 @@ class ConversationService:
             await self.deliver_leads()
         cleared = await self.notifier.forget(address.key, [lead.id for lead in forgotten])
         if cleared:
-            log.info("consent withdrawn in %s: %d admin alert(s) cleared", mask_key(address.key), cleared)
+            log.info(
+                "согласие отозвано в %s: убрано оповещений администраторам: %d",
+                mask_key(address.key),
+                cleared,
+            )
         ids = [lead.id for lead in forgotten]
         notice = withdrawal_notice(address.channel, ids, [i for i in ids if i in state.leads])
         if notice:
-            log.info("consent withdrawn in %s: %d row(s) anonymised", mask_key(address.key), len(forgotten))
+            log.info("согласие отозвано в %s: обезличено строк: %d", mask_key(address.key), len(forgotten))
             await self.notifier.warn(notice)
 
     async def deliver_leads(self) -> None:
@@ -273,7 +278,7 @@ class ConversationService:
                 await self.flusher.flush_sink("csv")
             self.flusher.wakeup.set()
         except Exception:  # the lead is safe in the local record; the flusher retries later
-            log.exception("delivering leads failed; they stay in the outbox")
+            log.exception("заявки не отправлены; они ждут в очереди")
 
     # --- the administrators' side -------------------------------------------------------------
 

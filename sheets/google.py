@@ -229,7 +229,7 @@ class GoogleSheetsSink(LeadSink):
                 raise
             request = {"addSheet": {"properties": {"title": LEADS_SHEET}}}
             self.call(lambda http: http.batch_update(self.sheet_id, {"requests": [request]}))
-            log.warning("created the missing sheet %s; run init-sheet for its formats", LEADS_SHEET)
+            log.warning("создан недостающий лист %s; для оформления запустите init-sheet", LEADS_SHEET)
             rows = []
         if prepare and not rows:
             self._write_row(f"{quoted(LEADS_SHEET)}!A1", [list(LEAD_HEADER)])
@@ -254,7 +254,7 @@ class GoogleSheetsSink(LeadSink):
                     known[lead.id] = 0
             if len(fresh) < len(leads):
                 log.info(
-                    "the sheet already has %d of %d lead(s); not appended again",
+                    "в таблице уже есть заявки (%d из %d); повторно не добавлены",
                     len(leads) - len(fresh),
                     len(leads),
                 )
@@ -329,10 +329,10 @@ class GoogleSheetsSink(LeadSink):
         except SinkError as exc:
             cached = self._cached_doctors()
             log.warning(
-                "cannot read the sheet %s (%s); using %s",
+                "не читается лист %s (%s); использую %s",
                 DOCTORS_SHEET,
                 exc,
-                "the last good copy" if cached is not None else "doctors.csv",
+                "последнюю удачную копию" if cached is not None else "doctors.csv",
             )
             return cached
         doctors, problems = parse_doctor_rows(rows)
@@ -360,7 +360,7 @@ class GoogleSheetsSink(LeadSink):
         local = load_knowledge(self.knowledge_dir).doctors
         report = ensure_sheets(self, local)
         for change in report.changes:
-            log.warning("sheet: %s", change)
+            log.warning("таблица: %s", change)
         return self.values(quoted(DOCTORS_SHEET))
 
     def _cached_doctors(self) -> list[Doctor] | None:
@@ -372,7 +372,7 @@ class GoogleSheetsSink(LeadSink):
             data = json.loads(self.cache_file.read_text(encoding="utf-8"))
             return [Doctor(d["full_name"], d["specialty"], tuple(d["services"]), d["note"]) for d in data]
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            log.warning("the doctors cache %s is unreadable: %s", self.cache_file, exc)
+            log.warning("не читается сохранённая копия списка врачей %s: %s", self.cache_file, exc)
             return None
 
     def _store_cache(self, doctors: list[Doctor]) -> None:
@@ -388,7 +388,7 @@ class GoogleSheetsSink(LeadSink):
             tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
             tmp.replace(self.cache_file)
         except OSError as exc:
-            log.warning("cannot keep a copy of the doctors in %s: %s", self.cache_file, exc)
+            log.warning("не удалось сохранить копию списка врачей в %s: %s", self.cache_file, exc)
 
     def check(self) -> str:
         """Open the spreadsheet once; returns its title, or raises SinkError with the fix."""

@@ -89,9 +89,9 @@ class LlmEngine(Engine):
         try:
             return await self._with_model(state, text, offline)
         except LlmError as exc:
-            log.warning("LLM failed, offline answer used: %s", exc)
+            log.warning("LLM не ответила, использован ответ без LLM: %s", exc)
         except Exception:  # the port's contract: never raise; the offline answer is always there
-            log.exception("LLM engine error, offline answer used")
+            log.exception("ошибка модуля LLM, использован ответ без LLM")
         self.stats.fallbacks += 1
         return replace(offline, extra={**offline.extra, "engine": "offline-fallback"})
 
@@ -119,7 +119,10 @@ class LlmEngine(Engine):
         accepted = accept_fields(turn, offline, state, text, facts) if turn.structured else {}
         dropped = set(turn.values) - set(accepted)
         if dropped:
-            log.info("LLM values not taken (invalid, ungrounded or already known): %s", sorted(dropped))
+            log.info(
+                "значения от LLM не приняты (неверные, без опоры в словах пациента или уже известные): %s",
+                sorted(dropped),
+            )
         reply: str | None = without_greeting(turn.reply)
         asked = answer_texts(offline, text, self.offline.indexes().faq, facts.knowledge)
         problem = reply_problem(reply, facts, prompt.rules, state, text, asked) if reply else "empty"
@@ -127,7 +130,7 @@ class LlmEngine(Engine):
             if reply:
                 self.stats.rejected_replies += 1
                 # The problem may quote the reply (a phone, a name it took for a doctor's): the kind only.
-                log.warning("LLM reply rejected (%s); the offline answer is used", problem.split(":")[0])
+                log.warning("ответ LLM отклонён (%s); использован ответ без LLM", problem.split(":")[0])
                 log.debug("LLM reply rejected: %s", problem)
             reply = None
         return merge(offline, turn, accepted, reply, result.tokens)

@@ -149,7 +149,7 @@ class LlmClient:
                 left = self.limits.total - (time.monotonic() - started)
                 if pause >= left:
                     raise LlmUnavailable(f"{retry}; no time left to retry") from retry
-                log.info("LLM %s; retry %d in %.2fs", retry, attempt, pause)
+                log.info("LLM: %s; повтор %d через %.2f с", retry, attempt, pause)
                 await asyncio.sleep(pause)
 
     async def _attempt(self, messages: list[dict[str, str]]) -> tuple[ModelTurn, int]:
@@ -161,7 +161,7 @@ class LlmClient:
                 if following >= len(MODES):
                     raise LlmRejected(f"the endpoint refused the request: {_short(exc)}") from exc
                 log.warning(
-                    "LLM endpoint refused mode %s (%s); trying %s", self.mode, _short(exc), MODES[following]
+                    "сервер LLM не принял режим %s (%s); пробую %s", self.mode, _short(exc), MODES[following]
                 )
                 self.mode = MODES[following]
             except openai.RateLimitError as exc:

@@ -47,7 +47,7 @@ def load_system_template(prompts_dir: Path) -> str:
     """`prompts/system.md` without its operator comments."""
     path = resolve_prompts_dir(prompts_dir) / SYSTEM_FILE
     if not path.exists() and (PACKAGE_PROMPTS / SYSTEM_FILE).exists():
-        log.warning("%s is missing; the project's prompts/%s is used", path, SYSTEM_FILE)
+        log.warning("нет файла %s; используется prompts/%s из проекта", path, SYSTEM_FILE)
         path = PACKAGE_PROMPTS / SYSTEM_FILE
     try:
         text = path.read_text(encoding="utf-8")

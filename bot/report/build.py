@@ -35,7 +35,7 @@ def read_leads(app: App) -> tuple[list[Lead], str, list[str]]:
         try:
             return sheet.read_all(), "Google-таблица «Обращения»", notes
         except BotError as exc:
-            log.warning("report: cannot read the sheet (%s); using the local CSV", exc)
+            log.warning("отчёт: таблица не читается (%s); использую локальный CSV", exc)
             notes.append(f"Внимание: таблица недоступна ({exc}); отчёт по локальной копии.")
     csv_sink = app.sinks.get("csv")
     if csv_sink is None:

@@ -247,8 +247,8 @@ async def prune_and_truncate(app: App) -> Pruned:
     )
     await asyncio.to_thread(app.db.checkpoint, "TRUNCATE")
     log.info(
-        "retention (conversations %s, receipts %s): %d conversation(s) deleted with %d related row(s), "
-        "%d receipt(s) deleted; leads kept; WAL truncated",
+        "очистка (диалоги хранятся %s, квитанции %s): удалено диалогов: %d, связанных строк: %d, "
+        "квитанций: %d; заявки сохранены; журнал WAL сокращён",
         _kept(settings.retention_conversations),
         _kept(settings.retention_receipts),
         result.conversations,
@@ -259,7 +259,7 @@ async def prune_and_truncate(app: App) -> Pruned:
 
 
 def _kept(keep: timedelta) -> str:
-    return "kept forever" if keep <= timedelta(0) else f"{keep.total_seconds() / 86400:g} d"
+    return "всегда" if keep <= timedelta(0) else f"{keep.total_seconds() / 86400:g} дн."
 
 
 async def keep_pruning(app: App, *, first: float = FIRST_PASS_AFTER, every: float = EVERY) -> None:
@@ -269,5 +269,5 @@ async def keep_pruning(app: App, *, first: float = FIRST_PASS_AFTER, every: floa
         try:
             await prune_and_truncate(app)
         except (StorageError, sqlite3.Error) as exc:  # the next day tries again; nothing is lost by waiting
-            log.warning("retention pass failed: %s", exc)
+            log.warning("сбой очистки старых данных: %s", exc)
         await asyncio.sleep(every)

@@ -140,7 +140,7 @@ async def test_the_daily_pass_truncates_the_wal_and_logs_counts_only(
     assert result.conversations == 20 and len(app.store.leads()) == 20
     assert wal.stat().st_size == 0
     [line] = [r.getMessage() for r in caplog.records if r.name == "bot.storage.retention"]
-    assert "20 conversation(s) deleted" in line and "90 d" in line and "7 d" in line
+    assert "удалено диалогов: 20" in line and "90 дн." in line and "7 дн." in line
     assert "Ольга" not in line and "912" not in line
 
 

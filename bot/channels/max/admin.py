@@ -125,7 +125,7 @@ class MaxAdminNotifier(AdminNotifier):
                 chat_id=str(self.chat_id), text=text, attachments=[markup] if markup else []
             )
         except MaxError as exc:  # the notifier's contract: never raise into the conversation
-            log.error("MAX admin alert (%s) failed: %s", kind, exc)
+            log.error("MAX: сбой оповещения администраторам (%s): %s", kind, exc)
             return None
         mid = str((sent.get("body") or {}).get("mid") or "")
         if mid and conversation and self.db is not None:
@@ -199,7 +199,7 @@ class MaxAdminNotifier(AdminNotifier):
             try:
                 await self.client.edit_message(str(mid), text=text, attachments=[markup] if markup else [])
             except MaxError as exc:
-                log.warning("MAX admin alert %s not cleared: %s", mid, exc)
+                log.warning("MAX: оповещение администраторам %s не убрано: %s", mid, exc)
                 continue
             cleared += 1
         return cleared
@@ -311,4 +311,4 @@ async def _pressed(
             callback_id, notification=answer.get("notification"), message=answer.get("message")
         )
     except MaxError as exc:
-        log.warning("MAX admin callback not answered: %s", exc)
+        log.warning("MAX: нет ответа на нажатие кнопки администратором: %s", exc)

@@ -239,7 +239,7 @@ class MaxClient:
                 raise error
             self.retries += 1
             delay = self._delay(attempt, retry_after)
-            log.warning("MAX API: %s; retry %d/%d in %.2fs", error, attempt, attempts - 1, delay)
+            log.warning("MAX API: %s; повтор %d/%d через %.2f с", error, attempt, attempts - 1, delay)
             await self._sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 

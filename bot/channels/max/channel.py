@@ -83,8 +83,8 @@ class MaxChannel:
         if not expected or given is None or not hmac.compare_digest(given.encode(), expected.encode()):
             self.counts["refused"] += 1
             log.warning(
-                "MAX webhook refused: %s %s header (from %s)",
-                "missing" if given is None else "wrong",
+                "MAX: webhook отклонён: %s %s (от %s)",
+                "нет заголовка" if given is None else "неверный заголовок",
                 SECRET_HEADER,
                 request.remote,
             )
@@ -93,10 +93,12 @@ class MaxChannel:
         try:
             payload = loads_bounded(raw)
         except JsonTooDeep:
-            log.warning("MAX webhook with the right secret but JSON nested too deeply (%d bytes)", len(raw))
+            log.warning(
+                "MAX: webhook с верным секретом, но слишком глубоко вложенным JSON (%d байт)", len(raw)
+            )
             return web.json_response({"ok": False, "error": "JSON nested too deeply"}, status=400)
         except ValueError:  # UnicodeDecodeError is one too
-            log.warning("MAX webhook with the right secret but no JSON body (%d bytes)", len(raw))
+            log.warning("MAX: webhook с верным секретом, но без JSON (%d байт)", len(raw))
             return web.json_response({"ok": False, "error": "not JSON"}, status=400)
         if isinstance(payload, dict) and isinstance(payload.get("updates"), list):
             updates = payload["updates"]
@@ -105,7 +107,7 @@ class MaxChannel:
         try:
             self.accept(updates)
         except StorageError as exc:  # not on disk: MAX must deliver it again
-            log.error("MAX update not recorded, asking MAX to deliver it again: %s", exc)
+            log.error("MAX: событие не записано, прошу MAX прислать его снова: %s", exc)
             self.errors.record(CHANNEL, f"an incoming update could not be recorded: {exc}")
             return web.json_response({"ok": False, "error": "try again later"}, status=503)
         return web.json_response({"ok": True})
@@ -128,7 +130,10 @@ class MaxChannel:
                 delay = min(2.0 ** min(failures, 5), 30.0) * random.uniform(0.8, 1.2)
                 if failures == 1 or failures % 10 == 0:
                     log.error(
-                        "MAX long polling failed (%d in a row), retrying in %.0fs: %s", failures, delay, exc
+                        "MAX: сбой получения сообщений (long polling), подряд: %d; повтор через %.0f с: %s",
+                        failures,
+                        delay,
+                        exc,
                     )
                     self.errors.record(CHANNEL, f"long polling failed: {exc}")
                 if isinstance(exc, MaxAuthError):
@@ -137,7 +142,9 @@ class MaxChannel:
                 continue
             except Exception as exc:  # a bug must not stop MAX patients being heard: logged, polling goes on
                 failures += 1
-                log.exception("MAX long polling: unexpected failure (%d in a row)", failures)
+                log.exception(
+                    "MAX: непредвиденный сбой получения сообщений (long polling), подряд: %d", failures
+                )
                 self.errors.record(CHANNEL, f"long polling failed unexpectedly: {exc!r}")
                 await asyncio.sleep(min(2.0 ** min(failures, 5), 30.0))
                 continue
@@ -165,7 +172,7 @@ class MaxChannel:
         again = Counter(key for key, _, _ in rows) - Counter(e.key for e in entries)
         for key, times in again.items():
             self.counts["duplicate"] += times
-            log.info("MAX update %s delivered again; already taken", key)
+            log.info("MAX: событие %s пришло повторно; оно уже принято", key)
         for entry in entries:
             self.counts["received"] += 1
             self._schedule(entry.user_id, functools.partial(self.process, entry))
@@ -178,7 +185,7 @@ class MaxChannel:
             self._schedule(entry.user_id, functools.partial(self.process, entry))
         self.counts["resumed"] += len(entries)
         if entries:
-            log.warning("MAX: %d update(s) left unfinished by the last run are processed now", len(entries))
+            log.warning("MAX: обрабатываю события, оставшиеся от прошлого запуска: %d", len(entries))
         return len(entries)
 
     # --- one update -------------------------------------------------------------------------------
@@ -208,7 +215,7 @@ class MaxChannel:
             if update.kind == "callback":
                 self.offered.set_keyboard(update.user_id, SPENT)
         else:
-            log.info("MAX update %s: sending the answer kept before a restart", entry.key)
+            log.info("MAX: событие %s: отправляю ответ, сохранённый до перезапуска", entry.key)
         for task in side:
             await task
         if replies:
@@ -229,7 +236,7 @@ class MaxChannel:
         try:
             replies = await self.app.service.handle(address, incoming)
         except Exception as exc:  # one error handler: a polite reply and a log line with context
-            log.exception("MAX update %s from user %s failed", update.key, update.user_id)
+            log.exception("MAX: сбой обработки события %s от пользователя %s", update.key, update.user_id)
             self.errors.record(CHANNEL, f"handling a message failed: {exc!r}")
             replies = [Outgoing(apology(self.app))]
         return tuple(replies)
@@ -256,7 +263,7 @@ class MaxChannel:
         try:
             await self.client.answer_callback(update.callback_id, notification=note)
         except MaxError as exc:
-            log.warning("MAX callback %s not answered: %s", update.callback_id, exc)
+            log.warning("MAX: нет ответа на нажатие кнопки %s: %s", update.callback_id, exc)
 
     async def _answer_callback(self, update: InboundUpdate) -> None:
         """The spinner on the button stops; the keyboard is taken away and the choice shown under the text."""
@@ -272,7 +279,7 @@ class MaxChannel:
                     update.callback_id, notification=f"✓ {label}" if label else "✓"
                 )
         except MaxError as exc:
-            log.warning("MAX callback %s not answered: %s", update.callback_id, exc)
+            log.warning("MAX: нет ответа на нажатие кнопки %s: %s", update.callback_id, exc)
 
     async def _typing(self, chat_id: str) -> None:
         try:
@@ -294,13 +301,13 @@ class MaxChannel:
                 except MaxBlockedError as exc:
                     self.counts["blocked"] += 1
                     text = f"user {user_id} cannot be written to (blocked the bot or left): {exc}"
-                    log.warning("MAX %s", text)
+                    log.warning("MAX: %s", text)
                     self.errors.record(CHANNEL, text)
                     return False
                 except MaxError as exc:
                     self.counts["send_failed"] += 1
                     text = f"sending to user {user_id} failed: {exc}"
-                    log.error("MAX %s", text)
+                    log.error("MAX: %s", text)
                     self.errors.record(CHANNEL, text)
                     return False
                 self.counts["sent"] += 1
@@ -329,7 +336,7 @@ class MaxChannel:
         if self._tails.get(key) is task:
             del self._tails[key]
         if not task.cancelled() and task.exception() is not None:
-            log.error("MAX background task failed", exc_info=task.exception())
+            log.error("MAX: сбой фоновой задачи", exc_info=task.exception())
 
     @property
     def pending(self) -> int:
@@ -351,7 +358,7 @@ class MaxChannel:
             await asyncio.wait_for(self.drain(), timeout)
         except TimeoutError:
             log.warning(
-                "MAX: %d update(s) still in progress at shutdown; they are taken up at the next start",
+                "MAX: при остановке не закончено событий: %d; они будут обработаны при следующем запуске",
                 len(self._tasks),
             )
             for task in list(self._tasks):

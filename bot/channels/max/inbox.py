@@ -106,7 +106,7 @@ class MaxInbox:
             try:
                 self.prune(now)
             except StorageError as exc:  # the updates are stored: they must be processed all the same
-                log.warning("MAX inbox: old rows not pruned this time: %s", exc)
+                log.warning("MAX: старые записи входящих не удалены в этот раз: %s", exc)
         return fresh
 
     def marker(self) -> int | None:

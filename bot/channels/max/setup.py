@@ -76,7 +76,7 @@ def webhook_secret(settings: Settings) -> str:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.write(secret + "\n")
-    log.info("MAX_WEBHOOK_SECRET is not set: a secret was generated and kept in %s", path)
+    log.info("MAX_WEBHOOK_SECRET не задан: бот создал секрет и сохранил его в %s", path)
     return secret
 
 
@@ -101,22 +101,22 @@ class MaxRuntime:
             try:
                 await client.subscribe(self.webhook_url, secret, UPDATE_TYPES)
             except MaxError as exc:  # the rest of the service goes on; `check` says the same
-                log.error("MAX webhook subscription to %s failed: %s", self.webhook_url, exc)
+                log.error("MAX: не удалось подписать webhook на %s: %s", self.webhook_url, exc)
                 self.channel.errors.record("max", f"webhook subscription failed: {exc}")
                 return
-            log.info("MAX webhook mode: %s", self.webhook_url)
+            log.info("MAX: режим webhook, адрес %s", self.webhook_url)
             return
         try:  # a subscription left from webhook mode would take the updates away from polling
             for subscription in await client.subscriptions():
                 url = str(subscription.get("url") or "")
                 if url:
-                    log.info("removing the MAX webhook subscription %s to poll instead", url)
+                    log.info("MAX: убираю подписку webhook %s и получаю сообщения сам (long polling)", url)
                     await client.unsubscribe(url)
         except MaxError as exc:  # polling itself will say if it cannot work
-            log.warning("MAX webhook subscriptions unknown (%s); polling anyway", exc)
+            log.warning("MAX: подписки webhook неизвестны (%s); получаю сообщения сам (long polling)", exc)
         self.channel.resume()
         self.channel.start_polling(polling_timeout)
-        log.info("MAX long polling started")
+        log.info("MAX: бот получает сообщения (long polling)")
 
     async def stop(self, timeout: float = 5.0) -> None:
         await self.channel.close(timeout)

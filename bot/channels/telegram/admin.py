@@ -197,10 +197,12 @@ class MemberCheck:
         try:
             member = await self.bot.get_chat_member(self.chat_id, user_id, request_timeout=int(self.timeout))
         except TelegramBadRequest as exc:  # "user not found", "participant id invalid": never was a member
-            log.warning("membership of %s in the admin chat refused by Telegram: %s", user_id, exc.message)
+            log.warning(
+                "Telegram не дал проверить, состоит ли %s в чате администраторов: %s", user_id, exc.message
+            )
             return Membership.STRANGER
         except Exception as exc:  # cannot ask (outage, timeout, 429): refuse, and say why in the log
-            log.warning("cannot check membership of %s in the admin chat: %s", user_id, exc)
+            log.warning("не удалось проверить, состоит ли %s в чате администраторов: %s", user_id, exc)
             return Membership.UNKNOWN
         if member.status in MEMBER_STATUSES:
             return Membership.MEMBER
@@ -252,7 +254,7 @@ class TelegramAdminNotifier(AdminNotifier):
                 ),
             )
         except Exception:  # the notifier's contract: never raise into the conversation
-            log.exception("admin alert (%s) failed", kind)
+            log.exception("сбой оповещения администраторам (%s)", kind)
             return None
         if sent is None:
             return None

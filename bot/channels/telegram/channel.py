@@ -174,7 +174,9 @@ class TelegramChannel:
             replayed = self.app.service.answered(receipts)
             if replayed.receipts:
                 log.info(
-                    "%s: %d replayed message(s) were answered before", address.key, len(replayed.receipts)
+                    "%s: на повторно полученные сообщения уже был ответ: %d",
+                    address.key,
+                    len(replayed.receipts),
                 )
                 if replayed.replies:
                     await self.send(int(address.user_id), replayed.replies)
@@ -241,7 +243,7 @@ class TelegramChannel:
         try:
             replies = await self.app.service.handle(address, incoming)
         except Exception as exc:  # one error handler: a polite reply and a log line with context
-            log.exception("Telegram message from %s failed", address.key)
+            log.exception("Telegram: сбой обработки сообщения от %s", address.key)
             self.errors.record(CHANNEL, f"handling a message from {address.key} failed: {exc!r}")
             replies = [Outgoing(apology(self.app))]
         finally:
@@ -311,7 +313,7 @@ class TelegramChannel:
         try:
             await asyncio.wait_for(self.drain(), timeout)
         except TimeoutError:
-            log.warning("Telegram: %d chats still in progress at shutdown", len(self._workers))
+            log.warning("Telegram: при остановке не закончено чатов: %d", len(self._workers))
 
 
 class TelegramMessenger(PatientMessenger):

@@ -82,10 +82,10 @@ def build_patient_router(channel: TelegramChannel, *, admin_chat: int | None = N
         re-read (it would answer twice): the patient is asked to write the fix anew."""
         address = address_of(message.chat, message.from_user)
         if channel.edit(address, message.message_id, incoming_of(message)):
-            log.info("edit of an unread message in %s taken", message.chat.id)
+            log.info("Telegram: исправление ещё не прочитанного сообщения в %s принято", message.chat.id)
             return
         if message.message_id != channel.memory(message.chat.id).last_message:
-            log.info("edit of an older message in %s ignored", message.chat.id)
+            log.info("Telegram: исправление старого сообщения в %s пропущено", message.chat.id)
             return
         texts = channel.app.texts
         note = texts.get("edited_message") if texts.has("edited_message") else EDITED
@@ -200,7 +200,7 @@ def build_admin_router(
         try:
             text, png = await asyncio.to_thread(render_report, app, days)
         except Exception as exc:  # a report failure must not take the admin chat down
-            log.exception("report for the admin chat failed")
+            log.exception("сбой отчёта для чата администраторов")
             await notifier.post(f"Не удалось построить отчёт: {escape(str(exc))}")
             return
         for piece in split_text(text, 3900):

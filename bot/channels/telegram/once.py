@@ -132,7 +132,7 @@ class UpdateLog(BaseMiddleware):
             return await handler(event, data)
         update_id = event.update_id
         if self.report is None and update_id not in self._admitted and not self.admit(event):
-            log.info("update %s already processed; skipped", update_id)
+            log.info("Telegram: событие %s уже обработано; пропущено", update_id)
             return None
         self._admitted.discard(update_id)
         token = _current.set(update_id)
@@ -227,7 +227,7 @@ class UpdateLog(BaseMiddleware):
         stale = [update_id for update_id, _, received_at in rows if received_at < oldest]
         if stale:
             log.warning(
-                "%d Telegram update(s) left unanswered by the last run are older than %.0f h; dropped",
+                "Telegram: сообщения без ответа от прошлого запуска (%d) старше %.0f ч; пропущены",
                 len(stale),
                 self.max_age / 3600,
             )

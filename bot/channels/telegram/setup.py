@@ -173,7 +173,7 @@ class TelegramRuntime:
             try:
                 await self.dispatcher.feed_update(self.bot, update)
             except Exception:  # one bad update must not keep the service from starting
-                log.exception("a kept Telegram update failed again; dropped")
+                log.exception("сохранённое сообщение Telegram снова не обработано; пропущено")
                 self.updates.finished((update.update_id,))
 
     # --- long polling ------------------------------------------------------------------------------
@@ -239,7 +239,7 @@ class TelegramRuntime:
         expected = self.webhook_secret.value.encode()
         given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "replace")
         if not hmac.compare_digest(given, expected):
-            log.warning("Telegram webhook refused: %s secret token", "wrong" if given else "no")
+            log.warning("Telegram: webhook отклонён, секретный токен: %s", "неверный" if given else "нет")
             return web.Response(status=401, text="Unauthorized")
         try:
             payload = loads_bounded(await request.read())

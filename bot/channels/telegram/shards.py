@@ -139,7 +139,7 @@ class WorkerProcess:
         try:
             return await asyncio.wait_for(future, timeout)
         except TimeoutError:
-            log.error("Telegram worker %d did not confirm a message to %s in time", self.index, chat_id)
+            log.error("Telegram: рабочий процесс %d вовремя не подтвердил сообщение %s", self.index, chat_id)
             return False
         finally:
             self._waiting.pop(request, None)
@@ -158,7 +158,7 @@ class WorkerProcess:
                     if future is not None and not future.done():
                         future.set_result(bool(answer["ok"]))
         except (ConnectionError, ValueError) as exc:
-            log.error("Telegram worker %d: broken connection (%s)", self.index, exc)
+            log.error("Telegram: рабочий процесс %d: связь прервана (%s)", self.index, exc)
         self.up = False
         for future in self._waiting.values():
             if not future.done():
@@ -178,7 +178,11 @@ class WorkerProcess:
             try:
                 await asyncio.wait_for(self.process.wait(), timeout)
             except TimeoutError:
-                log.warning("Telegram worker %d did not stop in %.0f s; killed", self.index, timeout)
+                log.warning(
+                    "Telegram: рабочий процесс %d не остановился за %.0f с; завершён принудительно",
+                    self.index,
+                    timeout,
+                )
                 await self._kill()
         if self._reading is not None:
             await asyncio.gather(self._reading, return_exceptions=True)
@@ -256,9 +260,9 @@ class Shards:
         results = await asyncio.gather(*(w.start() for w in self.workers.values()), return_exceptions=True)
         for worker, result in zip(self.workers.values(), results, strict=True):
             if isinstance(result, BaseException):
-                log.error("%s; its patients are answered by the main process", result)
+                log.error("%s; его пациентам отвечает главный процесс", result)
                 self._spawn(self._restart(worker.index))
-        log.info("Telegram: %d worker process(es) up", sum(w.up for w in self.workers.values()))
+        log.info("Telegram: запущено рабочих процессов: %d", sum(w.up for w in self.workers.values()))
 
     async def stop(self, timeout: float) -> None:
         self._stopping = True
@@ -284,7 +288,10 @@ class Shards:
     def _exited(self, index: int) -> None:
         if self._stopping:
             return
-        log.error("Telegram worker %d stopped unexpectedly; its patients are answered here meanwhile", index)
+        log.error(
+            "Telegram: рабочий процесс %d неожиданно остановился; пока его пациентам отвечает главный процесс",
+            index,
+        )
         self.updates.save()  # what reached this process is on disk before it is looked for
         payloads = self.updates.take_back(lambda payload: self._shard_of(payload) == index)
         if payloads:
@@ -303,7 +310,7 @@ class Shards:
                 log.error("%s", exc)
                 continue
             self.restarts += 1
-            log.info("Telegram worker %d is up again", index)
+            log.info("Telegram: рабочий процесс %d снова работает", index)
             return
 
 

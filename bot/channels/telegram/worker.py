@@ -95,7 +95,7 @@ class _Worker:
         elif kind == wire.SEND:
             self._spawn(self._send(json.loads(payload)))
         else:
-            log.warning("unknown frame %r from the front; ignored", kind)
+            log.warning("неизвестный кадр %r от главного процесса; пропущен", kind)
 
     async def _send(self, request: dict[str, Any]) -> None:
         try:
@@ -103,7 +103,7 @@ class _Worker:
                 int(request["chat"]), outgoing_from_plain(request["messages"])
             )
         except Exception:  # the front must hear back either way
-            log.exception("sending to Telegram chat %s failed", request.get("chat"))
+            log.exception("Telegram: не удалось отправить в чат %s", request.get("chat"))
             ok = False
         tell(self.writer, wire.frame(wire.SENT, json.dumps({"id": request["id"], "ok": ok})))
 
@@ -137,8 +137,8 @@ async def _take_frames(reader: asyncio.StreamReader, worker: _Worker) -> bool:
             try:
                 worker.take(line)
             except Exception:  # one unreadable frame must not end the worker
-                log.exception("a frame from the front could not be handled")
-    log.warning("the front process is gone; this Telegram worker stops")
+                log.exception("не удалось обработать кадр от главного процесса")
+    log.warning("главный процесс пропал; этот рабочий процесс Telegram останавливается")
     return False
 
 
@@ -146,7 +146,7 @@ async def serve_worker(sock: socket.socket, *, stop_timeout: float = 5.0) -> int
     reader, writer = await asyncio.open_connection(sock=sock, limit=wire.LIMIT)
     first = await reader.readline()
     if first[:1] != wire.SETTINGS:
-        log.error("a Telegram worker must be started by the service (`python -m bot run`)")
+        log.error("рабочий процесс Telegram запускает сам сервис (`python -m bot run`)")
         return 2
     settings = wire.settings_from(first[1:].rstrip(b"\n"))
     app, runtime = build_worker(settings, writer)

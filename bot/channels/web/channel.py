@@ -131,13 +131,15 @@ class WebChannel:
                 if len(self._refusing) > 10_000:
                     self._refusing.clear()
                 self._refusing.add(ip)
-                log.warning("widget: too many unknown session tokens from %s; its resumes are refused", ip)
+                log.warning(
+                    "виджет: слишком много неизвестных токенов сессии от %s; продолжение сессий отклонено", ip
+                )
             raise Refusal("too_many_attempts", 429)
         self._refusing.discard(ip)
         key = self.sessions.find(token)
         if key is None:
             self.failed_resumes.allow(ip)
-            log.info("widget: an unknown session token from %s (a new session or a refusal)", ip)
+            log.info("виджет: неизвестный токен сессии от %s (новая сессия или отказ)", ip)
         return key
 
     def config(self) -> dict[str, Any]:
@@ -214,7 +216,7 @@ class WebChannel:
         try:
             return await self.app.service.handle(address, incoming)
         except Exception as exc:  # one polite answer and a log line; the patient may write again
-            log.exception("the widget's message from %s failed", address.contact)
+            log.exception("виджет: сбой обработки сообщения от %s", address.contact)
             # The public /healthz gets the kind only: an exception's text may quote the patient.
             error_log(self.app).record("web", f"{type(exc).__name__} while answering a widget message")
             return [Outgoing(self.failure().text)]

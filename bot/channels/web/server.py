@@ -96,7 +96,7 @@ class WebServer:
 
     def refuse_origin(self, request: web.Request) -> web.Response:
         log.warning(
-            "widget request from a refused origin %r (%s)", request.headers.get("Origin"), request.path
+            "виджет: запрос с неразрешённого сайта %r (%s)", request.headers.get("Origin"), request.path
         )
         refusal = Refusal("origin", 403)
         # The refused page may read why (so its widget can say it), nothing else.
@@ -197,7 +197,7 @@ class WebServer:
         async for message in ws:
             if message.type != WSMsgType.TEXT:
                 if message.type == WSMsgType.ERROR:
-                    log.info("widget socket of %s closed with %s", session.label, ws.exception())
+                    log.info("виджет: соединение %s закрыто с ошибкой %s", session.label, ws.exception())
                 continue
             try:
                 payload = _parse(message.data)
@@ -211,7 +211,7 @@ class WebServer:
                 with contextlib.suppress(ConnectionError, RuntimeError):
                     await ws.send_json(refusal.to_json())
             except Exception:  # a bug of ours: logged, answered politely, and the socket stays open
-                log.exception("a widget frame of %s failed", session.label)
+                log.exception("виджет: сбой обработки кадра от %s", session.label)
                 with contextlib.suppress(ConnectionError, RuntimeError):
                     await ws.send_json(self.channel.failure().to_json())
 
@@ -235,7 +235,7 @@ class WebServer:
         except Refusal as refusal:
             return self._json(refusal.to_json(), origin, status=refusal.status)
         except Exception:  # a bug of ours: logged, and the widget gets a polite answer
-            log.exception("the widget's request to %s failed", request.path)
+            log.exception("виджет: сбой запроса к %s", request.path)
             failure = self.channel.failure()
             return self._json(failure.to_json(), origin, status=failure.status)
         return self._json(result, origin)
@@ -329,9 +329,11 @@ def setup_web(app: App, http_app: web.Application, *, limits: WebLimits | None =
     app.messengers.register(WebMessenger(channel))
     app.extras[EXTRAS_KEY] = channel
     if not app.settings.web_allowed_origins and not app.settings.web_demo:
-        log.warning("WEB_ALLOWED_ORIGINS is empty: no site may use the widget (set the clinic site's origin)")
+        log.warning(
+            "WEB_ALLOWED_ORIGINS пуст: виджет не работает ни на одном сайте (укажите адрес сайта клиники)"
+        )
     log.info(
-        "site widget: /widget.js for %s%s",
+        "виджет сайта: /widget.js для %s%s",
         ", ".join(app.settings.web_allowed_origins) or "no site yet",
         "; demo page at /" if app.settings.web_demo else "",
     )

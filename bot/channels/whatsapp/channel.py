@@ -103,9 +103,9 @@ class WhatsAppChannel:
             and self.verify_token
             and hmac.compare_digest(token.encode(), self.verify_token.encode())
         ):
-            log.info("WhatsApp webhook verified by Meta")
+            log.info("WhatsApp: Meta подтвердила webhook")
             return web.Response(text=query.get("hub.challenge", ""), content_type="text/plain")
-        log.warning("WhatsApp webhook verification refused: wrong hub.verify_token or hub.mode")
+        log.warning("WhatsApp: проверка webhook отклонена: неверный hub.verify_token или hub.mode")
         return web.Response(status=403, text="verification failed")
 
     async def receive(self, request: web.Request) -> web.Response:
@@ -114,8 +114,8 @@ class WhatsAppChannel:
         if not signature_valid(raw, request.headers.get(SIGNATURE_HEADER), self.app_secret):
             self.counts["refused"] += 1
             log.warning(
-                "WhatsApp webhook refused: %s signature (%d bytes from %s)",
-                "missing" if SIGNATURE_HEADER not in request.headers else "wrong",
+                "WhatsApp: webhook отклонён, подпись: %s (%d байт от %s)",
+                "нет" if SIGNATURE_HEADER not in request.headers else "неверная",
                 len(raw),
                 request.remote,
             )
@@ -124,16 +124,16 @@ class WhatsAppChannel:
             payload = loads_bounded(raw)
         except JsonTooDeep:
             log.warning(
-                "WhatsApp webhook with a valid signature but JSON nested too deeply (%d bytes)", len(raw)
+                "WhatsApp: webhook с верной подписью, но слишком глубоко вложенным JSON (%d байт)", len(raw)
             )
             return web.Response(status=400, text="JSON nested too deeply")
         except ValueError:  # UnicodeDecodeError is one too
-            log.warning("WhatsApp webhook with a valid signature but no JSON body (%d bytes)", len(raw))
+            log.warning("WhatsApp: webhook с верной подписью, но без JSON (%d байт)", len(raw))
             return web.Response(status=400, text="not JSON")
         try:
             self.accept(payload)
         except StorageError as exc:  # not on disk: Meta must deliver it again
-            log.error("WhatsApp delivery not recorded, Meta will retry: %s", exc)
+            log.error("WhatsApp: доставка не записана, Meta пришлёт её снова: %s", exc)
             self.errors.record(CHANNEL, f"an incoming message could not be recorded: {exc}")
             return web.Response(status=503, text="try again later")
         return web.Response(text="EVENT_RECEIVED")
@@ -146,14 +146,16 @@ class WhatsAppChannel:
         ours = []
         for message in messages:
             if message.phone_number_id and message.phone_number_id != self.phone_number_id:
-                log.warning("WhatsApp message for another number (id %s) ignored", message.phone_number_id)
+                log.warning(
+                    "WhatsApp: сообщение для другого номера (id %s) пропущено", message.phone_number_id
+                )
                 continue
             ours.append(message)
         entries = self.inbox.record(ours, self.app.clock.now())
         again = Counter(m.message_id for m in ours) - Counter(e.message.message_id for e in entries)
         for message_id, times in again.items():
             self.counts["duplicate"] += times
-            log.info("WhatsApp message %s delivered again; already taken", message_id)
+            log.info("WhatsApp: сообщение %s пришло повторно; оно уже принято", message_id)
         for entry in entries:
             self.counts["received"] += 1
             self._schedule(entry.message.wa_id, functools.partial(self.process, entry))
@@ -166,9 +168,7 @@ class WhatsAppChannel:
             self._schedule(entry.message.wa_id, functools.partial(self.process, entry))
         self.counts["resumed"] += len(entries)
         if entries:
-            log.warning(
-                "WhatsApp: %d message(s) left unfinished by the last run are processed now", len(entries)
-            )
+            log.warning("WhatsApp: обрабатываю сообщения, оставшиеся от прошлого запуска: %d", len(entries))
         return len(entries)
 
     def _on_status(self, status: StatusUpdate) -> None:
@@ -183,7 +183,7 @@ class WhatsAppChannel:
             text = f"message to {mask(status.recipient)} failed: {error.code} {error.title}"
             if error.details:
                 text += f" ({error.details})"
-            log.warning("WhatsApp %s", text)
+            log.warning("WhatsApp: %s", text)
             self.errors.record(CHANNEL, text)
 
     # --- one message ------------------------------------------------------------------------------
@@ -206,7 +206,9 @@ class WhatsAppChannel:
             replies, receipt = await self._answer(entry)
             self.inbox.answered(entry.seq, replies)  # at once: a crash from here on resends, not re-asks
         else:
-            log.info("WhatsApp message %s: sending the answer kept before a restart", message.message_id)
+            log.info(
+                "WhatsApp: сообщение %s: отправляю ответ, сохранённый до перезапуска", message.message_id
+            )
         if receipt is not None:
             await receipt  # blue ticks before the answer
         if replies:
@@ -227,7 +229,9 @@ class WhatsAppChannel:
         try:
             replies = await self.app.service.handle(address, incoming)
         except Exception as exc:  # one error handler: a polite reply and a log line with context
-            log.exception("WhatsApp message %s from %s failed", message.message_id, mask(message.wa_id))
+            log.exception(
+                "WhatsApp: сбой обработки сообщения %s от %s", message.message_id, mask(message.wa_id)
+            )
             self.errors.record(CHANNEL, f"handling a message failed: {exc!r}")
             replies = [Outgoing(apology(self.app))]
         return tuple(replies), receipt
@@ -239,7 +243,7 @@ class WhatsAppChannel:
             f"message {entry.message.message_id} from {mask(entry.message.wa_id)} dropped unanswered: "
             f"sent {age.total_seconds() / 3600:.0f} h ago, outside the 24-hour window"
         )
-        log.warning("WhatsApp %s", text)
+        log.warning("WhatsApp: %s", text)
         self.errors.record(CHANNEL, text)
         self.inbox.finish(entry.seq, now, state="dropped")
 
@@ -257,7 +261,7 @@ class WhatsAppChannel:
         try:
             await self.graph.mark_read(message_id, typing=True)
         except GraphError as exc:
-            log.warning("WhatsApp mark-as-read of %s failed: %s", message_id, exc)
+            log.warning("WhatsApp: не удалось отметить %s прочитанным: %s", message_id, exc)
             if isinstance(exc, GraphAuthError):
                 self.errors.record(CHANNEL, f"token refused: {exc}")
 
@@ -283,7 +287,7 @@ class WhatsAppChannel:
     def _failed(self, wa_id: str, exc: GraphError, what: str) -> None:
         self.counts["send_failed"] += 1
         text = f"sending to {mask(wa_id)} failed" + (f" ({what})" if what else "") + f": {exc}"
-        log.error("WhatsApp %s", text)
+        log.error("WhatsApp: %s", text)
         self.errors.record(CHANNEL, text)
 
     async def send_outside_reply(self, address: Address, messages: Sequence[Outgoing]) -> bool:
@@ -291,7 +295,7 @@ class WhatsAppChannel:
         if not self.contacts.window_open(address.user_id, self.app.clock.now()):
             self.counts["window_closed"] += 1
             log.warning(
-                "WhatsApp message to %s not sent: outside the 24-hour window (only templates allowed)",
+                "WhatsApp: сообщение %s не отправлено: прошло больше 24 часов (можно только шаблоны)",
                 mask(address.user_id),
             )
             return False
@@ -317,7 +321,7 @@ class WhatsAppChannel:
         if self._tails.get(key) is task:
             del self._tails[key]
         if not task.cancelled() and task.exception() is not None:
-            log.error("WhatsApp background task failed", exc_info=task.exception())
+            log.error("WhatsApp: сбой фоновой задачи", exc_info=task.exception())
 
     @property
     def pending(self) -> int:
@@ -334,7 +338,7 @@ class WhatsAppChannel:
             await asyncio.wait_for(self.drain(), timeout)
         except TimeoutError:
             log.warning(
-                "WhatsApp: %d message(s) still in progress at shutdown; they are taken up at the next start",
+                "WhatsApp: при остановке не закончено сообщений: %d; они будут обработаны при следующем запуске",
                 len(self._tasks),
             )
             for task in list(self._tasks):

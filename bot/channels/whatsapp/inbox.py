@@ -153,7 +153,7 @@ class WhatsAppInbox:
             try:
                 self.prune(now)
             except StorageError as exc:  # the messages are stored: they must be processed all the same
-                log.warning("WhatsApp inbox: old rows not pruned this time: %s", exc)
+                log.warning("WhatsApp: старые записи входящих не удалены в этот раз: %s", exc)
         return fresh
 
     @staticmethod
