@@ -67,7 +67,7 @@ async def test_run_answers_max_by_long_polling_and_records_the_lead(tmp_path: Pa
             await proc.wait()
         await api.stop()
     log = err.decode()
-    assert "MAX long polling started" in log
+    assert "MAX: бот получает сообщения (long polling)" in log
     assert "9171234567" not in log.replace(" ", "").replace("-", "") and "Анна" not in log
     with open(tmp_path / "data" / "leads.csv", encoding="utf-8", newline="") as fh:
         [row] = list(csv.DictReader(fh))

@@ -148,7 +148,7 @@ async def test_a_blocked_patient_is_logged_and_nothing_breaks(
         with caplog.at_level(logging.WARNING, logger="bot.channels.max"):
             assert await mx.say("Здравствуйте") == []
         assert mx.channel.counts["blocked"] == 1
-        assert any("cannot be written to" in r.getMessage() for r in caplog.records)
+        assert any("нельзя написать" in r.getMessage() for r in caplog.records)
         assert mx.channel.inbox.counts() == {"done": 1}
         assert not await mx.app.messengers.send(
             Address("max", str(PATIENT)), [Outgoing("Ответ администратора")]

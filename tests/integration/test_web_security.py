@@ -88,8 +88,8 @@ async def test_made_up_tokens_are_failed_resumes_limited_per_address_and_logged(
         now[0] += 30.0  # half a minute later one more resume is let through
         assert (await hello(server, patient.token))["token"] == patient.token
         assert server.channel.sessions.count() == 11  # the patient's and the ten made-up tokens' new ones
-    assert caplog.text.count("unknown session token from 127.0.0.1") == 10
-    assert caplog.text.count("its resumes are refused") == 1
+    assert caplog.text.count("неизвестный токен сессии от 127.0.0.1") == 10
+    assert caplog.text.count("продолжение сессий отклонено") == 1
     for token in tried:
         assert token not in caplog.text
 

@@ -172,11 +172,11 @@ async def test_messages_older_than_a_day_are_dropped_with_a_log_line(
         assert patient_turns(second) == ["Здравствуйте"]  # the 23-hour-old one is still answered
         assert len(second.graph.to(PATIENT)) == 1
         assert second.channel.inbox.counts() == {"done": 1, "dropped": 1}
-        assert "dropped unanswered: sent 25 h ago" in caplog.text
+        assert "пропущено без ответа: отправлено 25 ч назад" in caplog.text
         assert PATIENT not in caplog.text  # the number is masked
         async with second.http.get(second.url + "/healthz") as response:
             health = await response.json()
-        assert "dropped unanswered" in health["last_errors"][0]["error"]
+        assert "пропущено без ответа" in health["last_errors"][0]["error"]
         # Meta redelivers for days after an outage: an old message is dropped when it arrives, too.
         old = meta.message_body(PATIENT, meta.text("Ау"), timestamp=second.now() - 2 * 24 * 3600)
         assert await second.post(old) == 200

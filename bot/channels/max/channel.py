@@ -300,13 +300,13 @@ class MaxChannel:
                     )
                 except MaxBlockedError as exc:
                     self.counts["blocked"] += 1
-                    text = f"user {user_id} cannot be written to (blocked the bot or left): {exc}"
+                    text = f"пользователю {user_id} нельзя написать (заблокировал бота или вышел): {exc}"
                     log.warning("MAX: %s", text)
                     self.errors.record(CHANNEL, text)
                     return False
                 except MaxError as exc:
                     self.counts["send_failed"] += 1
-                    text = f"sending to user {user_id} failed: {exc}"
+                    text = f"не удалось отправить пользователю {user_id}: {exc}"
                     log.error("MAX: %s", text)
                     self.errors.record(CHANNEL, text)
                     return False

@@ -110,7 +110,9 @@ class WorkerProcess:
             ready = b""
         if ready[:1] != wire.READY:
             await self._kill()
-            raise RuntimeError(f"Telegram worker {self.index} did not start (see its log lines above)")
+            raise RuntimeError(
+                f"Telegram: рабочий процесс {self.index} не запустился (причина в строках журнала выше)"
+            )
         self.up = True
         self._stopping = False
         self._reading = asyncio.get_running_loop().create_task(self._read(reader))

@@ -177,10 +177,10 @@ class WhatsAppChannel:
             log.debug("WhatsApp message %s: %s", status.message_id, status.status)
             return
         now = self.app.clock.now()
-        for error in status.errors or (StatusError(0, "no reason given"),):
+        for error in status.errors or (StatusError(0, "причина не указана"),):
             if error.code == 131047:
                 self.contacts.close(status.recipient, status.timestamp or now)
-            text = f"message to {mask(status.recipient)} failed: {error.code} {error.title}"
+            text = f"сообщение {mask(status.recipient)} не доставлено: {error.code} {error.title}"
             if error.details:
                 text += f" ({error.details})"
             log.warning("WhatsApp: %s", text)
@@ -240,8 +240,8 @@ class WhatsAppChannel:
         self.counts["dropped"] += 1
         age = now - entry.sent_at
         text = (
-            f"message {entry.message.message_id} from {mask(entry.message.wa_id)} dropped unanswered: "
-            f"sent {age.total_seconds() / 3600:.0f} h ago, outside the 24-hour window"
+            f"сообщение {entry.message.message_id} от {mask(entry.message.wa_id)} пропущено без ответа: "
+            f"отправлено {age.total_seconds() / 3600:.0f} ч назад, отвечать можно только в течение 24 часов"
         )
         log.warning("WhatsApp: %s", text)
         self.errors.record(CHANNEL, text)
@@ -276,17 +276,17 @@ class WhatsAppChannel:
                     await self.graph.send_message(wa_id, body)
                 except WindowClosedError as exc:
                     self.contacts.close(wa_id, self.app.clock.now())
-                    self._failed(wa_id, exc, "outside the 24-hour window")
+                    self._failed(wa_id, exc, "прошло больше 24 часов")
                     return False
                 except GraphError as exc:
-                    self._failed(wa_id, exc, "token refused" if isinstance(exc, GraphAuthError) else "")
+                    self._failed(wa_id, exc, "токен отклонён" if isinstance(exc, GraphAuthError) else "")
                     return False
                 self.counts["sent"] += 1
         return True
 
     def _failed(self, wa_id: str, exc: GraphError, what: str) -> None:
         self.counts["send_failed"] += 1
-        text = f"sending to {mask(wa_id)} failed" + (f" ({what})" if what else "") + f": {exc}"
+        text = f"не удалось отправить {mask(wa_id)}" + (f" ({what})" if what else "") + f": {exc}"
         log.error("WhatsApp: %s", text)
         self.errors.record(CHANNEL, text)
 
