@@ -53,27 +53,32 @@ class LogNotifier(AdminNotifier):
 
     def _emit(self, text: str, summary: str) -> bool:
         self.sent.append(text)
-        log.info("оповещение администраторам: %s", summary)
+        log.info("оповещение (чата для него нет): %s", summary)
         log.debug("admin alert in full: %s", text)
         return True
 
     async def lead(self, lead: Lead, address: Address, *, updated: bool = False) -> bool:
         text = f"lead {lead.id} {lead.status}: {lead.name} {lead.phone} {lead.service}"
-        return self._emit(text, f"lead {lead.id} {lead.status} from {mask_key(address.key)}")
+        return self._emit(text, f"заявка {lead.id} ({lead.status}) от {mask_key(address.key)}")
 
     async def handoff(
         self, address: Address, reason: str, recent: Sequence[str], *, urgent: bool = False
     ) -> bool:
         kind = "URGENT" if urgent else "handoff"
-        return self._emit(f"{kind} {address.key}: {reason}", f"{kind} of {mask_key(address.key)}")
+        return self._emit(
+            f"{kind} {address.key}: {reason}",
+            f"{'СРОЧНО: ' if urgent else ''}пациенту {mask_key(address.key)} нужен ответ сотрудника клиники",
+        )
 
     async def relay(self, address: Address, text: str) -> bool:
-        return self._emit(f"relay {address.key}: {text}", f"a patient's message from {mask_key(address.key)}")
+        return self._emit(f"relay {address.key}: {text}", f"сообщение пациента {mask_key(address.key)}")
 
     async def warn(self, text: str) -> bool:
         # Warnings are the service's own words (a parked lead, a knowledge file), yet some quote what a
         # patient gave (a withdrawal's lead ids, a sink's error): only their first line at INFO.
-        return self._emit(f"warning: {text}", f"warning: {mask_phones(text.splitlines()[0] if text else '')}")
+        return self._emit(
+            f"warning: {text}", f"предупреждение: {mask_phones(text.splitlines()[0] if text else '')}"
+        )
 
 
 class PatientMessenger(ABC):
