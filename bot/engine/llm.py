@@ -125,7 +125,7 @@ class LlmEngine(Engine):
             )
         reply: str | None = without_greeting(turn.reply)
         asked = answer_texts(offline, text, self.offline.indexes().faq, facts.knowledge)
-        problem = reply_problem(reply, facts, prompt.rules, state, text, asked) if reply else "empty"
+        problem = reply_problem(reply, facts, prompt.rules, state, text, asked) if reply else "пустой ответ"
         if problem:
             if reply:
                 self.stats.rejected_replies += 1

@@ -104,9 +104,9 @@ def price_problem(reply: str, asked: set[str]) -> str | None:
     """A price in the reply that is not the answer the knowledge gives to the patient's question."""
     for price in _prices(reply):
         if price is None:
-            return "a price in words not in the knowledge"
+            return "цена словами не из базы знаний"
         if price not in asked:
-            return f"a price not in the answer to this question: {price}"
+            return f"цена не из ответа на этот вопрос: {price}"
     return None
 
 
@@ -134,7 +134,7 @@ def free_problem(reply: str, free_things: set[str]) -> str | None:
     """Something said to be free that the knowledge does not call free ("консультация бесплатная")."""
     for near in free_of_charge(reply):
         if not near & free_things:
-            return "a price not in the knowledge: free of charge"
+            return "цена не из базы знаний: бесплатно"
     return None
 
 
@@ -157,7 +157,7 @@ def invented_number(reply: str, known: set[str], said: str) -> str | None:
         value = _value(raw)
         digits = re.sub(r"\D", "", value)
         if len(digits) >= 3 and value not in known and digits not in known and value not in said_numbers:
-            return f"a number not in the knowledge: {value}"
+            return f"число не из базы знаний: {value}"
     return None
 
 
@@ -200,5 +200,5 @@ def booked_time(reply: str) -> str | None:
         rest = _RANGE.sub(" ", sentence)
         point = _POINT.search(rest)
         if point and _PROMISE.search(rest):
-            return f"promises a visit time: {point.group(0).strip()}"
+            return f"обещает время приёма: {point.group(0).strip()}"
     return None

@@ -79,10 +79,10 @@ def contacts(text: str) -> tuple[set[str], set[str], set[str]]:
 def markup_problem(text: str, known_links: set[str]) -> str | None:
     """A markdown or HTML link whose target is not one of the clinic's (the text shown may lie)."""
     if _HTML.search(visible(text)):
-        return "markup in the reply"
+        return "разметка в ответе"
     for target in _MARKDOWN_LINK.findall(visible(text)):
         if link_key(target) not in known_links:
-            return f"a link not in the knowledge: {target[:60]}"
+            return f"ссылка не из базы знаний: {target[:60]}"
     return None
 
 

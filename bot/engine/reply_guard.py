@@ -49,24 +49,24 @@ def reply_problem(
     of the doctors named): the only place a price may come from.
     """
     if not reply.strip():
-        return "empty"
+        return "пустой ответ"
     if len(reply) > MAX_REPLY:
-        return "too long"
+        return "слишком длинный ответ"
     if not re.search(r"[а-яё]", reply, re.IGNORECASE):
-        return "not Russian"
+        return "ответ не по-русски"
     if hidden_controls(reply):
-        return "hidden characters"
+        return "скрытые символы"
     low = fold(reply)
     if any(marker in low for marker in _LEAK_MARKERS) or _recites(reply, rules):
-        return "recites the instructions"
+        return "пересказывает инструкции"
     if _PROMISE.search(reply):
-        return "promises a booking"
+        return "обещает запись"
     problem = booked_time(reply) or medical_problem(reply, facts.faq_words)
     if problem:
         return problem
     person = _unknown_person(reply, facts, state, text)
     if person:
-        return f"names a doctor not in the list: {person}"
+        return f"называет врача не из списка: {person}"
     return (
         _contact_problem(reply, facts, state, text)
         or price_problem(reply, amounts(asked))
@@ -81,16 +81,16 @@ def _contact_problem(reply: str, facts: KnowledgeFacts, state: ConversationState
         return problem
     links, emails, handles = contacts(reply)
     for link in sorted(links - facts.urls):
-        return f"a link not in the knowledge: {link[:60]}"
+        return f"ссылка не из базы знаний: {link[:60]}"
     for email in sorted(emails - facts.emails):
-        return f"an e-mail not in the knowledge: {email[:60]}"
+        return f"e-mail не из базы знаний: {email[:60]}"
     for handle in sorted(handles - facts.handles):
-        return f"a handle not in the knowledge: @{handle[:40]}"
+        return f"аккаунт не из базы знаний: @{handle[:40]}"
     own = {re.sub(r"\D", "", state.booking.phone)[-10:]} - {""} | phone_numbers(text)
     for phone in phone_numbers(reply):
         if any(phone in known for known in facts.phones) or any(phone and phone in o for o in own):
             continue
-        return "a phone not in the knowledge"
+        return "телефон не из базы знаний"
     return None
 
 

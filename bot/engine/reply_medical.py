@@ -125,7 +125,7 @@ def medical_problem(reply: str, known_words: set[str]) -> str | None:
     """What in the reply is medical advice (a diagnosis, a drug, a dose, a treatment), or None."""
     text = cyrillic_view(reply)
     if _LATIN_MEDICAL.search(text):
-        return "medical advice: a drug or a dose"
+        return "медицинский совет: лекарство или доза"
     for sentence in _SENTENCES.findall(text):
         problem = _sentence_problem(sentence, known_words)
         if problem:
@@ -139,17 +139,17 @@ def _sentence_problem(sentence: str, known_words: set[str]) -> str | None:
     defers = bool(_DEFERS.search(sentence))
     for word, base in zip(tokens, lemmas, strict=True):
         if base in _DRUGS or word in _DRUGS or _DRUG_STEMS.match(word) or _DRUG_ENDINGS.match(base):
-            return f"medical advice: a drug ({word})"
+            return f"медицинский совет: лекарство ({word})"
         if base in _MEDICINE_WORDS and not (defers and base in _GENERAL_MEDICINE):
-            return f"medical advice: a medicine ({word})"
+            return f"медицинский совет: препарат ({word})"
     dose = _DOSE.search(sentence)
     if dose and not all(w in known_words for w in words(dose.group(0))):
-        return f"medical advice: a dose or regimen ({dose.group(0).strip()})"
+        return f"медицинский совет: доза или схема приёма ({dose.group(0).strip()})"
     if not defers and _has_treatment(tokens, lemmas, sentence):
-        return "medical advice: a treatment"
+        return "медицинский совет: лечение"
     every = words(sentence)  # a disease counts even when the knowledge names it (the doctors' services)
     if not defers and _names_disease(every, [lemma(w) for w in every], bool(_ATTRIBUTION.search(sentence))):
-        return "medical advice: a diagnosis"
+        return "медицинский совет: диагноз"
     return None
 
 

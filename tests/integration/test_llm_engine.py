@@ -409,7 +409,7 @@ async def test_a_rejected_answer_is_logged_without_its_words(
     with caplog.at_level(logging.INFO):
         await say(app, "меня зовут Ольга, какой у вас телефон?")
     rejected = [r.getMessage() for r in caplog.records if "отклонён" in r.getMessage()]
-    assert rejected == ["ответ LLM отклонён (a phone not in the knowledge); использован ответ без LLM"]
+    assert rejected == ["ответ LLM отклонён (телефон не из базы знаний); использован ответ без LLM"]
     assert not any("555" in r.getMessage() or "Ольга" in r.getMessage() for r in caplog.records)
 
 
