@@ -230,9 +230,9 @@ class MaxClient:
                 retry_after = _retry_after(response)
             if isinstance(error, MaxAuthError):
                 log.critical(
-                    "MAX_BOT_TOKEN was refused by the MAX Bot API (%s). MAX patients get no answers until "
-                    "it is replaced: copy the token from the bot's page on the MAX partners platform "
-                    "(business.max.ru) into MAX_BOT_TOKEN.",
+                    "MAX Bot API отклонил MAX_BOT_TOKEN (%s). Пока токен не заменён, пациенты в MAX не "
+                    "получают ответов: скопируйте токен со страницы бота на платформе партнёров MAX "
+                    "(business.max.ru) в MAX_BOT_TOKEN.",
                     error,
                 )
             if not error.retryable or attempt == attempts:

@@ -50,8 +50,8 @@ def setup_whatsapp(
         )
     if settings.whatsapp_verify_token is None:
         log.warning(
-            "WHATSAPP_VERIFY_TOKEN is not set: Meta cannot verify the webhook URL %s; choose any secret "
-            "word, set it here and in the Meta app's WhatsApp → Configuration",
+            "WHATSAPP_VERIFY_TOKEN не задан: Meta не сможет подтвердить адрес webhook %s; придумайте любое "
+            "секретное слово и впишите его сюда и в приложении Meta: WhatsApp → Configuration",
             WEBHOOK_PATH,
         )
     graph = graph or build_graph_client(settings)
