@@ -208,7 +208,7 @@ async def test_131047_on_send_is_recorded_and_closes_the_window(wa: Harness) -> 
     assert not await wa.app.service.admin_reply(f"whatsapp:{PATIENT}", [Outgoing("Перезвоню через час")])
     assert [code for code, _ in wa.graph.refused] == [131047]
     assert not whatsapp_window_open(wa.app.db, PATIENT, wa.clock.now())
-    assert "24-hour window" in wa.channel.errors.recent()[0]["error"]
+    assert "прошло больше 24 часов" in wa.channel.errors.recent()[0]["error"]
     # Nothing more is tried until the patient writes again.
     assert not await wa.app.messengers.send(ADDRESS, [Outgoing("Ещё попытка")])
     assert len(wa.graph.refused) == 1
@@ -230,7 +230,7 @@ async def test_token_error_while_answering_is_shown_in_healthz(wa: Harness) -> N
     await wa.say("Здравствуйте")
     async with wa.http.get(wa.url + "/healthz") as response:
         health = await response.json()
-    assert any("token refused" in e["error"] for e in health["last_errors"])
+    assert any("токен отклонён" in e["error"] for e in health["last_errors"])
 
 
 async def test_sends_are_paced_at_the_number_s_throughput_in_the_order_asked(graph: FakeGraphAPI) -> None:

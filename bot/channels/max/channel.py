@@ -108,7 +108,7 @@ class MaxChannel:
             self.accept(updates)
         except StorageError as exc:  # not on disk: MAX must deliver it again
             log.error("MAX: событие не записано, прошу MAX прислать его снова: %s", exc)
-            self.errors.record(CHANNEL, f"an incoming update could not be recorded: {exc}")
+            self.errors.record(CHANNEL, f"входящее событие не записано: {exc}")
             return web.json_response({"ok": False, "error": "try again later"}, status=503)
         return web.json_response({"ok": True})
 
@@ -135,7 +135,7 @@ class MaxChannel:
                         delay,
                         exc,
                     )
-                    self.errors.record(CHANNEL, f"long polling failed: {exc}")
+                    self.errors.record(CHANNEL, f"сбой получения сообщений (long polling): {exc}")
                 if isinstance(exc, MaxAuthError):
                     delay = max(delay, 30.0)
                 await asyncio.sleep(delay)
@@ -145,7 +145,9 @@ class MaxChannel:
                 log.exception(
                     "MAX: непредвиденный сбой получения сообщений (long polling), подряд: %d", failures
                 )
-                self.errors.record(CHANNEL, f"long polling failed unexpectedly: {exc!r}")
+                self.errors.record(
+                    CHANNEL, f"непредвиденный сбой получения сообщений (long polling): {exc!r}"
+                )
                 await asyncio.sleep(min(2.0 ** min(failures, 5), 30.0))
                 continue
             failures = 0
@@ -237,7 +239,7 @@ class MaxChannel:
             replies = await self.app.service.handle(address, incoming)
         except Exception as exc:  # one error handler: a polite reply and a log line with context
             log.exception("MAX: сбой обработки события %s от пользователя %s", update.key, update.user_id)
-            self.errors.record(CHANNEL, f"handling a message failed: {exc!r}")
+            self.errors.record(CHANNEL, f"сбой обработки сообщения: {exc!r}")
             replies = [Outgoing(apology(self.app))]
         return tuple(replies)
 

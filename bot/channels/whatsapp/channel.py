@@ -134,7 +134,7 @@ class WhatsAppChannel:
             self.accept(payload)
         except StorageError as exc:  # not on disk: Meta must deliver it again
             log.error("WhatsApp: доставка не записана, Meta пришлёт её снова: %s", exc)
-            self.errors.record(CHANNEL, f"an incoming message could not be recorded: {exc}")
+            self.errors.record(CHANNEL, f"входящее сообщение не записано: {exc}")
             return web.Response(status=503, text="try again later")
         return web.Response(text="EVENT_RECEIVED")
 
@@ -232,7 +232,7 @@ class WhatsAppChannel:
             log.exception(
                 "WhatsApp: сбой обработки сообщения %s от %s", message.message_id, mask(message.wa_id)
             )
-            self.errors.record(CHANNEL, f"handling a message failed: {exc!r}")
+            self.errors.record(CHANNEL, f"сбой обработки сообщения: {exc!r}")
             replies = [Outgoing(apology(self.app))]
         return tuple(replies), receipt
 
@@ -263,7 +263,7 @@ class WhatsAppChannel:
         except GraphError as exc:
             log.warning("WhatsApp: не удалось отметить %s прочитанным: %s", message_id, exc)
             if isinstance(exc, GraphAuthError):
-                self.errors.record(CHANNEL, f"token refused: {exc}")
+                self.errors.record(CHANNEL, f"токен отклонён: {exc}")
 
     async def deliver(self, wa_id: str, messages: Sequence[Outgoing]) -> bool:
         """Send replies in order; False when Graph refused one (the rest are not sent)."""
