@@ -94,6 +94,13 @@ class Asking:
                 self.texts.get(key, options=", ".join(d.display for d in options)),
                 tuple(doctor_button(self._doctor_label(d), d.full_name) for d in options),
             )
+        elif slot == Slot.SERVICE and state.offered and key != "ask_service_last":
+            # The specialists offered for the complaint are still the choice after a question in between.
+            offered = [s for s in state.offered if s in knowledge.specialties]
+            step.say(
+                self.texts.get("ask_specialty_choice", options=", ".join(offered)),
+                tuple(specialty_button(s) for s in offered),
+            )
         elif slot == Slot.SERVICE:
             buttons = self._specialty_buttons(knowledge)
             if key == "ask_service_last":

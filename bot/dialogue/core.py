@@ -25,6 +25,7 @@ from bot.dialogue.language import fold, has_cyrillic, has_letters
 from bot.dialogue.lead_notes import compose_comment, day_note
 from bot.dialogue.messages import (
     Address,
+    Button,
     ForgetPersonalData,
     HandoffRequested,
     Incoming,
@@ -97,6 +98,23 @@ def lead_of(
     )
 
 
+def keep_service(state: ConversationState, u: Understanding, knowledge: Knowledge) -> None:
+    """The doctor or specialty named with emergency signs or a safety question is kept (not asked for), so
+    that «да, запишите» after the advice books it."""
+    b = state.booking
+    if b.doctor or b.specialty:
+        return
+    doctors = [d for d in knowledge.doctors if d.full_name in u.doctors]
+    if len(doctors) == 1:
+        b.doctor, b.specialty = doctors[0].full_name, doctors[0].specialty
+    elif u.specialty and u.specialty in knowledge.specialties:
+        b.specialty = u.specialty
+    else:
+        state.offered = [s for s in u.specialty_options if s in knowledge.specialties]
+    if u.comment and not b.comment:
+        b.comment = u.comment[:200]
+
+
 class DialogueCore(Asking):
     """The rules of the conversation (DESIGN.md, "Conversation rules")."""
 
@@ -135,6 +153,7 @@ class DialogueCore(Asking):
         local = now.astimezone(self.tz)
 
         if safety_first(state, step, text, u, knowledge):  # before anything else
+            keep_service(state, u, knowledge)  # a booking after the advice resumes with it
             return self._record(state, step)
         if u.has(Intent.RESTART) and not u.has(Intent.HANDOFF):  # "можно сначала с администратором?"
             state.reset_booking()
@@ -277,6 +296,17 @@ class DialogueCore(Asking):
                 comment=None,
                 extra={},
             )
+        agreed_to_offer = False
+        yes = u.has(Intent.YES) or u.has(ACK)
+        if state.offered and state.awaiting == Slot.SERVICE and yes and not (u.has_booking_facts or u.faq):
+            # «ну давайте» to the offer: the one offered is taken, or the same choice asked again
+            agreed_to_offer = True
+            yes_count = state.asked.get("offer_agreed", 0) + 1
+            state.asked["offer_agreed"] = yes_count
+            if len(state.offered) == 1 or yes_count > 1:
+                # one offered, or «да» again to the same choice: the first (the therapist when there)
+                first = [s for s in state.offered if fold(s) == "терапевт"] or state.offered
+                u = replace(u, specialty=first[0])
         skipped = state.booking.skipped
         if state.awaiting == Slot.VISIT and not u.has_booking_facts and does_not_know(text):
             state.booking.skip("visit")  # "не помню, был ли": the administrator will see in the records
@@ -322,6 +352,9 @@ class DialogueCore(Asking):
         )
         if (u.has_booking_facts or u.has(Intent.BOOKING) or offered) and state.stage == Stage.IDLE:
             state.stage = Stage.BOOKING
+            if (b.doctor or b.specialty) and not (u.doctors or u.specialty or step.notes or step.replies):
+                # a service kept from before (the safety advice, an offer): said, not silently assumed
+                step.note(self.texts.get("service_chosen", service=service_label(state, knowledge)))
         if greet and not answered:
             step.say(
                 self.texts.get("greeting", clinic=knowledge.clinic.name), self._specialty_buttons(knowledge)
@@ -337,6 +370,7 @@ class DialogueCore(Asking):
                     u.has(Intent.YES) and state.consent.given_at != "" and awaiting_before == Slot.CONSENT
                 )
                 understood = u.has_booking_facts or answered or agreed or offered or u.has(ACK)
+                understood = understood or agreed_to_offer
                 understood = understood or state.booking.skipped != skipped  # "без имени", "не помню"
                 self._ask_next(state, step, knowledge, local, repeat=not understood and not greet)
             return self._record(state, step)
@@ -555,8 +589,11 @@ class DialogueCore(Asking):
                     self.texts.get("ask_specialty_choice", options=", ".join(options)),
                     tuple(specialty_button(s) for s in options),
                 )
+                state.offered = options
                 state.awaiting = Slot.SERVICE
                 said = True
+        if b.doctor or b.specialty:
+            state.offered = []
         missing = u.extra.get("missing_specialty")
         if missing and not doctors and not u.specialty:
             step.say(
@@ -657,6 +694,14 @@ class DialogueCore(Asking):
         if b.doctor or b.specialty or state.choices or said:
             return False
         if "lab" in u.extra:
+            if self.texts.has("lab_callback"):
+                # The administrator books the tests: «да», the name and the phone make a callback request.
+                b.specialty = self.texts.get("lab_service")
+                b.comment = b.comment or (u.comment or "анализы")[:200]
+                book = Button(self.texts.get("btn_lab_callback"), "book")
+                step.answer(self.texts.get("lab_tests", phone=knowledge.clinic.phone))
+                step.say(self.texts.get("lab_callback"), (book, *self._help_buttons()[1:]))
+                return True
             step.say(self.texts.get("lab_tests", phone=knowledge.clinic.phone), self._help_buttons())
             return True
         settled = u.intents & {Intent.NO, Intent.YES, Intent.GOODBYE, Intent.THANKS, ENOUGH, CANCEL}

@@ -72,6 +72,9 @@ class ConversationState:
     awaiting: str = ""
     booking: Booking = field(default_factory=Booking)
     choices: list[str] = field(default_factory=list)  # doctors offered when a surname is ambiguous
+    # Specialties offered to choose from for a complaint («Терапевт, Кардиолог, Невролог»): a question
+    # answered in between resumes with the same offer.
+    offered: list[str] = field(default_factory=list)
     # A second specialty named with the first ("к лору и к неврологу"): booked once the first is confirmed.
     next_specialty: str = ""
     consent: Consent = field(default_factory=Consent)
@@ -118,6 +121,7 @@ class ConversationState:
         personal = {k: v for k, v in self.booking.details.items() if k in ("surname", "phone2")}
         self.booking = Booking(name=self.booking.name, phone=self.booking.phone, details=personal)
         self.choices = []
+        self.offered = []
         self.lead_id = ""
         self.phone_attempts = 0
         self.asked = {}

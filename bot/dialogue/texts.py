@@ -12,6 +12,10 @@ from bot.dialogue.flow_texts import FLOW_FALLBACKS
 # Texts added after operators may already have their own `replies.toml`: used when their file lacks the key
 # (the project's file has them all, with the same wording).
 FALLBACKS: dict[str, str] = {
+    "lab_callback": "Могу передать вашу просьбу администратору: оставьте имя и телефон, и он перезвонит, "
+    "чтобы записать вас на анализы. Оставить заявку на звонок?",
+    "lab_service": "Анализы",
+    "btn_lab_callback": "Да, пусть перезвонят",
     "after_done_ok": "Отлично! Ваша заявка уже у администратора — он перезвонит {when}. Если понадобится "
     "записаться ещё к одному врачу, просто напишите, к какому.",
     "after_done_no": "Хорошо! Администратор перезвонит вам {when}. Всего доброго, будьте здоровы!",

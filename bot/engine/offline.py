@@ -389,8 +389,10 @@ class OfflineEngine(Engine):
         if context and question:
             # "как подготовиться к нему?": the service just discussed decides which preparation is meant
             hits = [h for h in idx.faq.search(f"{text} {context}") if h.score >= FAQ_THRESHOLD] or hits
-        if question and u.has_booking_facts:
-            # "где вы находитесь? хочу к урологу": the question is judged on its own sentence too
+        long_story = question and not any(h.score >= FAQ_THRESHOLD for h in hits) and len(text.split()) > 8
+        if question and (u.has_booking_facts or long_story):
+            # "где вы находитесь? хочу к урологу", "Папе 85 лет, лежачий... Можно врача на дом?": the
+            # question is judged on its own sentence too, not drowned in the story around it
             for sentence in _QUESTION_SENTENCE.findall(text)[:2]:
                 hits += idx.faq.search(sentence)
                 # "сколько стоит приём у невролога и можно ли на завтра?": each part of it on its own
