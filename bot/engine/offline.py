@@ -23,6 +23,8 @@ from sheets.schema import Visit
 
 FAQ_THRESHOLD = 0.3
 FAQ_STRONG = 0.55  # a statement with a service word is taken as this question only when the match is clear
+# "нет, не она", "Петрова — это я": the patient says the surname is not the doctor asked for.
+_NOT_HER = re.compile(r"\bне\b|\bнет\b|\bэто\s+я\b|\b(моя|мне)\s+фамилия\b|\bэто\s+моя\b")
 _DOCTOR_MARKERS = re.compile(r"(\bк\b|\bко\b|врач|доктор|запис|специалист|поменя|другой|другому)")
 # "Какие у вас врачи?", "кто у вас принимает?", "кто у вас лор?": the doctors list is asked for.
 _WHO_DOCTORS = re.compile(
@@ -187,8 +189,12 @@ class OfflineEngine(Engine):
             earlier = idx.doctors.match(said) if said else None
             if earlier is not None and len(earlier.doctors) == 1:
                 match = replace(match, doctors=earlier.doctors)
-        if match.doctors and self._surname_is_the_patients(state, text):
+        if self._surname_is_the_patients(state, text):
             match = replace(match, doctors=())
+            if state.awaiting in (Slot.NAME, Slot.PHONE) and not _NOT_HER.search(fold(text)):
+                # "Петрова Анна" answering "как вас зовут?" after "к Петровой": her surname, the doctor stays
+                kept = tuple(n for n in match.not_doctors if n != state.booking.doctor)
+                match = replace(match, not_doctors=kept)
         doctors = match.doctors
         if state.awaiting == Slot.DOCTOR_CHOICE and state.choices and not doctors:
             doctors = self._choose(text, [d for d in idx.knowledge.doctors if d.full_name in state.choices])

@@ -12,6 +12,8 @@ _INTRO = re.compile(
     r"([А-ЯЁа-яё][а-яё]+(?:-[А-ЯЁа-яё][а-яё]+)?)",
     re.IGNORECASE,
 )
+# "меня зовут Смирнова": a surname given as the name is what the patient wants to be called.
+_CALLED = re.compile(r"(?:меня\s+зовут|зовут\s+меня)\s+([А-ЯЁа-яё]{2,}(?:-[А-ЯЁа-яё]+)?)", re.IGNORECASE)
 _WORD = re.compile(r"[А-ЯЁа-яё]+(?:-[А-ЯЁа-яё]+)?")
 _SEGMENTS = re.compile(r"[,;.!?\n]+|\s[-—–]\s")
 # Words pymorphy may read as names that people use as ordinary words in these messages.
@@ -96,7 +98,24 @@ def name_anywhere(text: str) -> str | None:
 
 def extract_name(text: str, *, expecting: bool = False) -> str | None:
     """A first name introduced in the text ("я Ольга", "меня зовут Анна"), or, when the bot just asked for
-    the name, the first name-like word of a short answer ("Ольга Петровна" -> "Ольга")."""
+    the name, the first name-like word of a short answer ("Ольга Петровна" -> "Ольга"); failing those, a
+    surname after "меня зовут" ("меня зовут Смирнова")."""
+    return _first_name(text, expecting=expecting) or _called_surname(text)
+
+
+@lru_cache(maxsize=20_000)
+def _is_surname(key: str) -> bool:
+    return any("Surn" in p.tag and p.tag.case == "nomn" for p in morph().parse(key)[:4])
+
+
+def _called_surname(text: str) -> str | None:
+    match = _CALLED.search(text)
+    if match and _is_surname(fold(match.group(1))):
+        return capitalise_name(match.group(1))
+    return None
+
+
+def _first_name(text: str, *, expecting: bool) -> str | None:
     for match in _INTRO.finditer(text):
         name = _name_parse(match.group(1), strict=False)
         if name:

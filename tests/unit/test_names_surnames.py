@@ -1,0 +1,40 @@
+"""The tester's findings about names: a patient sharing the chosen doctor's surname, a surname given as the
+name, a corrected doctor after «Заявка принята», and a doctor's surname the clinic does not have."""
+
+from __future__ import annotations
+
+from bot.bootstrap import App
+from tests.unit.test_dialogue import PATIENT, leads
+from tests.unit.test_patient_leads import book, booking, talk
+
+
+async def test_my_surname_equal_to_the_chosen_doctors_keeps_the_doctor(app: App) -> None:
+    await talk(app, "мне бы к Морозовой на приём", "да")
+    assert booking(app)[0] == "Морозова Татьяна Владимировна"
+    reply = await talk(app, "Морозова Ирина, 8 927 301 22 44")
+    b = app.store.load(PATIENT).booking
+    assert (b.doctor, b.name, b.phone) == ("Морозова Татьяна Владимировна", "Ирина", "+79273012244")
+    assert b.details.get("surname") == "Морозова"
+    assert "не записываю" not in reply and "к какому врачу" not in reply.lower()
+
+
+async def test_first_name_then_the_doctors_surname_keeps_the_doctor_to_the_lead(app: App) -> None:
+    await book(app, "запишите к гинекологу Ивановой", name="Мария Иванова")
+    lead = leads(app)[0]
+    assert lead.service.startswith("Иванова Марина Сергеевна") and lead.name == "Мария"
+    assert "Иванова" in lead.comment
+
+
+async def test_saying_the_surname_is_mine_while_asked_for_the_name_still_drops_the_doctor(app: App) -> None:
+    await talk(app, "к Морозовой", "да")
+    await talk(app, "нет, Морозова — это моя фамилия, мне к хирургу")
+    assert booking(app) == ("", "Хирург")
+
+
+async def test_a_surname_given_after_zovut_is_recorded_as_the_name(app: App) -> None:
+    await talk(app, "нужен уролог", "да")
+    reply = await talk(app, "зовут меня Лебедева")
+    assert app.store.load(PATIENT).booking.name == "Лебедева"
+    assert "номер" in reply.lower()
+    await talk(app, "89275550011")
+    assert app.store.load(PATIENT).booking.phone == "+79275550011"
