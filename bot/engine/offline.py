@@ -25,6 +25,8 @@ FAQ_THRESHOLD = 0.3
 FAQ_STRONG = 0.55  # a statement with a service word is taken as this question only when the match is clear
 # "нет, не она", "Петрова — это я": the patient says the surname is not the doctor asked for.
 _NOT_HER = re.compile(r"\bне\b|\bнет\b|\bэто\s+я\b|\b(моя|мне)\s+фамилия\b|\bэто\s+моя\b")
+# "не к терапевту, а к кардиологу", "не лор, а невролог": the second one replaces the first.
+_SWAP = re.compile(r"\bне\s+(?P<dropped>[^.!?,]{2,40}?),?\s+а\s+(?P<wanted>[^.!?]+)")
 _DOCTOR_MARKERS = re.compile(r"(\bк\b|\bко\b|врач|доктор|запис|специалист|поменя|другой|другому)")
 # "Какие у вас врачи?", "кто у вас принимает?", "кто у вас лор?": the doctors list is asked for.
 _WHO_DOCTORS = re.compile(
@@ -179,6 +181,7 @@ class OfflineEngine(Engine):
         )
         name = extract_name(text, expecting=expecting_name)
         match = idx.doctors.match(text, among=tuple(state.choices))
+        match = self._swapped(idx, text, match, intents)
         if not name and match.patient_name:
             name = capitalise_name(match.patient_name)  # "Надежда Кузнецова, ...", "Любовь Ивановна, ..."
         if not name and phone.e164 and not incoming.contact_phone:
@@ -345,6 +348,22 @@ class OfflineEngine(Engine):
                 ):
                     return True
         return False
+
+    @staticmethod
+    def _swapped(idx: _Indexes, text: str, match: DoctorMatch, intents: set[str]) -> DoctorMatch:
+        """ "не к терапевту, а к кардиологу": the doctor after "а" is the one meant, and it is a correction."""
+        swap = _SWAP.search(fold(text))
+        if swap is None:
+            return match
+        meant = idx.doctors.match(swap.group("wanted"))
+        dropped = idx.doctors.match(swap.group("dropped"))
+        if not (meant.doctors or meant.specialty) or not (
+            dropped.doctors or dropped.specialty or dropped.unknown
+        ):
+            return match  # "не знаю, а к кардиологу можно?": no doctor was taken back
+        intents.add(Intent.CORRECTION)
+        gone = tuple(n for n in dict.fromkeys(match.not_doctors + dropped.doctors) if n not in meant.doctors)
+        return replace(meant, not_doctors=gone, patient_surname=match.patient_surname)
 
     @staticmethod
     def _surname_is_the_patients(state: ConversationState, text: str) -> bool:

@@ -38,3 +38,23 @@ async def test_a_surname_given_after_zovut_is_recorded_as_the_name(app: App) -> 
     assert "номер" in reply.lower()
     await talk(app, "89275550011")
     assert app.store.load(PATIENT).booking.phone == "+79275550011"
+
+
+async def test_not_this_but_that_doctor_after_the_confirmation_rewrites_the_same_lead(app: App) -> None:
+    await book(app, "хочу к неврологу", name="Зинаида")
+    reply = await talk(app, "ой, мне не к неврологу надо, а к эндокринологу")
+    rows = leads(app)
+    assert len(rows) == 1 and rows[0].service == "Эндокринолог"
+    assert "отдельн" not in reply and "Эндокринолог" in reply
+
+
+async def test_mixed_up_after_the_confirmation_is_a_change_not_a_second_request(app: App) -> None:
+    await book(app, "к хирургу, пожалуйста", name="Олег")
+    await talk(app, "я перепутал, к урологу")
+    rows = leads(app)
+    assert len(rows) == 1 and rows[0].service == "Уролог"
+
+
+async def test_not_knowing_then_a_doctor_is_not_taken_as_a_correction(app: App) -> None:
+    await talk(app, "не знаю, а к кардиологу можно записаться?")
+    assert booking(app) == ("", "Кардиолог")
