@@ -601,21 +601,36 @@ class DialogueCore(Asking):
             )
             state.awaiting = Slot.SERVICE
             said = True
-        if u.unknown_doctor and not doctors:
-            step.say(self.texts.get("unknown_doctor", surname=u.unknown_doctor))
+        booked_instead = bool(b.specialty) and u.specialty == b.specialty
+        if u.unknown_doctor and not doctors and booked_instead:
+            # "к Гришину, невролог": the specialty is booked, and the patient hears there is no Гришин
+            step.note(self.texts.get("unknown_doctor", surname=u.unknown_doctor))
+        elif u.unknown_doctor and not doctors:
             suggestions = [by_name[n] for n in u.suggestions if n in by_name]
-            if suggestions:
-                state.choices = [d.full_name for d in suggestions]
+            namesake = [d for d in suggestions if _same_stem(d.surname, u.unknown_doctor)]
+            if len(namesake) == 1 and self.texts.has("unknown_doctor_namesake"):
+                # "к Кузнецовой" when only Кузнецов works here: that one is offered, nobody else
+                label = self._doctor_label(namesake[0])
+                state.choices = [namesake[0].full_name]
                 step.say(
-                    self.texts.get(
-                        "unknown_doctor_suggest", options=", ".join(d.display for d in suggestions)
-                    ),
-                    tuple(doctor_button(self._doctor_label(d), d.full_name) for d in suggestions),
+                    self.texts.get("unknown_doctor_namesake", surname=u.unknown_doctor, doctor=label),
+                    (doctor_button(label, namesake[0].full_name),),
                 )
                 state.awaiting = Slot.DOCTOR_CHOICE
             else:
-                step.say(self.texts.get("unknown_doctor_specialty"), self._specialty_buttons(knowledge))
-                state.awaiting = Slot.SERVICE
+                step.say(self.texts.get("unknown_doctor", surname=u.unknown_doctor))
+                if suggestions:
+                    state.choices = [d.full_name for d in suggestions]
+                    step.say(
+                        self.texts.get(
+                            "unknown_doctor_suggest", options=", ".join(d.display for d in suggestions)
+                        ),
+                        tuple(doctor_button(self._doctor_label(d), d.full_name) for d in suggestions),
+                    )
+                    state.awaiting = Slot.DOCTOR_CHOICE
+                else:
+                    step.say(self.texts.get("unknown_doctor_specialty"), self._specialty_buttons(knowledge))
+                    state.awaiting = Slot.SERVICE
             said = True
         if u.comment:
             b.comment = u.comment[:200]
@@ -815,6 +830,14 @@ class DialogueCore(Asking):
             state.awaiting = Slot.VISIT
             step.say(self.texts.get("ask_visit"), self._visit_buttons())
         return self._record(state, step)
+
+
+def _same_stem(surname: str, other: str) -> bool:
+    """ "Кузнецов" and "Кузнецова": one surname in the two genders."""
+    a, b = fold(surname), fold(other)
+    return a != b and (
+        a.removesuffix("а") == b.removesuffix("а") or a.removesuffix("ая") == b.removesuffix("ий")
+    )
 
 
 __all__ = ["DialogueCore", "Visit", "clinic_open", "format_phone", "next_opening"]

@@ -201,6 +201,8 @@ class OfflineEngine(Engine):
         doctors = match.doctors
         if state.awaiting == Slot.DOCTOR_CHOICE and state.choices and not doctors:
             doctors = self._choose(text, [d for d in idx.knowledge.doctors if d.full_name in state.choices])
+            if not doctors and len(state.choices) == 1 and Intent.YES in intents and Intent.NO not in intents:
+                doctors = (state.choices[0],)  # "Записать вас к нему?" — "да"
         if name and self._names_the_doctor(name, text, doctors):
             name = None  # "к врачу Иванова Марина" names the doctor, not the patient
         window = extract_window(text)

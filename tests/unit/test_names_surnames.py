@@ -58,3 +58,17 @@ async def test_mixed_up_after_the_confirmation_is_a_change_not_a_second_request(
 async def test_not_knowing_then_a_doctor_is_not_taken_as_a_correction(app: App) -> None:
     await talk(app, "не знаю, а к кардиологу можно записаться?")
     assert booking(app) == ("", "Кардиолог")
+
+
+async def test_a_womans_surname_when_only_the_man_works_here_offers_him_by_name(app: App) -> None:
+    reply = await talk(app, "можно записаться к Соколовой?")
+    assert "Соколовой" not in reply and "Соколова у нас нет" in reply
+    assert "Соколов Д. И. (Кардиолог)" in reply and "имели в виду" not in reply
+    await talk(app, "да")
+    assert booking(app) == ("Соколов Дмитрий Игоревич", "Кардиолог")
+
+
+async def test_an_unknown_surname_with_a_specialty_is_said_and_the_specialty_booked(app: App) -> None:
+    reply = await talk(app, "запишите к Тарасовой, это эндокринолог")
+    assert "Тарасова" in reply and "нет" in reply
+    assert booking(app) == ("", "Эндокринолог")

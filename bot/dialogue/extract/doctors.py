@@ -295,8 +295,10 @@ class DoctorIndex:
                 return replace(found, doctors=fitting)
             if not found.asked:
                 found = DoctorMatch(not_doctors=found.doctors + found.not_doctors)
+        unknown = None
         if found.unknown and specialty:
-            found = DoctorMatch(not_doctors=found.not_doctors)  # "к Сидоровой, гинекологу": the specialty
+            # "к Сидоровой, гинекологу": the specialty, and the patient is told there is no Сидорова
+            unknown, found = found.unknown, DoctorMatch(not_doctors=found.not_doctors)
         if found.doctors or found.unknown:
             return found
         said = set(lemmas_)
@@ -317,6 +319,7 @@ class DoctorIndex:
                 also=also,
                 named=True,
                 not_doctors=found.not_doctors,
+                unknown=unknown,
             )
         gone = found.not_doctors
         if self.children and _CHILD & set(lemmas_) and (service or options):
@@ -402,9 +405,11 @@ class DoctorIndex:
 
     @staticmethod
     def _nominative(token: str) -> str:
+        """The surname in the nominative of the gender written: "к Кузнецовой" -> "Кузнецова", not "Кузнецов"."""
         for parse in morph().parse(token):
             if "Surn" in parse.tag:
-                return parse.normal_form.capitalize()
+                same_gender = parse.inflect({"nomn"})
+                return (same_gender.word if same_gender else parse.normal_form).capitalize()
         return token.capitalize()
 
     @staticmethod
