@@ -110,9 +110,13 @@ def _is_surname(key: str) -> bool:
 
 def _called_surname(text: str) -> str | None:
     match = _CALLED.search(text)
-    if match and _is_surname(fold(match.group(1))):
-        return capitalise_name(match.group(1))
-    return None
+    if not match or not _is_surname(fold(match.group(1))):
+        return None
+    for word in _WORD.findall(text[match.end() :])[:2]:  # "меня зовут Петрова Ольга": the first name wins
+        name = _name_parse(word, strict=False)
+        if name:
+            return name
+    return capitalise_name(match.group(1))
 
 
 def _first_name(text: str, *, expecting: bool) -> str | None:
