@@ -14,7 +14,18 @@ from zoneinfo import ZoneInfo
 from bot.dialogue.amend import amend_confirmed
 from bot.dialogue.asking import MAX_CHOICES, Asking, format_phone, service_label
 from bot.dialogue.buttons import FIX_FIELDS, doctor_button, specialty_button
-from bot.dialogue.extract.intents import ACK, CALLBACK, CANCEL, ENOUGH, HELP, LATER, NO_NAME, RESCHEDULE
+from bot.dialogue.extract.intents import (
+    ACK,
+    AGREE,
+    CALLBACK,
+    CANCEL,
+    ENOUGH,
+    HELP,
+    LATER,
+    NO_NAME,
+    RESCHEDULE,
+    hedged_yes,
+)
 from bot.dialogue.flow import (
     does_not_know,
     english_sentence,
@@ -237,9 +248,19 @@ class DialogueCore(Asking):
         if first_contact and not greet:
             step.prefix = self.texts.get("hello_prefix")
 
+        if (
+            u.has(AGREE)
+            and state.stage == Stage.IDLE
+            and state.declined_service
+            and not state.consent.given_at
+        ):
+            # "ну ладно, согласен" after a refusal: a change of mind, and the booking goes on with that doctor
+            state.booking.doctor, state.booking.specialty = state.declined_service
+            state.declined_service = []
+            state.stage, state.awaiting = Stage.BOOKING, Slot.CONSENT
         # Consent: asked once, before the contacts; a refusal keeps nothing personal.
         if state.awaiting == Slot.CONSENT and not state.consent.given_at:
-            if u.has(Intent.YES):
+            if u.has(Intent.YES) and not self._yes_to_something_else(text, u):
                 state.consent = Consent(
                     given_at=now.astimezone(UTC).isoformat(timespec="seconds"),
                     version=knowledge.clinic.consent_version,
@@ -429,6 +450,13 @@ class DialogueCore(Asking):
         )
 
     @staticmethod
+    def _yes_to_something_else(text: str, u: Understanding) -> bool:
+        """ "ладно, к любому неврологу", "ладно, тогда суббота": the «ладно» goes with the doctor or the day,
+        it is not the consent to process the name and phone."""
+        about_else = u.doctors or u.specialty or u.unknown_doctor or u.window or "day" in u.extra
+        return bool(about_else) and hedged_yes(text)
+
+    @staticmethod
     def _only_asks(state: ConversationState, u: Understanding) -> bool:
         """A question answered from the FAQ mid-booking that merely names a service or specialty."""
         return (
@@ -540,6 +568,8 @@ class DialogueCore(Asking):
 
     def _decline(self, state: ConversationState, step: Step, now: datetime, reply: str) -> Step:
         """Consent refused or withdrawn: nothing personal is kept, no reminders follow."""
+        service = [state.booking.doctor, state.booking.specialty]
+        state.declined_service = service if any(service) else []
         state.forget_personal_data()
         state.reset_booking()
         state.booking = replace(state.booking, name="", phone="")

@@ -78,6 +78,8 @@ class ConversationState:
     # A second specialty named with the first ("к лору и к неврологу"): booked once the first is confirmed.
     next_specialty: str = ""
     consent: Consent = field(default_factory=Consent)
+    # [doctor, specialty] when consent was declined: a change of mind ("ладно, согласен") resumes that booking.
+    declined_service: list[str] = field(default_factory=list)
     greeted: bool = False
     history: list[list[str]] = field(default_factory=list)  # [who, text], the recent turns
     lead_id: str = ""  # the ID of this request's row if it was already recorded unconfirmed

@@ -175,11 +175,9 @@ class OfflineEngine(Engine):
         if not text:
             return Understanding(intents=frozenset(intents), phone=phone.e164, phone_problem=phone.problem)
 
-        # A bare name answering the consent question ("Михаил") is taken too; consent is still asked for.
-        expecting_name = state.awaiting == Slot.NAME or (
-            state.awaiting == Slot.CONSENT and not intents & {Intent.YES, Intent.NO, Intent.QUESTION}
-        )
-        name = extract_name(text, expecting=expecting_name)
+        # Only the name question takes any short word as the name; at the consent question a known first name
+        # ("Михаил") or an introduced one is taken, a typo or an unknown word ("Сергй", "дда") is not.
+        name = extract_name(text, expecting=state.awaiting == Slot.NAME)
         match = idx.doctors.match(text, among=tuple(state.choices))
         match = self._swapped(idx, text, match, intents)
         if not name and match.patient_name:

@@ -289,3 +289,43 @@ async def test_the_clinics_own_hours_are_still_the_faq(app: App) -> None:
 )
 async def test_reworded_questions_find_their_answers(app: App, question: str, answer_part: str) -> None:
     assert answer_part in joined(await talk(app, question))
+
+
+@pytest.mark.parametrize("typo", ["даа", "дда", "соглсен", "сагласна"])
+async def test_a_mistyped_yes_to_the_consent_is_the_consent_and_not_a_name(app: App, typo: str) -> None:
+    await talk(app, "мне бы к эндокринологу")
+    reply = joined(await talk(app, typo))
+    state = app.store.load(PATIENT)
+    assert state.consent.given_at and state.booking.name == "" and "обращаться" in reply
+
+
+@pytest.mark.parametrize("word", ["Антн", "впервыйе", "повторна", "Нада"])
+async def test_an_unknown_word_at_the_consent_question_is_not_stored_as_the_name(app: App, word: str) -> None:
+    await talk(app, "к гастроэнтерологу")
+    reply = joined(await talk(app, word))
+    assert "огласны" in reply and "имя" not in reply.split("(")[0].lower()
+    assert app.store.load(PATIENT).booking.name == ""
+    await talk(app, "да", "впервыйе")  # a typo of an answer is no name even at the name question
+    assert app.store.load(PATIENT).booking.name == ""
+
+
+@pytest.mark.parametrize("mind", ["ну хорошо, я согласна", "ладно уж, даю согласие"])
+async def test_agreeing_after_a_refusal_resumes_the_booking_with_that_doctor(app: App, mind: str) -> None:
+    await talk(app, "нужен кардиолог", "не согласна")
+    assert app.store.load(PATIENT).consent.declined_at
+    reply = joined(await talk(app, mind))
+    assert "обращаться" in reply
+    await talk(app, "Тамара", "89170002291", "после обеда", "повторно", "да")
+    [lead] = leads(app)
+    assert (lead.name, lead.service, lead.visit) == ("Тамара", "Кардиолог", "повторное")
+
+
+@pytest.mark.parametrize(
+    "vague", ["хорошо, тогда к любому кардиологу", "давайте тогда в пятницу", "ладно, тогда после обеда"]
+)
+async def test_a_yes_about_the_doctor_or_the_day_is_not_the_consent(app: App, vague: str) -> None:
+    await talk(app, "к кардиологу можно в четверг?")
+    reply = joined(await talk(app, vague))
+    assert not app.store.load(PATIENT).consent.given_at and "огласны" in reply
+    await talk(app, "да")
+    assert app.store.load(PATIENT).consent.given_at

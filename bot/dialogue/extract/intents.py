@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from bot.dialogue.language import fold
+from bot.dialogue.language import fold, morph
 from bot.dialogue.safety.detect import detect as detect_emergency
 
 LATER = "later"  # "я подумаю", "напишу позже": the patient puts the booking off
@@ -15,6 +15,7 @@ ENOUGH = "enough"  # "всё", "нет, спасибо, больше ничег�
 ACK = "ack"  # "понятно", "жду звонка": the patient takes note, nothing to act on
 CANCEL = "cancel"  # "не надо, передумал", "отмените запись" while a booking is being collected
 NO_NAME = "no_name"  # "можно без имени?", "не хочу называть": the patient keeps the name to themselves
+AGREE = "agree"  # "согласен", "даю согласие": the consent word itself, not just any "да"
 
 _HANDOFF = re.compile(
     r"(жив(ой|ым|ого|ому)\s+(человек|администратор|оператор|менеджер|сотрудник)\w*|позовите|позвать\s+(человека|администратора|"
@@ -71,6 +72,12 @@ _YES_WORDS = {
     "☑",
     "👌",
 }
+# Yes-words that often open a sentence about something else ("ладно, тогда суббота"): alone they agree,
+# followed by a doctor or a day they answer that, not the consent question.
+_HEDGES = {"ладно", "давайте", "давай", "хорошо", "годится", "подходит", "норм", "отлично", "точно"}
+_FILLER_WORDS = {"ну", "а", "ой", "так", "вот", "тогда", "хотя", "уж", "уже", "же", "пожалуйста"}
+# Long yes-words a typo still leaves recognisable ("соглсен", "конечн"); short ones are squeezed only.
+_FUZZY_YES = ("согласен", "согласна", "конечно", "хорошо", "подтверждаю")
 _FILLERS = re.compile(r"^((ну|а|ой|эм+|м+|хм+|так|вот|да|спасибо|спс|благодарю)[\s,.!]+)+(?=\S)")
 _SYMBOLS = re.compile(r"[\W_]+")
 # A bare "хочу" or "запишите" answers "Хотите, я запишу вас?" as a "да" does.
@@ -184,6 +191,45 @@ _CORRECTION = re.compile(
 )
 
 
+def _squeezed(word: str) -> str:
+    """ "дда", "оок", "неет": a doubled letter pressed by mistake."""
+    return re.sub(r"(.)\1+", r"\1", word)
+
+
+def _one_typo(a: str, b: str) -> bool:
+    """`a` is `b` with one letter wrong, missing, extra or two swapped."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        swapped = len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]]
+        return len(diff) == 1 or (swapped and a[diff[1]] == b[diff[0]])
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
+
+
+def typo_of(word: str, vocabulary: tuple[str, ...] | set[str]) -> str | None:
+    """The word of `vocabulary` that `word` (folded) is a typo of: a doubled letter, or one slip in a long word."""
+    if word in vocabulary:
+        return word
+    squeezed = _squeezed(word)
+    if squeezed in vocabulary:
+        return squeezed
+    if len(word) >= 5:
+        return next((v for v in vocabulary if len(v) >= 5 and _one_typo(word, v)), None)
+    return None
+
+
+def hedged_yes(text: str) -> bool:
+    """The only yes is a word like «ладно» with more said after it ("ладно, к любому неврологу")."""
+    low = fold(text)
+    if _AGREE.search(low):
+        return False
+    content = [t for t in re.findall(r"[а-яёa-z]+", low) if t not in _FILLER_WORDS]
+    yes = [t for t in content if t in _YES_WORDS]
+    return bool(yes) and all(t in _HEDGES for t in yes) and len(content) > len(yes)
+
+
 def detect_intents(text: str) -> set[str]:
     low = fold(text).strip()
     found: set[str] = set()
@@ -239,6 +285,17 @@ def detect_intents(text: str) -> set[str]:
         found.add("no")
     elif first in _YES_WORDS or _WANT.match(low):
         found.add("yes")
+    elif first and _squeezed(first) in _NO_WORDS:
+        found.add("no")  # "неет", "нетт"
+    elif first and (_squeezed(first) in _YES_WORDS or _fuzzy_yes(first)):
+        found.add("yes")  # "дда", "соглсен"
     if "no" not in found and "yes" not in found and _AGREE.search(low) and not _DISAGREE.search(low):
         found.add("yes")  # "понятно, да, согласен": agreeing further on in the message
+    if _AGREE.search(low) and not _DISAGREE.search(low):
+        found.add(AGREE)
     return found
+
+
+def _fuzzy_yes(word: str) -> bool:
+    """A long yes-word with one slip that is no word of its own ("соглсен", not "хороши")."""
+    return typo_of(word, _FUZZY_YES) is not None and not morph().word_is_known(word)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from bot.dialogue.extract.intents import typo_of
 from bot.dialogue.language import fold, morph
 
 _INTRO = re.compile(
@@ -43,7 +44,10 @@ _NOT_NAMES = {
     "ася",
     "нина",
     "тома",
+    "нада",  # "нада к врачу": «надо» typed by ear
 }
+# Answers to the bot's questions: a typo of one ("Дда", "Впервыйе") is that answer, never the patient's name.
+_ANSWERS = ("да", "нет", "ок", "согласен", "согласна", "конечно", "хорошо", "ладно", "впервые", "повторно")
 _ALWAYS_NAMES = {
     "мая",
     "майя",
@@ -72,6 +76,8 @@ def capitalise_name(word: str) -> str:
 def _name_parse(word: str, *, strict: bool) -> str | None:
     """The name in the nominative if `word` is a first name written in the nominative."""
     key = fold(word)
+    if typo_of(key, _ANSWERS):
+        return None
     if not strict and key in _ALWAYS_NAMES:
         return capitalise_name(word)
     parses = morph().parse(key)
@@ -154,8 +160,10 @@ def _first_name(text: str, *, expecting: bool) -> str | None:
         parses = morph().parse(fold(word))
         known = morph().word_is_known(fold(word))
         # An unusual name pymorphy does not know ("Зарема") is accepted when it is all there is.
-        if not known and not any(
-            {"Surn", "Patr"} & set(str(p.tag).replace(" ", ",").split(",")) for p in parses
+        if (
+            not known
+            and not typo_of(fold(word), _ANSWERS)
+            and not any({"Surn", "Patr"} & set(str(p.tag).replace(" ", ",").split(",")) for p in parses)
         ):
             return capitalise_name(word)
     return None
