@@ -12,7 +12,7 @@ from bot.dialogue.extract.faq import FaqIndex
 from bot.dialogue.extract.intents import detect_intents
 from bot.dialogue.extract.names import capitalise_name, extract_name, name_anywhere
 from bot.dialogue.extract.phone import PhoneResult, all_phones, extract_phone, normalise_phone
-from bot.dialogue.extract.visit import extract_visit
+from bot.dialogue.extract.visit import extract_visit, loose_visit
 from bot.dialogue.extract.windows import extract_window
 from bot.dialogue.language import clean, fold, lemma, words
 from bot.dialogue.messages import Incoming
@@ -205,6 +205,8 @@ class OfflineEngine(Engine):
             name = None  # "к врачу Иванова Марина" names the doctor, not the patient
         window = extract_window(text)
         visit = extract_visit(text, expecting=state.awaiting == Slot.VISIT)
+        if state.awaiting == Slot.WINDOW and not visit and not window:
+            visit = loose_visit(text)  # "впервыйе" to "когда удобнее? и вы у нас бывали?": the visit half
         if state.awaiting == Slot.VISIT and not visit and not window:  # "нет, лучше утром" is about the time
             if Intent.YES in intents:
                 visit = Visit.REPEAT  # "Вы уже были у нас?" — "да"

@@ -329,3 +329,16 @@ async def test_a_yes_about_the_doctor_or_the_day_is_not_the_consent(app: App, va
     assert not app.store.load(PATIENT).consent.given_at and "огласны" in reply
     await talk(app, "да")
     assert app.store.load(PATIENT).consent.given_at
+
+
+@pytest.mark.parametrize(("typo", "visit"), [("впервыйе", "первичное"), ("павторно", "повторное")])
+async def test_a_mistyped_visit_answer_at_the_time_question_is_the_visit(
+    app: App, typo: str, visit: str
+) -> None:
+    await talk(app, "к дерматологу", "да", "Зоя", "89170002292")
+    assert app.store.load(PATIENT).awaiting == Slot.WINDOW
+    reply = joined(await talk(app, typo))
+    state = app.store.load(PATIENT)
+    assert state.booking.visit == visit and state.booking.name == "Зоя" and "14:00" in reply
+    summary = joined(await talk(app, "до обеда"))
+    assert "Всё верно?" in summary and visit in summary

@@ -75,3 +75,14 @@ def extract_visit(text: str, *, expecting: bool = False) -> str | None:
         if first != repeat:
             return Visit.FIRST if first else Visit.REPEAT
     return None
+
+
+def loose_visit(text: str) -> str | None:
+    """A short answer that is only a mistyped "впервые" or "повторно" ("впервыйе"), wherever it comes."""
+    words = re.findall(r"[а-яa-z]+", fold(text))
+    if not words or len(words) > 3:
+        return None
+    first, repeat = _loosely(words, _FIRST_WORDS), _loosely(words, _REPEAT_WORDS)
+    if first == repeat:
+        return None
+    return Visit.FIRST if first else Visit.REPEAT
