@@ -98,6 +98,10 @@ async def test_kill_9_at_random_moments_loses_no_message_and_decides_none_twice(
         # Twenty bookings in a few seconds: at Telegram's 20 a minute per group their alerts would take most
         # of a minute, and each restart would start a fresh budget; this fake does not enforce limits.
         TELEGRAM_GROUP_RATE="0",
+        # The pace per chat holds a reply back up to a second: a kill then lands more often between a send
+        # and its update being forgotten, and the repeat (at least once) of an answer from two turns back
+        # reads to this scripted patient as the answer to its new message.
+        TELEGRAM_CHAT_RATE="0",
     )
     runs = 0
     proc = await ready(api, await start(tmp_path, env, runs))
