@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -24,6 +23,8 @@ from typing import Any
 import httpx
 
 from bot.errors import BotError
+from bot.http.backoff import retry_after as retry_after_of
+from bot.http.backoff import retry_delay
 
 __all__ = ["DEFAULT_API_URL", "MaxAuthError", "MaxBlockedError", "MaxClient", "MaxError"]
 
@@ -227,7 +228,7 @@ class MaxClient:
                         data = {}
                     return data if isinstance(data, dict) else {}
                 error = error_from_response(response)
-                retry_after = _retry_after(response)
+                retry_after = retry_after_of(response)
             if isinstance(error, MaxAuthError):
                 log.critical(
                     "MAX Bot API отклонил MAX_BOT_TOKEN (%s). Пока токен не заменён, пациенты в MAX не "
@@ -238,20 +239,7 @@ class MaxClient:
             if not error.retryable or attempt == attempts:
                 raise error
             self.retries += 1
-            delay = self._delay(attempt, retry_after)
+            delay = retry_delay(attempt, retry_after, base=self.base_delay, most=self.max_delay)
             log.warning("MAX API: %s; повтор %d/%d через %.2f с", error, attempt, attempts - 1, delay)
             await self._sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
-
-    def _delay(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return min(retry_after, self.max_delay)
-        backoff = min(self.base_delay * 2 ** (attempt - 1), self.max_delay)
-        return backoff * random.uniform(0.8, 1.2)
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    try:
-        return max(0.0, float(response.headers["Retry-After"]))
-    except (KeyError, ValueError):
-        return None

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -27,6 +26,8 @@ import httpx
 
 from bot.channels.pacing import TYPING, Limit, Pacer
 from bot.errors import BotError
+from bot.http.backoff import retry_after as retry_after_of
+from bot.http.backoff import retry_delay
 
 __all__ = [
     "TOKEN_EXPIRED",
@@ -206,7 +207,7 @@ class GraphClient:
                         data = {}
                     return data if isinstance(data, dict) else {}
                 error = error_from_response(response)
-                retry_after = _retry_after(response)
+                retry_after = retry_after_of(response)
             if isinstance(error, GraphAuthError) and self.loud_auth_errors:
                 log.critical(
                     "WHATSAPP_TOKEN was refused by the Graph API (%s). WhatsApp patients get no answers "
@@ -217,20 +218,7 @@ class GraphClient:
             if not error.retryable or attempt == attempts:
                 raise error
             self.retries += 1
-            delay = self._delay(attempt, retry_after)
+            delay = retry_delay(attempt, retry_after, base=self.base_delay, most=self.max_delay)
             log.warning("Graph API: %s; retry %d/%d in %.2fs", error, attempt, attempts - 1, delay)
             await self._sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
-
-    def _delay(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return min(retry_after, self.max_delay)
-        backoff = min(self.base_delay * 2 ** (attempt - 1), self.max_delay)
-        return backoff * random.uniform(0.8, 1.2)
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    try:
-        return max(0.0, float(response.headers["Retry-After"]))
-    except (KeyError, ValueError):
-        return None
