@@ -18,7 +18,7 @@ import hmac
 import logging
 import random
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -27,6 +27,7 @@ from aiohttp import web
 from bot.bootstrap import App
 from bot.channels.apology import apology
 from bot.channels.console import to_incoming
+from bot.channels.in_order import InOrder
 from bot.channels.max.admin import MaxAdminNotifier, handle_admin_update, is_admin_update
 from bot.channels.max.api import MaxAuthError, MaxBlockedError, MaxClient, MaxError
 from bot.channels.max.inbound import UPDATE_TYPES, InboundUpdate, parse_update, update_key
@@ -70,8 +71,7 @@ class MaxChannel:
         self.offered = MaxOffered(app.db)
         self.errors = error_log(app)
         self.counts: Counter[str] = Counter()  # received, duplicate, ignored, refused, sent, blocked...
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._tails: dict[str, asyncio.Task[None]] = {}
+        self._jobs = InOrder("MAX")
         self._poller: asyncio.Task[None] | None = None
 
     # --- the webhook ------------------------------------------------------------------------------
@@ -177,14 +177,14 @@ class MaxChannel:
             log.info("MAX: событие %s пришло повторно; оно уже принято", key)
         for entry in entries:
             self.counts["received"] += 1
-            self._schedule(entry.user_id, functools.partial(self.process, entry))
+            self._jobs.schedule(entry.user_id, functools.partial(self.process, entry))
         return len(entries)
 
     def resume(self) -> int:
         """Queue the updates a crash left unfinished, in arrival order; returns how many."""
         entries = self.inbox.unfinished()
         for entry in entries:
-            self._schedule(entry.user_id, functools.partial(self.process, entry))
+            self._jobs.schedule(entry.user_id, functools.partial(self.process, entry))
         self.counts["resumed"] += len(entries)
         if entries:
             log.warning("MAX: обрабатываю события, оставшиеся от прошлого запуска: %d", len(entries))
@@ -320,34 +320,13 @@ class MaxChannel:
 
     # --- background work --------------------------------------------------------------------------
 
-    def _schedule(self, key: str, job: Callable[[], Awaitable[None]]) -> None:
-        previous = self._tails.get(key)
-        task = asyncio.get_running_loop().create_task(self._run_after(previous, job))
-        self._tails[key] = task
-        self._tasks.add(task)
-        task.add_done_callback(functools.partial(self._done, key))
-
-    @staticmethod
-    async def _run_after(previous: asyncio.Task[None] | None, job: Callable[[], Awaitable[None]]) -> None:
-        if previous is not None and not previous.done():
-            await asyncio.wait([previous])
-        await job()
-
-    def _done(self, key: str, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if self._tails.get(key) is task:
-            del self._tails[key]
-        if not task.cancelled() and task.exception() is not None:
-            log.error("MAX: сбой фоновой задачи", exc_info=task.exception())
-
     @property
     def pending(self) -> int:
-        return len(self._tasks)
+        return self._jobs.pending
 
     async def drain(self) -> None:
         """Wait until every accepted update is answered (tests, shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._jobs.drain()
 
     async def close(self, timeout: float = 10.0) -> None:
         """Stop polling, finish the work in hand (up to `timeout` seconds), close the HTTP client."""
@@ -361,12 +340,9 @@ class MaxChannel:
         except TimeoutError:
             log.warning(
                 "MAX: при остановке не закончено событий: %d; они будут обработаны при следующем запуске",
-                len(self._tasks),
+                self._jobs.pending,
             )
-            for task in list(self._tasks):
-                task.cancel()
-            with contextlib.suppress(Exception):
-                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            await self._jobs.cancel()
         await self.client.aclose()
 
 

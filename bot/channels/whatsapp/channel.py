@@ -18,13 +18,12 @@ messages left by a long outage and Meta's redeliveries after one (Meta retries f
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import hmac
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,6 +33,7 @@ from aiohttp import web
 from bot.bootstrap import App
 from bot.channels.apology import apology
 from bot.channels.console import to_incoming
+from bot.channels.in_order import InOrder
 from bot.channels.pacing import waiting_since
 from bot.channels.whatsapp.graph import GraphAuthError, GraphClient, GraphError, WindowClosedError
 from bot.channels.whatsapp.inbound import StatusError, StatusUpdate, parse_webhook
@@ -89,8 +89,7 @@ class WhatsAppChannel:
         self.inbox = WhatsAppInbox(app.db)
         self.errors = error_log(app)
         self.counts: Counter[str] = Counter()  # received, duplicate, resumed, dropped, status:<name>, sent...
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._tails: dict[str, asyncio.Task[None]] = {}
+        self._jobs = InOrder("WhatsApp")
 
     # --- the webhook ------------------------------------------------------------------------------
 
@@ -158,14 +157,14 @@ class WhatsAppChannel:
             log.info("WhatsApp: сообщение %s пришло повторно; оно уже принято", message_id)
         for entry in entries:
             self.counts["received"] += 1
-            self._schedule(entry.message.wa_id, functools.partial(self.process, entry))
+            self._jobs.schedule(entry.message.wa_id, functools.partial(self.process, entry))
         return len(entries)
 
     def resume(self) -> int:
         """Queue the messages a crash left unfinished, in arrival order; returns how many."""
         entries = self.inbox.unfinished()
         for entry in entries:
-            self._schedule(entry.message.wa_id, functools.partial(self.process, entry))
+            self._jobs.schedule(entry.message.wa_id, functools.partial(self.process, entry))
         self.counts["resumed"] += len(entries)
         if entries:
             log.warning("WhatsApp: обрабатываю сообщения, оставшиеся от прошлого запуска: %d", len(entries))
@@ -303,34 +302,13 @@ class WhatsAppChannel:
 
     # --- background work --------------------------------------------------------------------------
 
-    def _schedule(self, key: str, job: Callable[[], Awaitable[None]]) -> None:
-        previous = self._tails.get(key)
-        task = asyncio.get_running_loop().create_task(self._run_after(previous, job))
-        self._tails[key] = task
-        self._tasks.add(task)
-        task.add_done_callback(functools.partial(self._done, key))
-
-    @staticmethod
-    async def _run_after(previous: asyncio.Task[None] | None, job: Callable[[], Awaitable[None]]) -> None:
-        if previous is not None and not previous.done():
-            await asyncio.wait([previous])
-        await job()
-
-    def _done(self, key: str, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if self._tails.get(key) is task:
-            del self._tails[key]
-        if not task.cancelled() and task.exception() is not None:
-            log.error("WhatsApp: сбой фоновой задачи", exc_info=task.exception())
-
     @property
     def pending(self) -> int:
-        return len(self._tasks)
+        return self._jobs.pending
 
     async def drain(self) -> None:
         """Wait until every accepted message is answered (tests, shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._jobs.drain()
 
     async def close(self, timeout: float = 10.0) -> None:
         """Finish the work in hand (up to `timeout` seconds), then close the HTTP client."""
@@ -339,12 +317,9 @@ class WhatsAppChannel:
         except TimeoutError:
             log.warning(
                 "WhatsApp: при остановке не закончено сообщений: %d; они будут обработаны при следующем запуске",
-                len(self._tasks),
+                self._jobs.pending,
             )
-            for task in list(self._tasks):
-                task.cancel()
-            with contextlib.suppress(Exception):
-                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            await self._jobs.cancel()
         await self.graph.aclose()
 
 
